@@ -1,0 +1,111 @@
+package bsgal
+
+import (
+	"fmt"
+	"math"
+)
+
+// CacheMode selects how GradCache folds a new real-data gradient into its
+// running estimate of ∇L_R.
+type CacheMode string
+
+const (
+	// Momentum is the exponential moving average c ← m·c + (1−m)·g.
+	Momentum CacheMode = "momentum"
+	// Average is the running mean c ← (t·c + g)/(t+1) over all t+1 updates.
+	Average CacheMode = "average"
+)
+
+// ReferenceMomentum is the momentum of the reference configuration.
+const ReferenceMomentum = 0.1
+
+// GradCache is the running estimate c of the real-data gradient ∇L_R,
+// updated once per iteration from the current real batch's gradient before
+// the generated batch is scored.
+//
+// The first Update sets c = g in both modes. For Average this is what the
+// formula gives (t = 0). For Momentum it is a deliberate choice: starting
+// from c = 0 would make the first estimates (1−m)·g, (1−m)(1+m)·g, …, which
+// leaves the cosine unchanged but shrinks the dot-product score by a factor
+// that depends on the step, so a fixed dot-product threshold would mean
+// something different early in training. From the second update on, both
+// modes follow their formulas exactly.
+//
+// The state is kept in float64 so that a long Average does not drift from
+// float32 rounding; Vector returns a float32 copy maintained alongside it.
+type GradCache struct {
+	mode  CacheMode
+	m     float64
+	steps int
+	c     []float64
+	out   []float32
+}
+
+// NewGradCache returns an empty cache. momentum is used only in Momentum mode
+// and must lie in [0, 1).
+func NewGradCache(mode CacheMode, momentum float64) (*GradCache, error) {
+	switch mode {
+	case Momentum:
+		if !(momentum >= 0 && momentum < 1) {
+			return nil, fmt.Errorf("new gradient cache: momentum %v out of range [0, 1)", momentum)
+		}
+	case Average:
+	default:
+		return nil, fmt.Errorf("new gradient cache: unknown mode %q (want %q or %q)", mode, Momentum, Average)
+	}
+	return &GradCache{mode: mode, m: momentum}, nil
+}
+
+// Mode returns the update rule.
+func (c *GradCache) Mode() CacheMode { return c.mode }
+
+// Momentum returns m (meaningful in Momentum mode only).
+func (c *GradCache) Momentum() float64 { return c.m }
+
+// Steps returns how many gradients have been folded in.
+func (c *GradCache) Steps() int { return c.steps }
+
+// Update folds the real-batch gradient g into the cache. Every g must have the
+// length of the first one; a non-finite entry is rejected so that one bad
+// batch cannot poison every later score.
+func (c *GradCache) Update(g []float32) error {
+	if c.steps > 0 && len(g) != len(c.c) {
+		return fmt.Errorf("update gradient cache: gradient has %d entries, cache has %d", len(g), len(c.c))
+	}
+	for i, v := range g {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
+		}
+	}
+	if c.steps == 0 {
+		c.c = make([]float64, len(g))
+		c.out = make([]float32, len(g))
+		for i, v := range g {
+			c.c[i] = float64(v)
+			c.out[i] = v
+		}
+		c.steps = 1
+		return nil
+	}
+	switch c.mode {
+	case Momentum:
+		m, k := c.m, 1-c.m
+		for i, v := range g {
+			c.c[i] = m*c.c[i] + k*float64(v)
+			c.out[i] = float32(c.c[i])
+		}
+	case Average:
+		t := float64(c.steps)
+		for i, v := range g {
+			c.c[i] = (t*c.c[i] + float64(v)) / (t + 1)
+			c.out[i] = float32(c.c[i])
+		}
+	}
+	c.steps++
+	return nil
+}
+
+// Vector returns the current estimate as float32 (nil before the first
+// Update). The slice is owned by the cache and overwritten by the next Update;
+// copy it to keep it.
+func (c *GradCache) Vector() []float32 { return c.out }

@@ -1,0 +1,91 @@
+package bsgal
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestGradCacheSequences(t *testing.T) {
+	gs := [][]float32{{1, 2}, {3, -1}, {0, 4}}
+	tests := []struct {
+		mode CacheMode
+		m    float64
+		want [][]float64 // c after each update, worked by hand
+	}{
+		// first update copies g; then 0.1·c + 0.9·g:
+		// [0.1+2.7, 0.2−0.9] = [2.8, −0.7]; [0.28+0, −0.07+3.6] = [0.28, 3.53]
+		{Momentum, 0.1, [][]float64{{1, 2}, {2.8, -0.7}, {0.28, 3.53}}},
+		// m = 0.5: [2, 0.5]; [1, 2.25]
+		{Momentum, 0.5, [][]float64{{1, 2}, {2, 0.5}, {1, 2.25}}},
+		// running mean of the gradients so far: [2, 0.5]; [4/3, 5/3]
+		{Average, 0, [][]float64{{1, 2}, {2, 0.5}, {4.0 / 3, 5.0 / 3}}},
+	}
+	for _, tt := range tests {
+		c, err := NewGradCache(tt.mode, tt.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Mode() != tt.mode || c.Momentum() != tt.m {
+			t.Errorf("cache reports mode %q m %v, want %q %v", c.Mode(), c.Momentum(), tt.mode, tt.m)
+		}
+		if c.Vector() != nil {
+			t.Errorf("%s: empty cache Vector = %v, want nil", tt.mode, c.Vector())
+		}
+		for step, g := range gs {
+			if err := c.Update(g); err != nil {
+				t.Fatal(err)
+			}
+			got := c.Vector()
+			for i, w := range tt.want[step] {
+				if math.Abs(float64(got[i])-w) > 1e-6 {
+					t.Errorf("%s m=%v step %d: c[%d] = %v, want %v", tt.mode, tt.m, step, i, got[i], w)
+				}
+			}
+			if c.Steps() != step+1 {
+				t.Errorf("Steps() = %d, want %d", c.Steps(), step+1)
+			}
+		}
+	}
+}
+
+func TestGradCacheAverageIsMean(t *testing.T) {
+	// The float64 state keeps a long running average equal to the plain mean.
+	c, _ := NewGradCache(Average, 0)
+	var sum float64
+	const n = 10000
+	for i := 0; i < n; i++ {
+		v := float32(i%7) * 0.1
+		sum += float64(v)
+		if err := c.Update([]float32{v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := float64(c.Vector()[0]), sum/n; math.Abs(got-want) > 1e-6 {
+		t.Errorf("average of %d updates = %v, want %v", n, got, want)
+	}
+}
+
+func TestGradCacheErrors(t *testing.T) {
+	if _, err := NewGradCache("ema", 0.1); err == nil || !strings.Contains(err.Error(), `"ema"`) {
+		t.Errorf("unknown mode: err = %v, want one naming %q", err, "ema")
+	}
+	for _, m := range []float64{-0.1, 1, math.NaN()} {
+		if _, err := NewGradCache(Momentum, m); err == nil {
+			t.Errorf("momentum %v: no error", m)
+		}
+	}
+	c, _ := NewGradCache(Momentum, 0.1)
+	if err := c.Update([]float32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update([]float32{1, 2, 3}); err == nil {
+		t.Error("length change: no error")
+	}
+	if err := c.Update([]float32{1, float32(math.NaN())}); err == nil {
+		t.Error("NaN gradient: no error")
+	}
+	if got := c.Vector(); got[0] != 1 || got[1] != 2 || c.Steps() != 1 {
+		t.Errorf("rejected updates changed the cache: %v after %d steps", got, c.Steps())
+	}
+}

@@ -1,0 +1,65 @@
+package bsgal
+
+import (
+	"fmt"
+	"math"
+)
+
+// CosineEps is added to the product of the norms in the cosine score, as in
+// DESIGN.md section 4: ⟨a,b⟩/(‖a‖‖b‖+1e-8). It also makes the cosine of a zero
+// vector 0 instead of NaN.
+const CosineEps = 1e-8
+
+// Score returns the BSGAL contribution score of a generated-batch gradient b
+// against the cached real gradient a: the dot product ⟨a,b⟩ when normalize is
+// false, the cosine ⟨a,b⟩/(‖a‖‖b‖+CosineEps) when it is true. It panics if
+// the lengths differ, which is a programming error (two gradients over
+// different parameter sets).
+func Score(a, b []float32, normalize bool) float64 {
+	dot, aa, bb := fused(a, b)
+	if !normalize {
+		return dot
+	}
+	return dot / (math.Sqrt(aa)*math.Sqrt(bb) + CosineEps)
+}
+
+// Dot returns ⟨a,b⟩ accumulated in float64; it panics if the lengths differ.
+func Dot(a, b []float32) float64 { return Score(a, b, false) }
+
+// Cosine returns ⟨a,b⟩/(‖a‖‖b‖+CosineEps); it panics if the lengths differ.
+func Cosine(a, b []float32) float64 { return Score(a, b, true) }
+
+// fused computes ⟨a,b⟩, ‖a‖² and ‖b‖² in one pass over memory. Four
+// independent float64 lanes per quantity break the add dependency chain; the
+// lanes are combined in a fixed order, so the result is deterministic.
+func fused(a, b []float32) (dot, aa, bb float64) {
+	if len(a) != len(b) {
+		panic(fmt.Sprintf("bsgal: score: vector lengths differ: %d and %d", len(a), len(b)))
+	}
+	var d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64
+	n := len(a) &^ 3
+	b = b[:len(a)] // one bounds check for the loop below
+	for i := 0; i < n; i += 4 {
+		x0, x1, x2, x3 := float64(a[i]), float64(a[i+1]), float64(a[i+2]), float64(a[i+3])
+		y0, y1, y2, y3 := float64(b[i]), float64(b[i+1]), float64(b[i+2]), float64(b[i+3])
+		d0 += x0 * y0
+		d1 += x1 * y1
+		d2 += x2 * y2
+		d3 += x3 * y3
+		a0 += x0 * x0
+		a1 += x1 * x1
+		a2 += x2 * x2
+		a3 += x3 * x3
+		b0 += y0 * y0
+		b1 += y1 * y1
+		b2 += y2 * y2
+		b3 += y3 * y3
+	}
+	for i := n; i < len(a); i++ {
+		x, y := float64(a[i]), float64(b[i])
+		d0 += x * y
+		a0 += x * x
+		b0 += y * y
+	}
+	return (d0 + d1) + (d2 + d3), (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+}
