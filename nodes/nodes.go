@@ -28,6 +28,9 @@ type Kind struct {
 	Doc     string
 	Version int
 	Inputs  []Slot
+	// FreeInputs lets a spec name any input slots (each optional, each may
+	// take a list); for kinds like `command` whose inputs are only paths.
+	FreeInputs bool
 	// Produces is the type tag of this kind's output, matched against the
 	// Accepts list of downstream slots ("" means untyped).
 	Produces string

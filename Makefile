@@ -1,0 +1,50 @@
+# dagrun's two commands:
+#   make run    build dagrun, fetch what it needs, run experiments/table7.yaml
+#   make test   fetch what the tests need, then vet and test everything
+# Everything else here is what those two call.
+
+GO      ?= go
+BIN     := bin/dagrun
+DATA    := third_party/data
+ORT     := third_party/onnxruntime
+SPEC    ?= experiments/table7.yaml
+ARGS    ?=
+
+export DAGRUN_DATA          ?= $(CURDIR)/$(DATA)
+export DAGRUN_ONNXRUNTIME   ?= $(CURDIR)/$(ORT)/libonnxruntime.so.1
+
+.PHONY: run test build data onnxruntime deps vet fmt-check bench fuzz clean
+
+run: build deps
+	$(BIN) $(ARGS) $(SPEC)
+
+build:
+	$(GO) build -o $(BIN) ./cmd/dagrun
+
+deps: data onnxruntime
+
+data:
+	scripts/fetch-data.sh $(DATA)
+
+onnxruntime:
+	scripts/fetch-onnxruntime.sh $(ORT)
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+
+# The test command. -race is on for everything; the build cache is shared by
+# vet and test so cgo (SQLite) compiles once per flag set.
+test: deps fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./spec
+
+bench: build
+	bench/engine/run.sh
+
+clean:
+	rm -rf bin

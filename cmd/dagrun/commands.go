@@ -1,0 +1,411 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"dagrun/cache"
+	"dagrun/dag"
+	"dagrun/nodes"
+	"dagrun/spec"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate SPEC...",
+		Short: "check specs without running them",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var all spec.ErrorList
+			for _, p := range args {
+				g, err := a.load(p)
+				var el spec.ErrorList
+				switch {
+				case errors.As(err, &el):
+					all = append(all, el...)
+				case err != nil:
+					return err
+				default:
+					fmt.Fprintf(a.stdout, "%s: ok (%d nodes)\n", p, len(g.Nodes))
+				}
+			}
+			if len(all) > 0 {
+				all.Sort()
+				return all
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) planCommand() *cobra.Command {
+	var explain string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "plan SPEC",
+		Short: "show which nodes are cached and which would run, and why",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := a.load(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.openCache(args[0])
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			p, err := dag.MakePlan(cmd.Context(), g, c, "")
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			if explain != "" {
+				return a.explain(p, explain)
+			}
+			if asJSON {
+				return writePlanJSON(a.stdout, p)
+			}
+			w := a.stdout
+			for _, it := range p.Items {
+				key := "-"
+				if it.Key != "" {
+					key = it.Key[:12]
+				}
+				fmt.Fprintf(w, "%-7s %-12s %s\n", it.Status, key, it.Node.Name())
+				for _, r := range it.Reasons {
+					fmt.Fprintf(w, "          - %s\n", r)
+				}
+			}
+			fmt.Fprintf(w, "cells: %d, unique nodes: %d, cached: %d, to run: %d (%d waiting on upstream)\n",
+				p.Cells, len(p.Items), p.Count(dag.WillHit), p.Count(dag.WillRun)+p.Count(dag.Blocked), p.Count(dag.Blocked))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&explain, "explain", "", "break one node's key into its parts")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (node, status, key, output digest, reasons)")
+	return cmd
+}
+
+// planJSON is one node of `plan --json`.
+type planJSON struct {
+	Node    string   `json:"node"`
+	Kind    string   `json:"kind"`
+	Status  string   `json:"status"`
+	Key     string   `json:"key,omitempty"`
+	Digest  string   `json:"digest,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+func writePlanJSON(w io.Writer, p *dag.Plan) error {
+	out := make([]planJSON, 0, len(p.Items))
+	for _, it := range p.Items {
+		pj := planJSON{Node: it.Node.Name(), Kind: it.Node.Kind.Name, Status: it.Status.String(), Key: it.Key, Reasons: it.Reasons}
+		if it.Entry != nil {
+			pj.Digest = it.Entry.Digest
+		}
+		out = append(out, pj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (a *app) explain(p *dag.Plan, name string) error {
+	for _, it := range p.Items {
+		if it.Node.Name() != name && it.Node.Spec.Base != name {
+			continue
+		}
+		w := a.stdout
+		fmt.Fprintf(w, "node %s (%s): %s\n", it.Node.Name(), it.Node.Kind.Name, it.Status)
+		if it.Parts != nil {
+			fmt.Fprintf(w, "  key      %s\n", it.Key)
+			fmt.Fprintf(w, "  kind     %s v%d\n", it.Parts.Kind, it.Parts.Version)
+			fmt.Fprintf(w, "  params   %s\n", it.Parts.Params)
+			for _, f := range it.Parts.Files {
+				fmt.Fprintf(w, "  file     %s %s\n", f.Name, f.Digest)
+			}
+			for _, in := range it.Parts.Inputs {
+				fmt.Fprintf(w, "  input    %s[%d] %s (from %s)\n", in.Slot, in.Index, in.Digest, in.From)
+			}
+		} else {
+			fmt.Fprintf(w, "  key      not known until upstream runs\n  params   %s\n", it.Node.ParamsJSON)
+		}
+		for _, r := range it.Reasons {
+			fmt.Fprintf(w, "  changed  %s\n", r)
+		}
+		return nil
+	}
+	return withCode(exitInvalid, fmt.Errorf("dagrun: plan --explain: no node %q", name))
+}
+
+func (a *app) graphCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "graph SPEC",
+		Short: "print the DAG as DOT or Mermaid",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := a.load(args[0])
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "dot":
+				writeDOT(a.stdout, g)
+			case "mermaid":
+				writeMermaid(a.stdout, g)
+			default:
+				return withCode(exitInvalid, fmt.Errorf("dagrun: graph --format %q: want dot or mermaid", format))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "dot", "dot or mermaid")
+	return cmd
+}
+
+func writeDOT(w io.Writer, g *dag.Graph) {
+	fmt.Fprintf(w, "digraph %q {\n  rankdir=LR;\n  node [shape=box];\n", g.Spec.Name)
+	for _, n := range g.Nodes {
+		fmt.Fprintf(w, "  %q [label=%q];\n", n.Name(), n.Name()+"\n("+n.Kind.Name+")")
+	}
+	for _, n := range g.Nodes {
+		for _, e := range n.Inputs {
+			label := e.Slot
+			if e.Output != "" {
+				label = e.Output + " → " + e.Slot
+			}
+			fmt.Fprintf(w, "  %q -> %q [label=%q];\n", e.From.Name(), n.Name(), label)
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
+
+func writeMermaid(w io.Writer, g *dag.Graph) {
+	fmt.Fprintln(w, "flowchart LR")
+	id := map[*dag.Node]string{}
+	for i, n := range g.Nodes {
+		id[n] = fmt.Sprintf("n%d", i)
+		fmt.Fprintf(w, "  %s[\"%s<br/>(%s)\"]\n", id[n], mermaidEscape(n.Name()), n.Kind.Name)
+	}
+	for _, n := range g.Nodes {
+		for _, e := range n.Inputs {
+			fmt.Fprintf(w, "  %s -->|%s| %s\n", id[e.From], mermaidEscape(e.Slot), id[n])
+		}
+	}
+}
+
+func mermaidEscape(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "[", "#91;", "]", "#93;", "|", "#124;").Replace(s)
+}
+
+func (a *app) kindsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "kinds",
+		Short: "list every node kind with its doc, inputs and params",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			writeKinds(a.stdout, registry())
+			return nil
+		},
+	}
+}
+
+// writeKinds prints the registry as Markdown (README's kinds section is
+// generated from it).
+func writeKinds(w io.Writer, reg *nodes.Registry) {
+	for _, name := range reg.Names() {
+		k, _ := reg.Lookup(name)
+		fmt.Fprintf(w, "### `%s` (version %d)\n\n%s.\n\n", k.Name, k.Version, k.Doc)
+		if k.FreeInputs {
+			fmt.Fprintf(w, "Inputs: any slot names (each may take a list).\n\n")
+		}
+		if len(k.Inputs) > 0 {
+			fmt.Fprintln(w, "| input | takes | |\n|---|---|---|")
+			for _, s := range k.Inputs {
+				takes := "one node"
+				if s.Many {
+					takes = "a list"
+				}
+				if s.Optional {
+					takes += ", optional"
+				}
+				fmt.Fprintf(w, "| `%s` | %s | %s |\n", s.Name, takes, s.Doc)
+			}
+			fmt.Fprintln(w)
+		}
+		if len(k.Outputs) > 0 {
+			fmt.Fprintf(w, "Outputs: `%s`.\n\n", strings.Join(k.Outputs, "`, `"))
+		}
+		if k.Params != nil {
+			rows := paramRows(k.Params())
+			if len(rows) > 0 {
+				fmt.Fprintln(w, "| param | type | default | |\n|---|---|---|---|")
+				for _, r := range rows {
+					fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
+				}
+				fmt.Fprintln(w)
+			}
+		}
+	}
+}
+
+// paramRows describes a params struct: name, type, default and doc.
+func paramRows(p any) [][4]string {
+	v := reflect.ValueOf(p)
+	for v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	var rows [][4]string
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !f.IsExported() {
+				continue
+			}
+			fv := v.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(prefix+name+".", fv)
+				continue
+			}
+			def := fmt.Sprint(fv.Interface())
+			if fv.IsZero() {
+				def = ""
+			} else {
+				def = "`" + def + "`"
+			}
+			rows = append(rows, [4]string{prefix + name, f.Type.String(), def, f.Tag.Get("doc")})
+		}
+	}
+	if v.Kind() == reflect.Struct {
+		walk("", v)
+	}
+	return rows
+}
+
+func (a *app) cacheCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "cache", Short: "inspect and maintain the cache"}
+	open := func() (*cache.Cache, error) { return a.openCache("") }
+	cmd.AddCommand(&cobra.Command{
+		Use: "stats", Short: "size and hit counts", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			s, err := c.Stats(cmd.Context())
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			fmt.Fprintf(a.stdout, "cache    %s\nentries  %d\nblobs    %d\nbytes    %d\nruns     %d\nhits     %d\nmisses   %d\n",
+				c.Dir(), s.Entries, s.Blobs, s.Bytes, s.Runs, s.Hits, s.Misses)
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "ls", Short: "list entries", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			es, err := c.Entries(cmd.Context())
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			for _, e := range es {
+				fmt.Fprintf(a.stdout, "%s  %-10s %10d  %s\n", e.Key[:12], e.Kind, e.Size, e.Created.Format(time.RFC3339))
+			}
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "verify", Short: "re-hash every blob and check the index", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			probs, err := c.Verify(cmd.Context())
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			for _, p := range probs {
+				fmt.Fprintf(a.stdout, "%s  %s  %s\n", short(p.Key), p.Path, p.Msg)
+			}
+			if len(probs) > 0 {
+				return withCode(exitCacheIO, fmt.Errorf("dagrun: cache verify: %d problem(s); the next run recomputes the affected nodes", len(probs)))
+			}
+			fmt.Fprintln(a.stdout, "ok")
+			return nil
+		},
+	})
+	var lastRuns int
+	gc := &cobra.Command{
+		Use: "gc [SPEC...]", Short: "delete what the given specs and the last N runs do not reach",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := open()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			keep := map[string]bool{}
+			for _, p := range args {
+				if err := a.reach(cmd.Context(), c, p, keep); err != nil {
+					return err
+				}
+			}
+			rep, err := c.GC(cmd.Context(), keep, lastRuns)
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			fmt.Fprintf(a.stdout, "%+v\n", rep)
+			return nil
+		},
+	}
+	gc.Flags().IntVar(&lastRuns, "keep-runs", 1, "also keep what the last N recorded runs reached")
+	cmd.AddCommand(gc)
+	return cmd
+}
+
+// reach adds the keys of every cached node of the spec to keep.
+func (a *app) reach(ctx context.Context, c *cache.Cache, path string, keep map[string]bool) error {
+	g, err := a.load(path)
+	if err != nil {
+		return err
+	}
+	p, err := dag.MakePlan(ctx, g, c, "")
+	if err != nil {
+		return withCode(exitCacheIO, err)
+	}
+	for _, it := range p.Items {
+		if it.Key != "" {
+			keep[it.Key] = true
+		}
+	}
+	return nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+var _ = sort.Strings

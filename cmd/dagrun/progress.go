@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"dagrun/dag"
+
+	"github.com/mattn/go-isatty"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// renderer shows run progress: on a terminal, live bars (mpb) for the whole
+// run and for each running node; otherwise one plain line per event.
+type renderer struct {
+	a     *app
+	out   io.Writer
+	total int
+
+	mu       sync.Mutex
+	finished int
+	p        *mpb.Progress
+	overall  *mpb.Bar
+	bars     map[*dag.Node]*mpb.Bar
+}
+
+func newRenderer(a *app, total int) *renderer {
+	r := &renderer{a: a, out: a.stderr, total: total, bars: map[*dag.Node]*mpb.Bar{}}
+	if f, ok := a.stderr.(*os.File); ok && !a.plain && isatty.IsTerminal(f.Fd()) {
+		r.p = mpb.New(mpb.WithOutput(f), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
+		r.overall = r.p.AddBar(int64(total), mpb.BarPriority(1<<30),
+			mpb.PrependDecorators(decor.Name("nodes "), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+		r.out = r.p
+	}
+	return r
+}
+
+func (r *renderer) close() {
+	if r.p != nil {
+		r.mu.Lock()
+		for _, b := range r.bars {
+			b.Abort(true)
+		}
+		r.overall.Abort(false)
+		r.mu.Unlock()
+		r.p.Wait()
+	}
+}
+
+func (r *renderer) line(format string, args ...any) {
+	if r.a.quiet {
+		return
+	}
+	fmt.Fprintf(r.out, format+"\n", args...)
+}
+
+func (r *renderer) logs(n *dag.Node, log []byte) {
+	if r.a.quiet || len(log) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(string(log), "\n"), "\n") {
+		fmt.Fprintf(&b, "  %s | %s\n", n.Name(), l)
+	}
+	io.WriteString(r.out, b.String())
+}
+
+func (r *renderer) event(e dag.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := e.Node.Name()
+	switch e.State {
+	case dag.Running:
+		if r.p == nil {
+			if e.Total == 0 {
+				r.line("[%d/%d] run     %s", r.finished, r.total, name)
+			}
+			return
+		}
+		b := r.bars[e.Node]
+		if b == nil {
+			b = r.p.AddBar(int64(maxInt(e.Total, 1)), mpb.BarRemoveOnComplete(),
+				mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersNoUnit(" %d/%d")),
+				mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+			r.bars[e.Node] = b
+		}
+		if e.Total > 0 {
+			b.SetTotal(int64(e.Total), false)
+			b.SetCurrent(int64(e.Done))
+		}
+		return
+	case dag.Cached:
+		r.finished++
+		r.line("[%d/%d] cached  %s", r.finished, r.total, name)
+		r.logs(e.Node, e.Log)
+	case dag.Done:
+		r.finished++
+		r.line("[%d/%d] done    %s (%s)", r.finished, r.total, name, roundDur(e.Duration))
+		r.logs(e.Node, e.Log)
+	case dag.Failed:
+		r.finished++
+		fmt.Fprintf(r.out, "[%d/%d] FAILED  %s\n", r.finished, r.total, name)
+	case dag.Skipped:
+		r.finished++
+		r.line("[%d/%d] skipped %s (upstream %q failed)", r.finished, r.total, name, e.Cause)
+	}
+	if r.p != nil {
+		if b := r.bars[e.Node]; b != nil {
+			b.Abort(true)
+			delete(r.bars, e.Node)
+		}
+		r.overall.SetCurrent(int64(r.finished))
+	}
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d > time.Minute:
+		return d.Round(time.Second)
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	default:
+		return d.Round(time.Millisecond)
+	}
+}

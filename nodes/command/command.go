@@ -1,0 +1,197 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"dagrun/nodes"
+)
+
+// Params configure a command node.
+type Params struct {
+	// Argv is the program and its arguments. Placeholders: {out} is the
+	// output folder, {tmp} a scratch folder, {in.SLOT} the path of input
+	// SLOT, {in.SLOT.N} the N-th path of a list input.
+	Argv []string `yaml:"argv" json:"argv" doc:"program and arguments; {out}, {tmp}, {in.SLOT}, {in.SLOT.N} are replaced by paths"`
+	// Env sets variables for the child; values are templated like Argv.
+	Env map[string]string `yaml:"env" json:"env,omitempty" doc:"variables set for the program (templated like argv)"`
+	// PassEnv names variables copied from dagrun's environment; their
+	// values enter the key.
+	PassEnv []string `yaml:"pass_env" json:"pass_env,omitempty" doc:"variables passed through from the environment; their values enter the key"`
+	// Stdout, when set, is a file name in the output folder that receives
+	// the program's standard output instead of the log.
+	Stdout string `yaml:"stdout" json:"stdout,omitempty" doc:"file in the output folder that receives stdout (default: stdout goes to the log)"`
+}
+
+// Kind returns the command kind.
+func Kind() *nodes.Kind {
+	return &nodes.Kind{
+		Name:    "command",
+		Doc:     "run an external program with its inputs and output folder as paths",
+		Version: 1,
+		FreeInputs: true,
+		Params: func() any { return &Params{} },
+		New:    newNode,
+	}
+}
+
+var placeholder = regexp.MustCompile(`\{(out|tmp|in\.[A-Za-z_][A-Za-z0-9_-]*(?:\.[0-9]+)?)\}`)
+
+type node struct {
+	p       Params
+	program string // resolved path of argv[0]
+}
+
+func newNode(b nodes.Build, params any) (nodes.Node, error) {
+	p := *params.(*Params)
+	if len(p.Argv) == 0 || p.Argv[0] == "" {
+		return nil, errors.New("argv must name a program")
+	}
+	if p.Stdout != "" && (filepath.Base(p.Stdout) != p.Stdout || p.Stdout == ".." || p.Stdout == ".") {
+		return nil, fmt.Errorf("stdout %q must be a plain file name", p.Stdout)
+	}
+	for _, name := range p.PassEnv {
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			return nil, fmt.Errorf("pass_env: bad variable name %q", name)
+		}
+	}
+	prog := p.Argv[0]
+	if placeholder.MatchString(prog) {
+		return nil, fmt.Errorf("argv[0] %q must be a program, not a placeholder", prog)
+	}
+	if strings.Contains(prog, "/") {
+		if !filepath.IsAbs(prog) {
+			prog = filepath.Join(b.Dir, prog)
+		}
+	} else {
+		lp, err := exec.LookPath(prog)
+		if err != nil {
+			return nil, fmt.Errorf("program %q not found on PATH", prog)
+		}
+		prog = lp
+	}
+	return &node{p: p, program: prog}, nil
+}
+
+// Fingerprint implements nodes.Fingerprinter: the program's bytes and the
+// passed-through environment enter the key.
+func (n *node) Fingerprint(ctx context.Context, h nodes.FileHasher) (map[string]string, error) {
+	real, err := filepath.EvalSymlinks(n.program)
+	if err != nil {
+		return nil, fmt.Errorf("program %q: %w", n.p.Argv[0], err)
+	}
+	d, err := h.FileDigest(real)
+	if err != nil {
+		return nil, fmt.Errorf("program %q: %w", n.p.Argv[0], err)
+	}
+	out := map[string]string{"program": d}
+	for _, name := range n.p.PassEnv {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			out["env:"+name] = "(unset)"
+			continue
+		}
+		out["env:"+name] = "=" + v
+	}
+	return out, nil
+}
+
+func expand(s string, env *nodes.Env) (string, error) {
+	var err error
+	out := placeholder.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[1 : len(m)-1]
+		switch name {
+		case "out":
+			return env.OutDir
+		case "tmp":
+			return env.TempDir
+		}
+		parts := strings.Split(name, ".")
+		paths := env.Inputs[parts[1]]
+		idx := 0
+		if len(parts) == 3 {
+			idx, _ = strconv.Atoi(parts[2])
+		}
+		if idx >= len(paths) {
+			if err == nil {
+				err = fmt.Errorf("placeholder %s: no such input", m)
+			}
+			return m
+		}
+		return paths[idx]
+	})
+	return out, err
+}
+
+// Run implements nodes.Node.
+func (n *node) Run(ctx context.Context, env *nodes.Env) error {
+	args := make([]string, len(n.p.Argv))
+	for i, a := range n.p.Argv {
+		s, err := expand(a, env)
+		if err != nil {
+			return fmt.Errorf("argv[%d]: %w", i, err)
+		}
+		args[i] = s
+	}
+	cmd := exec.CommandContext(ctx, n.program, args[1:]...)
+	cmd.Args[0] = n.p.Argv[0]
+	cmd.Dir = env.TempDir
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + env.TempDir,
+		"TMPDIR=" + env.TempDir,
+		"LC_ALL=C",
+		"DAGRUN_OUT=" + env.OutDir,
+	}
+	for _, name := range n.p.PassEnv {
+		if v, ok := os.LookupEnv(name); ok {
+			cmd.Env = append(cmd.Env, name+"="+v)
+		}
+	}
+	keys := make([]string, 0, len(n.p.Env))
+	for k := range n.p.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := expand(n.p.Env[k], env)
+		if err != nil {
+			return fmt.Errorf("env %s: %w", k, err)
+		}
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr = env.Output
+	cmd.Stdout = env.Output
+	if n.p.Stdout != "" {
+		f, err := os.Create(filepath.Join(env.OutDir, n.p.Stdout))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// Kill the whole group: a shell's children must not outlive us.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ctx.Err() == nil {
+			return fmt.Errorf("%s exited with status %d", n.p.Argv[0], ee.ExitCode())
+		}
+		return fmt.Errorf("%s: %w", n.p.Argv[0], err)
+	}
+	return nil
+}
