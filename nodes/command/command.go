@@ -36,12 +36,12 @@ type Params struct {
 // Kind returns the command kind.
 func Kind() *nodes.Kind {
 	return &nodes.Kind{
-		Name:    "command",
-		Doc:     "run an external program with its inputs and output folder as paths",
-		Version: 1,
+		Name:       "command",
+		Doc:        "run an external program with its inputs and output folder as paths",
+		Version:    1,
 		FreeInputs: true,
-		Params: func() any { return &Params{} },
-		New:    newNode,
+		Params:     func() any { return &Params{} },
+		New:        newNode,
 	}
 }
 
