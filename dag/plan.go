@@ -251,6 +251,13 @@ func flatten(js string) map[string]string {
 				}
 				walk(name, vv)
 			}
+		case []any:
+			if len(x) == 0 && prefix != "" {
+				out[prefix] = "[]"
+			}
+			for i, vv := range x {
+				walk(fmt.Sprintf("%s[%d]", prefix, i), vv)
+			}
 		default:
 			var b bytes.Buffer
 			enc := json.NewEncoder(&b)
