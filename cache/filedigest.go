@@ -1,0 +1,87 @@
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// racyWindow: a file modified this shortly before it was hashed may be
+// modified again within the same timestamp tick without its stat changing,
+// so its memo is not trusted (git's "racily clean" rule).
+const racyWindow = 2 * time.Second
+
+// fileStat is what the FileDigest memo is keyed by, beside the path.
+type fileStat struct {
+	size, mtime, ctime int64
+	inode              uint64
+}
+
+func statForMemo(path string) (fileStat, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStat{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return fileStat{}, fmt.Errorf("not a regular file (mode %v)", fi.Mode().Type())
+	}
+	st := fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.inode = sys.Ino
+		st.ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+	}
+	return st, nil
+}
+
+// FileDigest returns the sha256 hex of the content of the file at path
+// (symlinks followed). The result is memoized in the index by (absolute
+// path, size, mtime, inode, ctime), so a file that did not change is not
+// read again; a file modified within two seconds before it was hashed is
+// re-hashed until it is older.
+func (c *Cache) FileDigest(path string) (string, error) {
+	d, err := c.fileDigest(context.Background(), path)
+	return d, c.wrap(fmt.Sprintf("digest of %q", path), err)
+}
+
+func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	st, err := statForMemo(abs)
+	if err != nil {
+		return "", err
+	}
+	var row fileStat
+	var digest string
+	var hashed int64
+	err = c.db.QueryRowContext(ctx, `SELECT size, mtime_ns, inode, ctime_ns, digest, hashed_ns
+		FROM file_digests WHERE path = ?`, abs).Scan(&row.size, &row.mtime, &row.inode, &row.ctime, &digest, &hashed)
+	switch {
+	case err == nil && row == st && st.mtime < hashed-int64(racyWindow):
+		return digest, nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return "", err
+	}
+	// Wall clock on purpose: it is compared with file system timestamps.
+	hashedAt := time.Now().UnixNano()
+	digest, _, err = c.hashFile(abs)
+	if err != nil {
+		return "", err
+	}
+	if after, err := statForMemo(abs); err != nil || after != st {
+		return digest, nil // changed while hashed: do not memoize
+	}
+	_, err = c.db.ExecContext(ctx, `INSERT OR REPLACE INTO file_digests
+		(path, size, mtime_ns, inode, ctime_ns, digest, hashed_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		abs, st.size, st.mtime, int64(st.inode), st.ctime, digest, hashedAt)
+	if err != nil {
+		return "", fmt.Errorf("memoize: %w", err)
+	}
+	return digest, nil
+}
