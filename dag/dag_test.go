@@ -20,8 +20,24 @@ import (
 
 // counter counts runs per node name, so tests can assert what recomputed.
 type counter struct {
-	mu   sync.Mutex
-	runs map[string]int
+	mu       sync.Mutex
+	runs     map[string]int
+	cur, max int // nodes running at once
+}
+
+func (c *counter) enter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur++
+	if c.cur > c.max {
+		c.max = c.cur
+	}
+}
+
+func (c *counter) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur--
 }
 
 func (c *counter) add(name string) {
@@ -55,6 +71,8 @@ type fakeNode struct {
 
 func (f *fakeNode) Run(ctx context.Context, env *nodes.Env) error {
 	f.cnt.add(f.p.Value)
+	f.cnt.enter()
+	defer f.cnt.leave()
 	if f.p.SleepMS > 0 {
 		select {
 		case <-time.After(time.Duration(f.p.SleepMS) * time.Millisecond):
@@ -385,5 +403,31 @@ nodes:
 	runs := e.cnt.snapshot()
 	if runs["data"] != 1 || runs["eval"] != 3 || runs["train-2"] != 1 {
 		t.Errorf("runs = %v", runs)
+	}
+}
+
+func TestResourceWeights(t *testing.T) {
+	for _, tc := range []struct {
+		cpu, jobs, wantMax int
+	}{
+		{1, 4, 4}, // light nodes fill the budget
+		{2, 4, 2}, // heavy nodes take two units each
+		{3, 2, 1}, // heavier than the budget: one at a time, never stuck
+	} {
+		t.Run(fmt.Sprintf("cpu%d-j%d", tc.cpu, tc.jobs), func(t *testing.T) {
+			e := newEnv(t)
+			var b strings.Builder
+			fmt.Fprintf(&b, "name: w\nnodes:\n")
+			for i := 0; i < 6; i++ {
+				fmt.Fprintf(&b, "  n%d: {kind: fake, resources: {cpu: %d}, params: {value: v%d, sleep_ms: 60}}\n", i, tc.cpu, i)
+			}
+			sum := e.run(e.graph("w.yaml", b.String()), tc.jobs)
+			if err := sum.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if e.cnt.max != tc.wantMax {
+				t.Errorf("at most %d ran at once, want %d", e.cnt.max, tc.wantMax)
+			}
+		})
 	}
 }

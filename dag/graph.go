@@ -28,6 +28,15 @@ type Node struct {
 	index      int
 }
 
+// Weight is the node's share of the -j budget: the spec's resources.cpu
+// when set, else its kind's weight.
+func (n *Node) Weight() int {
+	if c := n.Spec.Resources["cpu"]; c > 0 {
+		return c
+	}
+	return n.Kind.Weight()
+}
+
 // Name is the node's expanded name.
 func (n *Node) Name() string { return n.Spec.Name }
 

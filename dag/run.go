@@ -446,7 +446,7 @@ func (st *runState) hit(n *Node, key string, ent *cache.Entry) *Result {
 func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 	ctx := st.ctx
 	c := st.r.Cache
-	w := n.Kind.Weight()
+	w := n.Weight()
 	if err := st.sem.Acquire(ctx, w); err != nil {
 		return &Result{Node: n, State: Canceled, Key: key}
 	}
