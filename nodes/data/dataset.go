@@ -1,0 +1,242 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"dagrun/nodes"
+)
+
+// DatasetParams are the params of the dataset kind.
+type DatasetParams struct {
+	// Name is mnist, fashion-mnist or idx (any directory of idx files).
+	Name string `yaml:"name" json:"name"`
+	// Dir holds the four idx files; empty means the standard places (see
+	// DatasetKind). Relative paths resolve against the spec's directory.
+	Dir string `yaml:"dir" json:"dir"`
+	// Classes names the labels of an idx set (default "0", "1", …).
+	Classes []string `yaml:"classes" json:"classes,omitempty"`
+}
+
+type idxFile struct{ key, file string }
+
+// idxFiles are the standard idx file names without the optional .gz, with
+// their fingerprint keys.
+func idxFiles() [4]idxFile {
+	return [4]idxFile{
+		{"train-images", "train-images-idx3-ubyte"},
+		{"train-labels", "train-labels-idx1-ubyte"},
+		{"test-images", "t10k-images-idx3-ubyte"},
+		{"test-labels", "t10k-labels-idx1-ubyte"},
+	}
+}
+
+// MNISTClasses are MNIST's class names.
+func MNISTClasses() []string {
+	return []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+}
+
+// FashionClasses are Fashion-MNIST's class names, in label order.
+func FashionClasses() []string {
+	return []string{"t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"}
+}
+
+// DatasetKind reads MNIST, Fashion-MNIST or any set of idx files into
+// train/ and test/ classification dataset dirs. With dir empty it looks in
+// $DAGRUN_DATA/<name>, then in third_party/data/<name> under the spec's
+// directory and each of its ancestors, then (fashion-mnist only) in
+// /usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist
+// puts it.
+func DatasetKind() *nodes.Kind {
+	return &nodes.Kind{
+		Name:     "dataset",
+		Doc:      "real image classification data from idx files (mnist, fashion-mnist, idx) as train/ and test/",
+		Version:  1,
+		Produces: TypeSplits,
+		Outputs:  []string{"train", "test"},
+		Params:   func() any { return &DatasetParams{Name: "mnist"} },
+		New:      newDataset,
+	}
+}
+
+type datasetNode struct {
+	p       DatasetParams
+	specDir string
+}
+
+func newDataset(b nodes.Build, params any) (nodes.Node, error) {
+	p := *params.(*DatasetParams)
+	switch p.Name {
+	case "mnist", "fashion-mnist":
+		if len(p.Classes) > 0 {
+			return nil, fmt.Errorf("classes: %q has fixed class names; classes is for idx sets", p.Name)
+		}
+	case "idx":
+		if p.Dir == "" {
+			return nil, errors.New("dir: an idx dataset needs dir, the directory holding its four idx files")
+		}
+	default:
+		return nil, fmt.Errorf("name: unknown dataset %q (want mnist, fashion-mnist or idx)", p.Name)
+	}
+	return &datasetNode{p: p, specDir: b.Dir}, nil
+}
+
+// findIDX returns the paths of the four idx files in dir (each .gz or raw),
+// or an error naming the first one missing.
+func findIDX(dir string) ([4]string, error) {
+	var out [4]string
+	for i, f := range idxFiles() {
+		for _, name := range []string{f.file + ".gz", f.file} {
+			p := filepath.Join(dir, name)
+			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+				out[i] = p
+				break
+			}
+		}
+		if out[i] == "" {
+			return out, fmt.Errorf("%q has no %s(.gz)", dir, f.file)
+		}
+	}
+	return out, nil
+}
+
+// files locates the idx files following the documented search order.
+func (n *datasetNode) files() ([4]string, error) {
+	if n.p.Dir != "" {
+		dir := n.p.Dir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(n.specDir, dir)
+		}
+		f, err := findIDX(dir)
+		if err != nil {
+			return f, fmt.Errorf("dataset %q: %w", n.p.Name, err)
+		}
+		return f, nil
+	}
+	var tried []string
+	if d := os.Getenv("DAGRUN_DATA"); d != "" {
+		tried = append(tried, filepath.Join(d, n.p.Name))
+	}
+	start, err := filepath.Abs(n.specDir)
+	if err != nil {
+		return [4]string{}, fmt.Errorf("dataset %q: %w", n.p.Name, err)
+	}
+	for d := start; ; {
+		tried = append(tried, filepath.Join(d, "third_party", "data", n.p.Name))
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	if n.p.Name == "fashion-mnist" {
+		tried = append(tried, "/usr/share/datasets/fashion-mnist")
+	}
+	for _, d := range tried {
+		if f, err := findIDX(d); err == nil {
+			return f, nil
+		}
+	}
+	return [4]string{}, fmt.Errorf("dataset %q: idx files not found in $DAGRUN_DATA/%s, third_party/data/%s above %q or the system dataset folder; run `make data` (scripts/fetch-data.sh third_party/data) or set params.dir",
+		n.p.Name, n.p.Name, n.p.Name, start)
+}
+
+// Fingerprint digests the four idx files, so changing them reruns the node
+// while moving them does not.
+func (n *datasetNode) Fingerprint(ctx context.Context, h nodes.FileHasher) (map[string]string, error) {
+	files, err := n.files()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(files))
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, err := h.FileDigest(f)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %q: digest %q: %w", n.p.Name, f, err)
+		}
+		out[idxFiles()[i].key] = d
+	}
+	return out, nil
+}
+
+func (n *datasetNode) classes(maxLabel int) []string {
+	switch n.p.Name {
+	case "mnist":
+		return MNISTClasses()
+	case "fashion-mnist":
+		return FashionClasses()
+	}
+	if len(n.p.Classes) > 0 {
+		return n.p.Classes
+	}
+	c := make([]string, maxLabel+1)
+	for i := range c {
+		c[i] = strconv.Itoa(i)
+	}
+	return c
+}
+
+func (n *datasetNode) Run(ctx context.Context, env *nodes.Env) error {
+	files, err := n.files()
+	if err != nil {
+		return err
+	}
+	var sets [2]*Classification
+	maxLabel := 0
+	for s := range sets {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := loadIDXPair(files[2*s], files[2*s+1])
+		if err != nil {
+			return fmt.Errorf("dataset %q: %w", n.p.Name, err)
+		}
+		for _, l := range c.Labels {
+			maxLabel = max(maxLabel, int(l))
+		}
+		sets[s] = c
+		env.Report(s+1, 3)
+	}
+	classes := n.classes(maxLabel)
+	if maxLabel >= len(classes) {
+		return fmt.Errorf("dataset %q: label %d but only %d class names", n.p.Name, maxLabel, len(classes))
+	}
+	for s, name := range []string{"train", "test"} {
+		sets[s].Meta = ClassMeta{Classes: classes}
+		if err := sets[s].Save(filepath.Join(env.OutDir, name)); err != nil {
+			return fmt.Errorf("dataset %q: write %s: %w", n.p.Name, name, err)
+		}
+	}
+	env.Report(3, 3)
+	return nil
+}
+
+// loadIDXPair reads an images file [N,H,W] and its labels file [N].
+func loadIDXPair(images, labels string) (*Classification, error) {
+	im, err := LoadIDX(images)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := LoadIDX(labels)
+	if err != nil {
+		return nil, err
+	}
+	if len(im.Dims) != 3 {
+		return nil, fmt.Errorf("%s: dimensions %v, want [N,H,W]", images, im.Dims)
+	}
+	if len(lb.Dims) != 1 || lb.Dims[0] != im.Dims[0] {
+		return nil, fmt.Errorf("%s: dimensions %v, want [%d] to match %s", labels, lb.Dims, im.Dims[0], images)
+	}
+	c := &Classification{N: im.Dims[0], H: im.Dims[1], W: im.Dims[2], Images: im.Data, Labels: make([]int64, lb.Dims[0])}
+	for i, l := range lb.Data {
+		c.Labels[i] = int64(l)
+	}
+	return c, nil
+}

@@ -1,0 +1,121 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"dagrun/nodes"
+)
+
+// LongtailParams are the params of the longtail kind.
+type LongtailParams struct {
+	// Max and Min are the image counts of the most and least frequent class;
+	// the classes in between follow an exponential profile
+	// n_r = Max·(Min/Max)^(r/(C−1)) over a seeded ranking r of the classes.
+	Max int `yaml:"max" json:"max"`
+	Min int `yaml:"min" json:"min"`
+	// Counts, when set, gives each class's count (in class order) instead.
+	Counts []int `yaml:"counts" json:"counts,omitempty"`
+	// RareMax and CommonMax are the group thresholds (LVIS: 10 and 100).
+	RareMax   int    `yaml:"rare_max" json:"rare_max"`
+	CommonMax int    `yaml:"common_max" json:"common_max"`
+	Seed      uint64 `yaml:"seed" json:"seed"`
+}
+
+// LongtailKind subsamples a classification dataset dir into a long-tailed
+// one; meta.json gains "counts" and "groups" (rare, common, frequent by the
+// thresholds).
+func LongtailKind() *nodes.Kind {
+	return &nodes.Kind{
+		Name:     "longtail",
+		Doc:      "seeded long-tailed subsample of a classification dataset (exponential profile or explicit counts)",
+		Version:  1,
+		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{TypeClassification}}},
+		Produces: TypeClassification,
+		Params: func() any {
+			return &LongtailParams{Max: 500, Min: 5, RareMax: 10, CommonMax: 100}
+		},
+		New: func(_ nodes.Build, params any) (nodes.Node, error) {
+			p := *params.(*LongtailParams)
+			if p.RareMax < 1 || p.CommonMax <= p.RareMax {
+				return nil, fmt.Errorf("rare_max %d and common_max %d: want 1 ≤ rare_max < common_max", p.RareMax, p.CommonMax)
+			}
+			if len(p.Counts) == 0 && (p.Min < 1 || p.Max < p.Min) {
+				return nil, fmt.Errorf("min %d and max %d: want 1 ≤ min ≤ max", p.Min, p.Max)
+			}
+			for i, n := range p.Counts {
+				if n < 0 {
+					return nil, fmt.Errorf("counts[%d] = %d is negative", i, n)
+				}
+			}
+			return &longtailNode{p: p}, nil
+		},
+	}
+}
+
+type longtailNode struct{ p LongtailParams }
+
+// expProfile returns k counts from hi down to lo, geometrically spaced and
+// rounded (each stays within [lo, hi]).
+func expProfile(k, hi, lo int) []int {
+	out := make([]int, k)
+	for r := range out {
+		if k == 1 {
+			out[r] = hi
+			continue
+		}
+		out[r] = int(math.Round(float64(hi) * math.Pow(float64(lo)/float64(hi), float64(r)/float64(k-1))))
+	}
+	return out
+}
+
+func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
+	in := env.Input("dataset")
+	if in == "" {
+		return errors.New("longtail: no input dataset")
+	}
+	c, err := LoadClassification(in)
+	if err != nil {
+		return fmt.Errorf("longtail: %w", err)
+	}
+	nc := len(c.Meta.Classes)
+	rng := rand.New(rand.NewPCG(l.p.Seed, 0x107a11))
+	counts := l.p.Counts
+	if len(counts) == 0 {
+		prof := expProfile(nc, l.p.Max, l.p.Min)
+		counts = make([]int, nc)
+		for r, cls := range rng.Perm(nc) {
+			counts[cls] = prof[r]
+		}
+	} else if len(counts) != nc {
+		return fmt.Errorf("longtail: %d counts for %d classes", len(counts), nc)
+	}
+	var idx []int
+	meta := ClassMeta{Classes: c.Meta.Classes, Groups: map[string]string{}, Counts: map[string]int{}}
+	for cls, pool := range c.byClass() {
+		if counts[cls] > len(pool) {
+			return fmt.Errorf("longtail: class %q needs %d images, the dataset has %d", c.Meta.Classes[cls], counts[cls], len(pool))
+		}
+		pool = slices.Clone(pool)
+		rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+		idx = append(idx, pool[:counts[cls]]...)
+		name := c.Meta.Classes[cls]
+		meta.Counts[name] = counts[cls]
+		meta.Groups[name] = groupOf(counts[cls], l.p.RareMax, l.p.CommonMax)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	slices.Sort(idx)
+	out := c.subset(idx)
+	meta.SourceIndices = out.Meta.SourceIndices
+	out.Meta = meta
+	if err := out.Save(env.OutDir); err != nil {
+		return fmt.Errorf("longtail: write: %w", err)
+	}
+	return nil
+}
