@@ -105,7 +105,9 @@ func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
 		idx = append(idx, pool[:counts[cls]]...)
 		name := c.Meta.Classes[cls]
 		meta.Counts[name] = counts[cls]
-		meta.Groups[name] = groupOf(counts[cls], l.p.RareMax, l.p.CommonMax)
+		if counts[cls] > 0 {
+			meta.Groups[name] = groupOf(counts[cls], l.p.RareMax, l.p.CommonMax)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err

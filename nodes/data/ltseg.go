@@ -546,7 +546,7 @@ func (n *ltsegNode) render(ctx context.Context, rng *rand.Rand, layout [][]int, 
 		}
 		for i, v := range canvas {
 			if n.p.Noise > 0 {
-				v += n.p.Noise * rng.NormFloat64()
+				v += float64(n.p.Noise * rng.NormFloat64()) // no FMA: same bytes on every platform
 			}
 			img[i] = uint8(math.Round(math.Max(0, math.Min(255, v))))
 		}
@@ -691,9 +691,9 @@ func sizeStats(c *artifact.COCO, names []string) map[string]SizeStat {
 		side := math.Max(a.BBox[2], a.BBox[3])
 		k.n++
 		k.a += a.Area
-		k.a2 += a.Area * a.Area
+		k.a2 += float64(a.Area * a.Area)
 		k.s += side
-		k.s2 += side * side
+		k.s2 += float64(side * side)
 	}
 	r := func(x float64) float64 { return math.Round(x*1000) / 1000 }
 	out := map[string]SizeStat{}
@@ -705,8 +705,8 @@ func sizeStats(c *artifact.COCO, names []string) map[string]SizeStat {
 		am, sm := k.a/k.n, k.s/k.n
 		out[names[c]] = SizeStat{
 			Count:    int(k.n),
-			AreaMean: r(am), AreaStd: r(math.Sqrt(math.Max(0, k.a2/k.n-am*am))),
-			SideMean: r(sm), SideStd: r(math.Sqrt(math.Max(0, k.s2/k.n-sm*sm))),
+			AreaMean: r(am), AreaStd: r(math.Sqrt(math.Max(0, k.a2/k.n-float64(am*am)))),
+			SideMean: r(sm), SideStd: r(math.Sqrt(math.Max(0, k.s2/k.n-float64(sm*sm)))),
 		}
 	}
 	return out

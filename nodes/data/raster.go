@@ -11,9 +11,11 @@ func bilinear(src []uint8, h, w int, x, y float64) float64 {
 	x0, y0 := int(x), int(y)
 	x1, y1 := min(x0+1, w-1), min(y0+1, h-1)
 	fx, fy := x-float64(x0), y-float64(y0)
-	a := float64(src[y0*w+x0])*(1-fx) + float64(src[y0*w+x1])*fx
-	b := float64(src[y1*w+x0])*(1-fx) + float64(src[y1*w+x1])*fx
-	return a*(1-fy) + b*fy
+	// The explicit conversions round each product, so that no platform
+	// fuses them into FMAs and outputs stay bit-identical everywhere.
+	a := float64(float64(src[y0*w+x0])*(1-fx)) + float64(float64(src[y0*w+x1])*fx)
+	b := float64(float64(src[y1*w+x0])*(1-fx)) + float64(float64(src[y1*w+x1])*fx)
+	return float64(a*(1-fy)) + float64(b*fy)
 }
 
 // resizeGrey resamples a row-major h×w image to oh×ow bilinearly.
@@ -22,7 +24,7 @@ func resizeGrey(src []uint8, h, w, oh, ow int) []uint8 {
 	sy, sx := float64(h)/float64(oh), float64(w)/float64(ow)
 	for y := 0; y < oh; y++ {
 		for x := 0; x < ow; x++ {
-			v := bilinear(src, h, w, (float64(x)+0.5)*sx-0.5, (float64(y)+0.5)*sy-0.5)
+			v := bilinear(src, h, w, float64((float64(x)+0.5)*sx)-0.5, float64((float64(y)+0.5)*sy)-0.5)
 			out[y*ow+x] = uint8(math.Round(v))
 		}
 	}
