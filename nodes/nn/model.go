@@ -209,13 +209,27 @@ func (m *Model) Forward(x []float32, y []int, w []float32) (float64, error) {
 // Predict returns the class probabilities of a batch: [N, K] for
 // classifiers, [N, K+1, H, W] for the segmenter, row-major.
 func (m *Model) Predict(x []float32) ([]float32, error) {
-	p, err := m.run(x, nil, nil, false)
+	_, probs, err := m.Evaluate(x, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("predict: %w", err)
 	}
+	return probs, nil
+}
+
+// Evaluate returns the loss (see Forward; 0 when y is nil) and the
+// probabilities (see Predict) of a batch from one forward pass.
+func (m *Model) Evaluate(x []float32, y []int, w []float32) (float64, []float32, error) {
+	p, err := m.run(x, y, w, false)
+	if err != nil {
+		return 0, nil, fmt.Errorf("evaluate: %w", err)
+	}
+	loss, err := p.loss()
+	if err != nil {
+		return 0, nil, fmt.Errorf("evaluate: %w", err)
+	}
 	z, err := dense(p.logits.Value())
 	if err != nil {
-		return nil, fmt.Errorf("predict: %w", err)
+		return 0, nil, fmt.Errorf("evaluate: %w", err)
 	}
 	n, c, s := dims(z.Shape())
 	out := make([]float32, n*c*s)
@@ -225,7 +239,7 @@ func (m *Model) Predict(x []float32) ([]float32, error) {
 	case []float64:
 		softmaxInto(out, zd, n, c, s)
 	}
-	return out, nil
+	return loss, out, nil
 }
 
 func softmaxInto[T float](out []float32, z []T, n, c, s int) {

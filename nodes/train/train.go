@@ -1,0 +1,338 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"dagrun/nodes"
+	"dagrun/nodes/data"
+	"dagrun/nodes/nn"
+)
+
+// TypeModel is the output type tag of a train node: a directory holding
+// model/ (nn.Model.Save), loss.csv and metrics.json.
+const TypeModel = "model"
+
+// Params configures a training run. Zero slices take the network's default
+// widths.
+type Params struct {
+	// Arch is "mlp", "cnn", "fcn" or "auto" (cnn for classification, fcn for
+	// segmentation).
+	Arch     string `yaml:"arch" json:"arch"`
+	Hidden   []int  `yaml:"hidden" json:"hidden,omitempty"`
+	Channels []int  `yaml:"channels" json:"channels,omitempty"`
+	// Optimizer is "sgd" (momentum, L2 weight decay) or "adamw".
+	Optimizer   string  `yaml:"optimizer" json:"optimizer"`
+	LR          float64 `yaml:"lr" json:"lr"`
+	Momentum    float64 `yaml:"momentum" json:"momentum"`
+	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
+	// Warmup is the number of linear warm-up iterations before the cosine
+	// decay of the learning rate.
+	Warmup     int `yaml:"warmup" json:"warmup"`
+	Iterations int `yaml:"iterations" json:"iterations"`
+	BatchSize  int `yaml:"batch_size" json:"batch_size"`
+	// Sampling is "uniform" (seeded epochs) or "balanced" (category first,
+	// then one of its images).
+	Sampling string `yaml:"sampling" json:"sampling"`
+	// EvalEvery evaluates on the val input every so many iterations (0: only
+	// at the end).
+	EvalEvery int    `yaml:"eval_every" json:"eval_every"`
+	Seed      uint64 `yaml:"seed" json:"seed"`
+}
+
+// DefaultParams are the defaults a spec's params override.
+func DefaultParams() Params {
+	return Params{
+		Arch: "auto", Optimizer: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
+		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform",
+	}
+}
+
+// Validate checks the values that do not depend on the data.
+func (p Params) Validate() error {
+	var errs []error
+	switch p.Arch {
+	case "auto", nn.ArchMLP, nn.ArchCNN, nn.ArchFCN:
+	default:
+		errs = append(errs, fmt.Errorf("arch %q: want auto, mlp, cnn or fcn", p.Arch))
+	}
+	if p.Optimizer != "sgd" && p.Optimizer != "adamw" {
+		errs = append(errs, fmt.Errorf("optimizer %q: want sgd or adamw", p.Optimizer))
+	}
+	if p.Sampling != "uniform" && p.Sampling != "balanced" {
+		errs = append(errs, fmt.Errorf("sampling %q: want uniform or balanced", p.Sampling))
+	}
+	if !(p.LR > 0) || math.IsInf(p.LR, 0) {
+		errs = append(errs, fmt.Errorf("lr %v must be positive", p.LR))
+	}
+	if p.Momentum < 0 || p.Momentum >= 1 {
+		errs = append(errs, fmt.Errorf("momentum %v must be in [0, 1)", p.Momentum))
+	}
+	if p.WeightDecay < 0 {
+		errs = append(errs, fmt.Errorf("weight_decay %v must not be negative", p.WeightDecay))
+	}
+	if p.Iterations < 1 || p.BatchSize < 1 {
+		errs = append(errs, fmt.Errorf("iterations %d and batch_size %d must be positive", p.Iterations, p.BatchSize))
+	}
+	if p.Warmup < 0 || p.EvalEvery < 0 {
+		errs = append(errs, fmt.Errorf("warmup %d and eval_every %d must not be negative", p.Warmup, p.EvalEvery))
+	}
+	return errors.Join(errs...)
+}
+
+// Kind returns the train kind.
+func Kind() *nodes.Kind {
+	return &nodes.Kind{
+		Name:    "train",
+		Doc:     "train an mlp, cnn or fcn on a classification or segmentation dataset dir (seeded, CPU)",
+		Version: 1,
+		Inputs: []nodes.Slot{
+			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
+			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
+		},
+		Produces: TypeModel,
+		Outputs:  []string{"model", "loss.csv", "val.csv", "metrics.json"},
+		Params:   func() any { p := DefaultParams(); return &p },
+		CPU:      2,
+		New: func(_ nodes.Build, params any) (nodes.Node, error) {
+			p := *params.(*Params)
+			if err := p.Validate(); err != nil {
+				return nil, err
+			}
+			return &Node{Params: p}, nil
+		},
+	}
+}
+
+// Batch is one training batch. Pixels are scaled to [0, 1].
+type Batch struct {
+	X []float32 // N·H·W pixels
+	// Y holds N labels (classification) or N·H·W pixel labels (segmentation).
+	Y []int
+	// W, if not nil, weights each label (see nn.Model.Forward).
+	W []float32
+	// Index lists the dataset positions of the real images (for logs).
+	Index []int
+}
+
+// Step is what a Selector may know about the current iteration.
+type Step struct {
+	// It counts from 0 up to Iterations−1.
+	It, Iterations int
+	// LR is this iteration's learning rate.
+	LR float64
+	// Model is the network before this iteration's update. A selector may
+	// compute gradients and losses with it (FlatGrad, Forward) and may move
+	// its weights for a look-ahead, but must restore them (SetFlatParams)
+	// before returning.
+	Model *nn.Model
+	Env   *nodes.Env
+}
+
+// Selector is the seam for choosing generated data inside the loop: each
+// iteration it receives the real batch just drawn and returns the batch to
+// train on — the real one unchanged, or one with generated instances pasted
+// in (BSGAL accepts or rejects them here, after comparing the gradient of
+// the generated part with its cached real-data gradient). It runs before the
+// update, in iteration order, on the training goroutine; it must be
+// deterministic given its own seeded state for runs to be reproducible.
+// A nil Selector trains on real data only.
+type Selector interface {
+	Select(ctx context.Context, s Step, real Batch) (Batch, error)
+}
+
+// Node is a configured train node.
+type Node struct {
+	Params Params
+	// Selector, when set, picks each iteration's batch (see Selector).
+	Selector Selector
+}
+
+// Metrics is the content of metrics.json.
+type Metrics struct {
+	Arch       string `json:"arch"`
+	Task       string `json:"task"`
+	Iterations int    `json:"iterations"`
+	Params     int    `json:"params"`
+	// FinalTrainLoss is the mean batch loss over the last tenth of the
+	// iterations (at least one); LastTrainLoss the loss of the last batch.
+	FinalTrainLoss float64 `json:"final_train_loss"`
+	LastTrainLoss  float64 `json:"last_train_loss"`
+	// Val* are set when a val input is given: mean loss and accuracy (of
+	// images, or of pixels for segmentation) of the final model.
+	ValLoss     *float64 `json:"val_loss,omitempty"`
+	ValAccuracy *float64 `json:"val_accuracy,omitempty"`
+}
+
+// Run trains, then writes model/, loss.csv, metrics.json and, with a val
+// input, val.csv into env.OutDir.
+func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
+	p := n.Params
+	trainDir := env.Input("train")
+	if trainDir == "" {
+		return errors.New("train: no train input")
+	}
+	ds, err := LoadDataset(trainDir)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var val *Dataset
+	if dir := env.Input("val"); dir != "" {
+		if val, err = LoadDataset(dir); err != nil {
+			return fmt.Errorf("train: val: %w", err)
+		}
+		if val.Segmentation != ds.Segmentation || val.H != ds.H || val.W != ds.W || len(val.Classes) != len(ds.Classes) {
+			return fmt.Errorf("train: val set (%dx%d, %d classes) does not match the train set (%dx%d, %d classes)",
+				val.H, val.W, len(val.Classes), ds.H, ds.W, len(ds.Classes))
+		}
+	}
+	arch := p.Arch
+	if arch == "auto" {
+		arch = nn.ArchCNN
+		if ds.Segmentation {
+			arch = nn.ArchFCN
+		}
+	}
+	if ds.Segmentation != (arch == nn.ArchFCN) {
+		return fmt.Errorf("train: arch %q does not fit a %s dataset (segmentation takes fcn, classification mlp or cnn)", arch, taskName(ds))
+	}
+	model, err := nn.New(nn.Config{Arch: arch, Classes: len(ds.Classes), H: ds.H, W: ds.W, Hidden: p.Hidden, Channels: p.Channels, Seed: p.Seed})
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	sampler, err := NewSampler(ds, p.Sampling, p.Seed)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var opt nn.Optimizer = &nn.SGD{Momentum: p.Momentum, WeightDecay: p.WeightDecay}
+	if p.Optimizer == "adamw" {
+		opt = &nn.AdamW{WeightDecay: p.WeightDecay}
+	}
+
+	var lossCSV, valCSV bytes.Buffer
+	lossCSV.WriteString("iteration,loss\n")
+	valCSV.WriteString("iteration,val_loss,val_accuracy\n")
+	losses := make([]float64, 0, p.Iterations)
+	var vl, va float64
+	for it := 0; it < p.Iterations; it++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lr := nn.CosineLR(p.LR, p.Warmup, p.Iterations, it)
+		batch := ds.Batch(sampler.Next(p.BatchSize))
+		if n.Selector != nil {
+			if batch, err = n.Selector.Select(ctx, Step{It: it, Iterations: p.Iterations, LR: lr, Model: model, Env: env}, batch); err != nil {
+				return fmt.Errorf("train: iteration %d: select: %w", it+1, err)
+			}
+		}
+		loss, grad, err := model.FlatGrad(batch.X, batch.Y, batch.W, nil)
+		if err != nil {
+			return fmt.Errorf("train: iteration %d: %w", it+1, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("train: iteration %d: loss is %v (lower lr %v?)", it+1, loss, p.LR)
+		}
+		if err := model.Step(opt, grad, lr); err != nil {
+			return fmt.Errorf("train: iteration %d: %w", it+1, err)
+		}
+		losses = append(losses, loss)
+		fmt.Fprintf(&lossCSV, "%d,%s\n", it+1, ftoa(loss))
+		last := it == p.Iterations-1
+		if val != nil && (last || p.EvalEvery > 0 && (it+1)%p.EvalEvery == 0) {
+			if vl, va, err = Evaluate(ctx, model, val, p.BatchSize); err != nil {
+				return fmt.Errorf("train: iteration %d: val: %w", it+1, err)
+			}
+			fmt.Fprintf(&valCSV, "%d,%s,%s\n", it+1, ftoa(vl), ftoa(va))
+		}
+		env.Report(it+1, p.Iterations)
+	}
+
+	tail := max(1, len(losses)/10)
+	m := Metrics{Arch: arch, Task: taskName(ds), Iterations: p.Iterations, Params: model.NumParams(),
+		FinalTrainLoss: mean(losses[len(losses)-tail:]), LastTrainLoss: losses[len(losses)-1]}
+	if val != nil {
+		m.ValLoss, m.ValAccuracy = &vl, &va
+	}
+	if err := model.Save(filepath.Join(env.OutDir, "model")); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	files := map[string][]byte{"loss.csv": lossCSV.Bytes()}
+	if val != nil {
+		files["val.csv"] = valCSV.Bytes()
+	}
+	mb, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("train: encode metrics: %w", err)
+	}
+	files["metrics.json"] = append(mb, '\n')
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(env.OutDir, name), b, 0o644); err != nil {
+			return fmt.Errorf("train: write %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Evaluate returns the mean loss and the accuracy (of images, or of pixels
+// for segmentation) of model on every image of d, in batches of bs.
+func Evaluate(ctx context.Context, model *nn.Model, d *Dataset, bs int) (loss, acc float64, err error) {
+	var correct, total int
+	var lossSum float64
+	c := model.Config().Outputs()
+	for lo := 0; lo < d.N; lo += bs {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		idx := make([]int, 0, bs)
+		for i := lo; i < min(d.N, lo+bs); i++ {
+			idx = append(idx, i)
+		}
+		b := d.Batch(idx)
+		l, probs, err := model.Evaluate(b.X, b.Y, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		lossSum += l * float64(len(b.Y))
+		s := len(b.Y) / len(idx)
+		for j, y := range b.Y {
+			i, px := j/s, j%s
+			best := 0
+			for k := 1; k < c; k++ {
+				if probs[(i*c+k)*s+px] > probs[(i*c+best)*s+px] {
+					best = k
+				}
+			}
+			if best == y {
+				correct++
+			}
+			total++
+		}
+	}
+	return lossSum / float64(total), float64(correct) / float64(total), nil
+}
+
+
+func taskName(d *Dataset) string {
+	if d.Segmentation {
+		return "segmentation"
+	}
+	return "classification"
+}
+
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// ftoa formats a float the shortest way that reads back exactly.
+func ftoa(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
