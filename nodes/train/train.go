@@ -318,7 +318,6 @@ func Evaluate(ctx context.Context, model *nn.Model, d *Dataset, bs int) (loss, a
 	return lossSum / float64(total), float64(correct) / float64(total), nil
 }
 
-
 func taskName(d *Dataset) string {
 	if d.Segmentation {
 		return "segmentation"
