@@ -1,0 +1,21 @@
+// Package spec turns a YAML spec file into an expanded, validated Spec.
+//
+// A spec names nodes (kind, inputs, params), vars, a matrix of axes, profiles and a
+// report. Load reads the file and its includes, applies the profile and --set overrides,
+// interpolates ${var} and ${axis} references, expands every node over the matrix axes it
+// depends on (directly or through its upstream nodes) and resolves each input to one
+// expanded node.
+//
+// Invariants:
+//   - Every error is an *Error in an ErrorList, positioned "file:line:col" at the YAML
+//     that causes it (only whole-file problems such as an unreadable or oversized root
+//     file, an unknown profile or a bad --set carry a file alone), sorted and deduplicated.
+//   - Load and Parse never panic, whatever the input: files over MaxFileSize are refused
+//     before parsing, aliases are expanded under a node budget, interpolation and matrix
+//     expansion are bounded.
+//   - On success, expanded node names are unique, every Input.Node names a node of the
+//     Spec, the dependency graph is acyclic, and Nodes lists included files' nodes first,
+//     then the file's own, each in file order, cells in matrix order.
+//   - The package reads files only through Options.ReadFile (or os.ReadFile) and keeps no
+//     state between calls.
+package spec
