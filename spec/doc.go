@@ -6,6 +6,11 @@
 // depends on (directly or through its upstream nodes) and resolves each input to one
 // expanded node.
 //
+// Included files contribute nodes, vars, matrix axes and profiles; the including file's
+// vars, axes and profiles override theirs, and a file reached twice is merged once. Only
+// the root file's name, report and executor count. A profile may only set vars and axes
+// that exist; --set values are parsed as YAML and interpolated like any var.
+//
 // Invariants:
 //   - Every error is an *Error in an ErrorList, positioned "file:line:col" at the YAML
 //     that causes it (only whole-file problems such as an unreadable or oversized root

@@ -665,7 +665,11 @@ func (ld *loader) resources(file, node string, v *yaml.Node) map[string]int {
 // smallInt decodes a non-negative int that fits in 32 bits.
 func (ld *loader) smallInt(file, node, what string, v *yaml.Node) (int, bool) {
 	var n int64
-	if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!int" || v.Decode(&n) != nil || n < 0 || n > 1<<31-1 {
+	if v.Kind != yaml.ScalarNode {
+		ld.errs.Add(yamlPos(file, v), node, "%s must be a non-negative int, got %s", what, describe(v))
+		return 0, false
+	}
+	if v.ShortTag() != "!!int" || v.Decode(&n) != nil || n < 0 || n > 1<<31-1 {
 		ld.errs.Add(yamlPos(file, v), node, "%s must be a non-negative int, got %s %q", what, describe(v), v.Value)
 		return 0, false
 	}
