@@ -273,8 +273,16 @@ func (c *Cache) gc(ctx context.Context, keep map[string]bool, lastRuns int) (GCR
 				return err
 			}
 		}
-		// Remove files only once the rows are gone inside this transaction:
-		// a concurrent Commit re-checks its files inside its own one.
+		return nil
+	})
+	if err != nil {
+		return GCReport{}, err
+	}
+	// Files go only after the rows are committed (a crash before the commit
+	// would bring back rows whose files were gone), and under the write
+	// lock, so that no Commit registers a blob between the listing and the
+	// unlinking; a Commit re-checks its files inside its own transaction.
+	err = c.writeTx(ctx, func(tx *sql.Tx) error {
 		known, err := column[string](ctx, tx, `SELECT digest FROM blobs`)
 		if err != nil {
 			return err
@@ -286,7 +294,7 @@ func (c *Cache) gc(ctx context.Context, keep map[string]bool, lastRuns int) (GCR
 		return c.removeUnregistered(registered, &r)
 	})
 	if err != nil {
-		return GCReport{}, err
+		return r, err
 	}
 	n, b, err := c.removeStaleTmp()
 	r.TmpDirs, r.Bytes = n, r.Bytes+b

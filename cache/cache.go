@@ -212,31 +212,13 @@ func (c *Cache) openIndex() error {
 // probeIndex reports an ErrNotCache error unless path is a SQLite database
 // that is empty or carries dagrun's application id.
 func probeIndex(path string) error {
-	// Without a write-ahead log the file must hold every page; checked from
-	// stat alone, since opening and closing the file ourselves would drop
-	// the POSIX locks SQLite holds on it in this process.
-	wal, err := os.Stat(path + "-wal")
-	noWAL := errors.Is(err, fs.ErrNotExist) || err == nil && wal.Size() == 0
 	db, err := sql.Open("sqlite3", dsn(path, "mode=rw&_busy_timeout=30000"))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx := context.Background()
-	if _, err = indexState(ctx, db); err != nil {
-		return err
-	}
-	var pages, pageSize int64
-	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
-		return err
-	}
-	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(path); err == nil && noWAL && fi.Size() < pages*pageSize {
-		return fmt.Errorf("%w (file is truncated: %d of %d bytes)", ErrNotCache, fi.Size(), pages*pageSize)
-	}
-	return nil
+	_, err = indexState(context.Background(), db)
+	return err
 }
 
 // state is what openIndex needs to know about index.db.
@@ -252,13 +234,11 @@ type queryer interface {
 
 func indexState(ctx context.Context, q queryer) (state, error) {
 	var appID, version, objects int64
-	err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID)
-	if err == nil {
-		err = q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
-	}
-	if err == nil {
-		err = q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects)
-	}
+	// One statement, so one snapshot even outside a transaction.
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT application_id FROM pragma_application_id),
+		(SELECT user_version FROM pragma_user_version),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&appID, &version, &objects)
 	var se sqlite3.Error
 	switch {
 	case errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt):

@@ -551,3 +551,42 @@ func deadPID(t *testing.T) int {
 	must(t, err)
 	return pid
 }
+
+func TestCommitFromAnotherFileSystem(t *testing.T) {
+	ctx := context.Background()
+	c, _ := newCache(t)
+	var a, b unix.Stat_t
+	if unix.Stat("/dev/shm", &a) != nil || unix.Stat(c.Dir(), &b) != nil || a.Dev == b.Dev {
+		t.Skip("needs /dev/shm on another file system than the cache")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "dagrun-cache-test-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("across"), 0o644))
+	e, err := c.Commit(ctx, "k", dir, Record{})
+	if err != nil {
+		t.Fatalf("Commit across file systems = %v", err)
+	}
+	if _, err := c.Get(ctx, "k"); err != nil {
+		t.Errorf("Get = %v", err)
+	}
+	if b, err := os.ReadFile(c.BlobPath(e.Manifest[0].Digest)); err != nil || string(b) != "across" {
+		t.Errorf("blob = %q, %v", b, err)
+	}
+	// Materialize across file systems copies.
+	dst := filepath.Join(dir, "dst")
+	must(t, c.Materialize(e.Manifest, dst))
+	if b, err := os.ReadFile(filepath.Join(dst, "f")); err != nil || string(b) != "across" {
+		t.Errorf("materialized = %q, %v", b, err)
+	}
+}
+
+func TestAcquireAfterClose(t *testing.T) {
+	c, err := Open(t.TempDir(), Options{})
+	must(t, err)
+	must(t, c.Close())
+	must(t, c.Close())
+	if _, err := c.Acquire(context.Background(), "k"); err == nil {
+		t.Errorf("Acquire after Close succeeded")
+	}
+}

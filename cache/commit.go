@@ -54,7 +54,8 @@ type source struct {
 // file, and then nothing is stored. Empty folders are not recorded. Every
 // blob is durable before the entry, its manifest, blobs and metrics are
 // inserted in one transaction; an entry already stored under key is
-// replaced.
+// replaced. On error, dir is left in place (its files may have been made
+// read-only) and nothing is registered.
 func (c *Cache) Commit(ctx context.Context, key string, dir string, rec Record) (*Entry, error) {
 	e, err := c.commit(ctx, key, dir, rec)
 	return e, c.wrap(fmt.Sprintf("commit %q", key), err)

@@ -6,6 +6,9 @@
 // and digests are opaque lowercase hex strings and a Record is stored as
 // given.
 //
+// It targets Linux: process liveness comes from /proc, file identity from
+// inode numbers and ctime.
+//
 // Invariants:
 //
 //   - A blob file is placed (linked or copied, fsynced, renamed) and its

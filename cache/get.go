@@ -84,20 +84,28 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 				"key", key, "blob", b.digest, "file", b.path, "blob_path", c.BlobPath(b.digest), "problem", b.msg)
 		}
 		err := c.writeTx(ctx, func(tx *sql.Tx) error {
-			for _, b := range bads {
-				// Remove a corrupt file unless a commit replaced it meanwhile.
-				if st, err := statFile(c.BlobPath(b.digest)); err == nil && b.inode != 0 && st.inode == b.inode {
-					if err := os.Remove(c.BlobPath(b.digest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return err
-					}
-				}
-			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'misses'`)
 			return err
 		})
+		if err == nil {
+			// Under the write lock, remove a corrupt file unless a Commit
+			// replaced it meanwhile, so that the recomputed entry's Commit
+			// places a good one.
+			err = c.writeTx(ctx, func(*sql.Tx) error {
+				for _, b := range bads {
+					p := c.BlobPath(b.digest)
+					if st, err := statFile(p); err == nil && b.inode != 0 && st.inode == b.inode {
+						if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+							return err
+						}
+					}
+				}
+				return nil
+			})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("drop entry: %w", err)
 		}

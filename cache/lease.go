@@ -68,6 +68,12 @@ func (c *Cache) acquire(ctx context.Context, key string) (*Lease, error) {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	c.mu.Lock()
+	if c.closed {
+		// Close ran meanwhile and will not release this lease: undo it.
+		c.mu.Unlock()
+		c.db.Exec(`DELETE FROM leases WHERE key = ? AND owner = ?`, l.key, l.owner)
+		return nil, errors.New("cache is closed")
+	}
 	c.leases[l] = struct{}{}
 	c.mu.Unlock()
 	go l.heartbeat()

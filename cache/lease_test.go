@@ -86,9 +86,14 @@ func TestLeaseTakeover(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := newCache(t)
 			tt.insert(t, c)
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// The rows expire in an hour: a take-over within the deadline
+			// did not wait for expiry.
+			wait := 300 * time.Millisecond
+			if tt.steal {
+				wait = 10 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
-			start := time.Now()
 			l, err := c.Acquire(ctx, "k")
 			if !tt.steal {
 				if !errors.Is(err, context.DeadlineExceeded) {
@@ -98,9 +103,6 @@ func TestLeaseTakeover(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("Acquire = %v, want the lease taken over", err)
-			}
-			if d := time.Since(start); d > 200*time.Millisecond {
-				t.Errorf("take-over took %v, want it at once", d)
 			}
 			var owner string
 			must(t, c.db.QueryRow(`SELECT owner FROM leases WHERE key = 'k'`).Scan(&owner))
@@ -115,14 +117,14 @@ func TestLeaseTakeover(t *testing.T) {
 
 func TestLeaseHeartbeatAndRelease(t *testing.T) {
 	dir := t.TempDir()
-	c := openT(t, dir, Options{LeaseTTL: 150 * time.Millisecond})
-	other := openT(t, dir, Options{LeaseTTL: 150 * time.Millisecond})
+	c := openT(t, dir, Options{LeaseTTL: 900 * time.Millisecond})
+	other := openT(t, dir, Options{LeaseTTL: 900 * time.Millisecond})
 	l, err := c.Acquire(context.Background(), "k")
 	must(t, err)
 	var first int64
 	must(t, c.db.QueryRow(`SELECT expires_ns FROM leases WHERE key = 'k'`).Scan(&first))
 	// Held for several TTLs: the heartbeat keeps it from expiring.
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, err := other.Acquire(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire while held = %v, want to wait", err)
