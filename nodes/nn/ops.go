@@ -104,13 +104,26 @@ func newLike(d *tensor.Dense) *tensor.Dense {
 // xentOp computes -Σ t·log softmax(z) where the softmax runs over axis 1 of
 // z [N, C, S...] and t has z's shape. The caller folds labels, per-sample or
 // per-pixel weights and the normalization into t, so one op serves the mean
-// classification loss and the weighted segmentation loss alike.
+// classification loss and the weighted segmentation loss alike. Positions
+// whose targets are all zero are skipped (a weight map selecting pasted
+// instances costs only their pixels).
+//
+// The forward pass leaves the softmax in a cache shared with its gradient
+// op, which takes the loss node as an input so that it always runs after the
+// forward pass of the same run.
 type xentOp struct {
 	opBase
-	dt tensor.Dtype
+	dt    tensor.Dtype
+	cache *xentCache
 }
 
-func newXent(dt tensor.Dtype) xentOp { return xentOp{opBase{"SoftmaxXent", 2}, dt} }
+// xentCache holds the softmax of the last forward pass ([]float32 or
+// []float64, z's shape; valid where the targets are not all zero).
+type xentCache struct{ p any }
+
+func newXent(dt tensor.Dtype) xentOp {
+	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{}}
+}
 
 func (o xentOp) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -118,8 +131,8 @@ func (o xentOp) Type() hm.Type {
 }
 func (o xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (o xentOp) DiffWRT(int) []bool                             { return []bool{true, false} }
-func (o xentOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 3}}, in[0], in[1], grad)
+func (o xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache}, in[0], in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -135,17 +148,28 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, s := dims(z.Shape())
 	switch zd := z.Data().(type) {
 	case []float32:
-		l := xentForward(zd, t.Data().([]float32), n, c, s)
+		p, _ := o.cache.p.([]float32)
+		if len(p) != len(zd) {
+			p = make([]float32, len(zd))
+			o.cache.p = p
+		}
+		l := xentForward(p, zd, t.Data().([]float32), n, c, s)
 		return tensor.New(tensor.FromScalar(float32(l))), nil
 	case []float64:
-		l := xentForward(zd, t.Data().([]float64), n, c, s)
+		p, _ := o.cache.p.([]float64)
+		if len(p) != len(zd) {
+			p = make([]float64, len(zd))
+			o.cache.p = p
+		}
+		l := xentForward(p, zd, t.Data().([]float64), n, c, s)
 		return tensor.New(tensor.FromScalar(l)), nil
 	}
 	return nil, fmt.Errorf("softmax xent: unsupported dtype %v", z.Dtype())
 }
 
-// xentForward accumulates in float64 whatever the element type.
-func xentForward[T float](z, t []T, n, c, s int) float64 {
+// xentForward returns the loss, accumulated in float64 whatever the element
+// type, and writes the softmax into prob where the targets are not all zero.
+func xentForward[T float](prob, z, t []T, n, c, s int) float64 {
 	var loss float64
 	for i := 0; i < n; i++ {
 		base := i * c * s
@@ -161,12 +185,16 @@ func xentForward[T float](z, t []T, n, c, s int) float64 {
 			}
 			var se float64
 			for k := 0; k < c; k++ {
-				se += math.Exp(float64(z[base+k*s+p] - mx))
+				e := math.Exp(float64(z[base+k*s+p] - mx))
+				prob[base+k*s+p] = T(e)
+				se += e
 			}
 			lse := float64(mx) + math.Log(se)
 			for k := 0; k < c; k++ {
-				if tk := float64(t[base+k*s+p]); tk != 0 {
-					loss -= tk * (float64(z[base+k*s+p]) - lse)
+				j := base + k*s + p
+				prob[j] = T(float64(prob[j]) / se)
+				if tk := float64(t[j]); tk != 0 {
+					loss -= tk * (float64(z[j]) - lse)
 				}
 			}
 		}
@@ -174,14 +202,19 @@ func xentForward[T float](z, t []T, n, c, s int) float64 {
 	return loss
 }
 
-// xentGradOp is d/dz of xentOp times the upstream scalar gradient:
-// g·(softmax(z)·Σt − t).
-type xentGradOp struct{ opBase }
+// xentGradOp is d/dz of xentOp times the upstream scalar gradient,
+// g·(softmax(z)·Σt − t), with the softmax from the forward pass's cache.
+// Its inputs are z, t, the loss (only to order it after the forward pass)
+// and g.
+type xentGradOp struct {
+	opBase
+	cache *xentCache
+}
 
 func (o xentGradOp) Type() hm.Type {
 	a := hm.TypeVariable('p')
 	b := hm.TypeVariable('q')
-	return hm.NewFnType(a, a, b, a)
+	return hm.NewFnType(a, a, b, b, a)
 }
 func (o xentGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return o.sameShape(in...) }
 func (o xentGradOp) Do(vs ...G.Value) (G.Value, error) {
@@ -200,7 +233,7 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := scalarOf(vs[2])
+	g, err := scalarOf(vs[3])
 	if err != nil {
 		return nil, err
 	}
@@ -211,23 +244,29 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	n, c, s := dims(z.Shape())
 	switch zd := z.Data().(type) {
 	case []float32:
-		xentBackward(out.Data().([]float32), zd, t.Data().([]float32), g, n, c, s)
+		p, ok := o.cache.p.([]float32)
+		if !ok || len(p) != len(zd) {
+			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
+		}
+		xentBackward(out.Data().([]float32), p, t.Data().([]float32), g, n, c, s)
 	case []float64:
-		xentBackward(out.Data().([]float64), zd, t.Data().([]float64), g, n, c, s)
+		p, ok := o.cache.p.([]float64)
+		if !ok || len(p) != len(zd) {
+			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
+		}
+		xentBackward(out.Data().([]float64), p, t.Data().([]float64), g, n, c, s)
 	default:
 		return nil, fmt.Errorf("softmax xent grad: unsupported dtype %v", z.Dtype())
 	}
 	return out, nil
 }
 
-func xentBackward[T float](dz, z, t []T, g float64, n, c, s int) {
+func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
 	for i := 0; i < n; i++ {
 		base := i * c * s
 		for p := 0; p < s; p++ {
-			mx := z[base+p]
 			var tsum float64
 			for k := 0; k < c; k++ {
-				mx = max(mx, z[base+k*s+p])
 				tsum += float64(t[base+k*s+p])
 			}
 			if tsum == 0 {
@@ -236,16 +275,9 @@ func xentBackward[T float](dz, z, t []T, g float64, n, c, s int) {
 				}
 				continue
 			}
-			var se float64
-			for k := 0; k < c; k++ {
-				e := math.Exp(float64(z[base+k*s+p] - mx))
-				dz[base+k*s+p] = T(e) // unnormalized, rescaled below
-				se += e
-			}
-			scale := g * tsum / se
 			for k := 0; k < c; k++ {
 				j := base + k*s + p
-				dz[j] = T(scale*float64(dz[j]) - g*float64(t[j]))
+				dz[j] = T(g * (float64(prob[j])*tsum - float64(t[j])))
 			}
 		}
 	}
