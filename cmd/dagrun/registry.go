@@ -3,14 +3,21 @@ package main
 import (
 	"dagrun/nodes"
 	"dagrun/nodes/command"
+	"dagrun/nodes/data"
+	"dagrun/nodes/evaluate"
 	"dagrun/nodes/source"
+	"dagrun/nodes/train"
 )
 
 // registry lists every node kind dagrun knows. It is the one place where
 // concrete kinds are chosen.
 func registry() *nodes.Registry {
-	return nodes.NewRegistry(
+	kinds := []*nodes.Kind{
 		command.Kind(),
 		source.Kind(),
-	)
+		train.Kind(),
+		evaluate.Kind(),
+	}
+	kinds = append(kinds, data.Kinds()...)
+	return nodes.NewRegistry(kinds...)
 }
