@@ -431,3 +431,49 @@ func TestResourceWeights(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditCatchesNondeterminism(t *testing.T) {
+	e := newEnv(t)
+	g := e.graph("a.yaml", chain)
+	e.run(g, 2)
+	res, err := dag.Audit(context.Background(), g, e.cache, 10, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 4 {
+		t.Fatalf("audited %d nodes, want all 4", len(res))
+	}
+	for _, r := range res {
+		if !r.Deterministic() {
+			t.Errorf("%s: cached %s, recomputed %s, err %v", r.Node.Name(), r.Cached, r.Recomputed, r.Err)
+		}
+	}
+	// The same keys, but a kind whose output now differs: the audit must
+	// report every node as nondeterministic.
+	other := &counter{runs: map[string]int{}}
+	reg := nodes.NewRegistry(&nodes.Kind{
+		Name: "fake", Doc: "test kind", Version: 1, FreeInputs: true,
+		Params: func() any { return &fakeParams{} },
+		New: func(b nodes.Build, p any) (nodes.Node, error) {
+			fp := *p.(*fakeParams)
+			fp.Value += "-drift"
+			return &fakeNode{p: fp, cnt: other}, nil
+		},
+	})
+	g2, err := dag.Build(g.Spec, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = dag.Audit(context.Background(), g2, e.cache, 2, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Fatalf("audited %d, want 2", len(res))
+	}
+	for _, r := range res {
+		if r.Deterministic() || r.Recomputed == "" || r.Cached == r.Recomputed {
+			t.Errorf("%s: audit missed the drift: cached %s recomputed %s", r.Node.Name(), r.Cached, r.Recomputed)
+		}
+	}
+}

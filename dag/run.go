@@ -468,40 +468,11 @@ func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 		return st.fail(n, key, "make scratch folder", err, nil)
 	}
 	defer os.RemoveAll(tmp)
-	env := &nodes.Env{
-		Inputs:  map[string][]string{},
-		OutDir:  filepath.Join(tmp, "out"),
-		TempDir: filepath.Join(tmp, "tmp"),
-		Log:     st.log.With("node", n.Name()),
+	env, op, err := prepareEnv(c, n, tmp, func(up *Node) *cache.Entry { return st.results[up.index].Entry })
+	if err != nil {
+		return st.fail(n, key, op, err, nil)
 	}
-	for _, dir := range []string{env.OutDir, env.TempDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return st.fail(n, key, "make scratch folder", err, nil)
-		}
-	}
-	for _, e := range n.Inputs {
-		ent := st.results[e.From.index].Entry
-		m := ent.Manifest
-		if e.Output != "" {
-			m = m.Sub(e.Output)
-		}
-		dir := filepath.Join(tmp, "in", e.Slot, strconv.Itoa(e.Index))
-		if len(m) == 1 && m[0].Path == "." {
-			// A single-file output: materialize it under its own name.
-			f := m[0]
-			f.Path = filepath.Base(e.Output)
-			m = cache.Manifest{f}
-			if err := c.Materialize(m, dir); err != nil {
-				return st.fail(n, key, fmt.Sprintf("materialize input %q", e.Slot), err, nil)
-			}
-			env.Inputs[e.Slot] = append(env.Inputs[e.Slot], filepath.Join(dir, f.Path))
-			continue
-		}
-		if err := c.Materialize(m, dir); err != nil {
-			return st.fail(n, key, fmt.Sprintf("materialize input %q", e.Slot), err, nil)
-		}
-		env.Inputs[e.Slot] = append(env.Inputs[e.Slot], dir)
-	}
+	env.Log = st.log.With("node", n.Name())
 	var out lockedBuffer
 	env.Output = &out
 	start := time.Now()
@@ -537,6 +508,42 @@ func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 	}
 	st.emit(Event{Node: n, State: Done, Key: key, Duration: elapsed, Log: out.Bytes()})
 	return &Result{Node: n, State: Done, Key: key, Entry: ent, Duration: elapsed}
+}
+
+// prepareEnv lays out a node's scratch folder under tmp: its inputs
+// materialized from the cache, an empty output folder and a temp folder. On
+// error it names the failed operation.
+func prepareEnv(c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.Entry) (*nodes.Env, string, error) {
+	env := &nodes.Env{
+		Inputs:  map[string][]string{},
+		OutDir:  filepath.Join(tmp, "out"),
+		TempDir: filepath.Join(tmp, "tmp"),
+	}
+	for _, dir := range []string{env.OutDir, env.TempDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "make scratch folder", err
+		}
+	}
+	for _, e := range n.Inputs {
+		m := input(e.From).Manifest
+		if e.Output != "" {
+			m = m.Sub(e.Output)
+		}
+		dir := filepath.Join(tmp, "in", e.Slot, strconv.Itoa(e.Index))
+		path := dir
+		if len(m) == 1 && m[0].Path == "." {
+			// A single-file output: materialize it under its own name.
+			f := m[0]
+			f.Path = filepath.Base(e.Output)
+			m = cache.Manifest{f}
+			path = filepath.Join(dir, f.Path)
+		}
+		if err := c.Materialize(m, dir); err != nil {
+			return nil, fmt.Sprintf("materialize input %q", e.Slot), err
+		}
+		env.Inputs[e.Slot] = append(env.Inputs[e.Slot], path)
+	}
+	return env, "", nil
 }
 
 // readMetrics reads a node's metrics.json (if any) as flat name → number,

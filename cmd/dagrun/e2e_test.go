@@ -429,3 +429,29 @@ nodes:
 		t.Errorf("interrupted node is %s, want run (nothing partial kept)", rows[0].Status)
 	}
 }
+
+func TestAuditCatchesNondeterministicCommand(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yaml"), `name: audit
+nodes:
+  steady:
+    kind: command
+    params: {argv: [sh, -c, "echo same > {out}/x"]}
+  shaky:
+    kind: command
+    params: {argv: [sh, -c, "head -c 16 /dev/urandom > {out}/x"]}
+`)
+	c := filepath.Join(dir, "cache")
+	if r := cli(t, dir, "--cache", c, "a.yaml"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := cli(t, dir, "audit", "--cache", c, "--sample", "5", "a.yaml")
+	if r.code != 1 || !strings.Contains(r.stdout, "NONDETERMINISTIC  shaky") || !strings.Contains(r.stdout, "ok                steady") {
+		t.Errorf("audit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{"cached     ", "recomputed ", "file       program "} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("audit report lacks %q:\n%s", s, r.stdout)
+		}
+	}
+}

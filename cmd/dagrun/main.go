@@ -155,7 +155,7 @@ error, 130 interrupted.`,
 	root.Flags().BoolVarP(&a.quiet, "quiet", "q", false, "print no per-node lines and no command output")
 	root.Flags().BoolVar(&a.plain, "plain", false, "plain progress lines even on a terminal")
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.planCommand(), a.showCommand(),
-		a.graphCommand(), a.kindsCommand(), a.cacheCommand())
+		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand())
 	return root
 }
 
