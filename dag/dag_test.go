@@ -3,6 +3,7 @@ package dag_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"dagrun/nodes"
 	"dagrun/spec"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 // counter counts runs per node name, so tests can assert what recomputed.
 type counter struct {
@@ -474,6 +477,52 @@ func TestAuditCatchesNondeterminism(t *testing.T) {
 	for _, r := range res {
 		if r.Deterministic() || r.Recomputed == "" || r.Cached == r.Recomputed {
 			t.Errorf("%s: audit missed the drift: cached %s recomputed %s", r.Node.Name(), r.Cached, r.Recomputed)
+		}
+	}
+}
+
+// TestExplainGolden: after one param changes, plan --explain names it with
+// its old and new values, marks the changed parts, and says which grid
+// cells share the node. Keys are content digests of fixed inputs, so the
+// output is stable across machines.
+func TestExplainGolden(t *testing.T) {
+	e := newEnv(t)
+	grid := `name: explain
+matrix:
+  seed: [1, 2]
+nodes:
+  data: {kind: fake, params: {value: data}}
+  train: {kind: fake, inputs: {x: data}, params: {value: "train-${seed}", salt: "lr=0.1"}}
+`
+	e.run(e.graph("g.yaml", grid), 1)
+	g := e.graph("g.yaml", strings.Replace(grid, `salt: "lr=0.1"`, `salt: "lr=0.2"`, 1))
+	p, err := dag.MakePlan(context.Background(), g, e.cache, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range []string{"train[seed=2]", "data"} {
+		if !dag.WriteExplain(&b, g, p, name) {
+			t.Fatalf("no node %q", name)
+		}
+	}
+	golden := filepath.Join("testdata", "explain.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	for _, s := range []string{`param "salt": "lr=0.1" → "lr=0.2"`, "<- changed", "shared by 2 of 2 grid cells"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("explain output lacks %q", s)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package dag
 import (
 	"bytes"
 	"context"
+	"io"
+	"text/tabwriter"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"strings"
 
 	"dagrun/cache"
+	"dagrun/nodes"
 )
 
 // PlanStatus says what a run would do with a node.
@@ -38,6 +41,13 @@ type PlanItem struct {
 	Entry   *cache.Entry
 	Parts   *KeyParts // nil when Blocked
 	Reasons []string
+	// Prev and PrevKey describe the node in the spec's last recorded run
+	// (nil and "" when there is none, or its entry is gone).
+	Prev    *KeyParts
+	PrevKey string
+	// Files holds the external file digests of a Blocked item (whose
+	// Parts are not known yet).
+	Files []NamedValue
 }
 
 // Plan is what a run of the graph would do, and why.
@@ -84,10 +94,18 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 			}
 		}
 		prev := previous(ctx, c, last, n.Name())
+		it.Prev, it.PrevKey = prev, last[n.Name()].Key
 		if len(blockedBy) > 0 {
 			it.Status = Blocked
 			if prev != nil {
 				it.Reasons = diffParts(prev, &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}, false)
+			}
+			if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
+				files, err := fp.Fingerprint(ctx, c)
+				if err != nil {
+					return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
+				}
+				it.Files = sortedFiles(files)
 			}
 			for _, b := range blockedBy {
 				it.Reasons = append(it.Reasons, fmt.Sprintf("upstream %q will run first", b))
@@ -268,4 +286,201 @@ func flatten(js string) map[string]string {
 	}
 	walk("", v)
 	return out
+}
+
+// ExplainRow is one part of a key, side by side with the previous run.
+type ExplainRow struct {
+	Part      string
+	Prev, Now string
+	Changed   bool
+}
+
+// Explain breaks the item's key into its parts next to those of the
+// previous run, marking the parts that changed. For a blocked item the
+// input digests are not known yet and show as "(after upstream runs)".
+func Explain(it *PlanItem) []ExplainRow {
+	cur := it.Parts
+	if cur == nil {
+		cur = &KeyParts{Kind: it.Node.Kind.Name, Version: it.Node.Kind.Version, Params: it.Node.ParamsJSON}
+	}
+	prev := it.Prev
+	var rows []ExplainRow
+	const pending = "(after upstream runs)"
+	add := func(part, p, n string) {
+		rows = append(rows, ExplainRow{Part: part, Prev: p, Now: n, Changed: prev != nil && p != n && n != pending})
+	}
+	pv := func(f func(*KeyParts) string) string {
+		if prev == nil {
+			return "-"
+		}
+		return f(prev)
+	}
+	now := it.Key
+	if now == "" {
+		now = pending
+	}
+	prevKey := it.PrevKey
+	if prevKey == "" {
+		prevKey = "-"
+	}
+	rows = append(rows, ExplainRow{Part: "key", Prev: prevKey, Now: now, Changed: it.PrevKey != "" && it.Key != "" && it.PrevKey != it.Key})
+	add("kind", pv(func(p *KeyParts) string { return fmt.Sprintf("%s v%d", p.Kind, p.Version) }), fmt.Sprintf("%s v%d", cur.Kind, cur.Version))
+	fp, fn := map[string]string{}, flatten(cur.Params)
+	if prev != nil {
+		fp = flatten(prev.Params)
+	}
+	for _, k := range unionKeys(fp, fn) {
+		p, n := fp[k], fn[k]
+		if prev == nil {
+			p = "-"
+		} else if _, ok := fp[k]; !ok {
+			p = "(unset)"
+		}
+		if _, ok := fn[k]; !ok {
+			n = "(unset)"
+		}
+		add("param "+k, p, n)
+	}
+	files := func(p *KeyParts) map[string]string {
+		m := map[string]string{}
+		if p != nil {
+			for _, f := range p.Files {
+				m[f.Name] = short(f.Digest)
+			}
+		}
+		return m
+	}
+	ofp, ofn := files(prev), files(it.Parts)
+	if it.Parts == nil {
+		ofn = files(&KeyParts{Files: it.Files})
+	}
+	for _, k := range unionKeys(ofp, ofn) {
+		p, n := ofp[k], ofn[k]
+		if prev == nil {
+			p = "-"
+		}
+		add("file "+k, orNone(p), orNone(n))
+	}
+	inputs := func(p *KeyParts) map[string]string {
+		m := map[string]string{}
+		if p != nil {
+			for _, in := range p.Inputs {
+				m[fmt.Sprintf("input %s[%d]", in.Slot, in.Index)] = fmt.Sprintf("%s (%s)", short(in.Digest), in.From)
+			}
+		}
+		return m
+	}
+	oip, oin := inputs(prev), inputs(it.Parts)
+	if it.Parts == nil {
+		for _, e := range it.Node.Inputs {
+			oin[fmt.Sprintf("input %s[%d]", e.Slot, e.Index)] = pending
+		}
+	}
+	for _, k := range unionKeys(oip, oin) {
+		p := oip[k]
+		if prev == nil {
+			p = "-"
+		}
+		add(k, orNone(p), orNone(oin[k]))
+	}
+	return rows
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func unionKeys(a, b map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range []map[string]string{a, b} {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SharedCells lists the grid cells (full combinations of the spec's
+// matrix) that use node n: those agreeing with n's own axis values.
+func SharedCells(g *Graph, n *Node) []string {
+	own := map[string]string{}
+	for _, av := range n.Spec.Cell {
+		own[av.Axis] = av.Value
+	}
+	cells := []string{""}
+	for _, ax := range g.Spec.Matrix {
+		var next []string
+		for _, c := range cells {
+			for _, v := range ax.Values {
+				if o, ok := own[ax.Name]; ok && o != v {
+					continue
+				}
+				sep := ","
+				if c == "" {
+					sep = ""
+				}
+				next = append(next, c+sep+ax.Name+"="+v)
+			}
+		}
+		cells = next
+	}
+	if len(cells) == 1 && cells[0] == "" {
+		return nil
+	}
+	return cells
+}
+
+// WriteExplain prints, for every node called name (or expanded from the base
+// name), its key parts next to the previous run's with the changed ones
+// marked, why it runs, and which grid cells share it. It reports whether any
+// node matched.
+func WriteExplain(w io.Writer, g *Graph, p *Plan, name string) bool {
+	found := false
+	for _, it := range p.Items {
+		if it.Node.Name() != name && it.Node.Spec.Base != name {
+			continue
+		}
+		found = true
+		fmt.Fprintf(w, "node %s (%s): %s\n", it.Node.Name(), it.Node.Kind.Name, it.Status)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  part\tprevious run\tnow\t\n")
+		for _, r := range Explain(it) {
+			mark := ""
+			if r.Changed {
+				mark = "<- changed"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Part, clip(r.Prev), clip(r.Now), mark)
+		}
+		tw.Flush()
+		for _, r := range it.Reasons {
+			fmt.Fprintf(w, "  why: %s\n", r)
+		}
+		if cells := SharedCells(g, it.Node); len(cells) > 0 {
+			fmt.Fprintf(w, "  shared by %d of %d grid cells", len(cells), p.Cells)
+			if len(cells) <= 12 {
+				fmt.Fprintf(w, ": %s", strings.Join(cells, "; "))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	return found
+}
+
+// clip shortens long values for the side-by-side table, keeping both ends
+// (the full values are in the "why" lines).
+func clip(s string) string {
+	const max = 40
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return string(r[:max/2-1]) + "…" + string(r[len(r)-max/2:])
 }

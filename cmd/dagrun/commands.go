@@ -69,7 +69,7 @@ func (a *app) planCommand() *cobra.Command {
 				return withCode(exitCacheIO, err)
 			}
 			if explain != "" {
-				return a.explain(p, explain)
+				return a.explain(g, p, explain)
 			}
 			if asJSON {
 				return writePlanJSON(a.stdout, p)
@@ -119,32 +119,11 @@ func writePlanJSON(w io.Writer, p *dag.Plan) error {
 	return enc.Encode(out)
 }
 
-func (a *app) explain(p *dag.Plan, name string) error {
-	for _, it := range p.Items {
-		if it.Node.Name() != name && it.Node.Spec.Base != name {
-			continue
-		}
-		w := a.stdout
-		fmt.Fprintf(w, "node %s (%s): %s\n", it.Node.Name(), it.Node.Kind.Name, it.Status)
-		if it.Parts != nil {
-			fmt.Fprintf(w, "  key      %s\n", it.Key)
-			fmt.Fprintf(w, "  kind     %s v%d\n", it.Parts.Kind, it.Parts.Version)
-			fmt.Fprintf(w, "  params   %s\n", it.Parts.Params)
-			for _, f := range it.Parts.Files {
-				fmt.Fprintf(w, "  file     %s %s\n", f.Name, f.Digest)
-			}
-			for _, in := range it.Parts.Inputs {
-				fmt.Fprintf(w, "  input    %s[%d] %s (from %s)\n", in.Slot, in.Index, in.Digest, in.From)
-			}
-		} else {
-			fmt.Fprintf(w, "  key      not known until upstream runs\n  params   %s\n", it.Node.ParamsJSON)
-		}
-		for _, r := range it.Reasons {
-			fmt.Fprintf(w, "  changed  %s\n", r)
-		}
-		return nil
+func (a *app) explain(g *dag.Graph, p *dag.Plan, name string) error {
+	if !dag.WriteExplain(a.stdout, g, p, name) {
+		return withCode(exitInvalid, fmt.Errorf("dagrun: plan --explain: no node %q", name))
 	}
-	return withCode(exitInvalid, fmt.Errorf("dagrun: plan --explain: no node %q", name))
+	return nil
 }
 
 func (a *app) graphCommand() *cobra.Command {
@@ -312,6 +291,26 @@ func (a *app) cacheCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "cache    %s\nentries  %d\nblobs    %d\nbytes    %d\nruns     %d\nhits     %d\nmisses   %d\n",
 				c.Dir(), s.Entries, s.Blobs, s.Bytes, s.Runs, s.Hits, s.Misses)
+			kinds, err := c.KindStats(cmd.Context())
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			if len(kinds) > 0 {
+				fmt.Fprintf(a.stdout, "\n| kind | entries | compute time | hits | computed in runs |\n|---|---|---|---|---|\n")
+				for _, k := range kinds {
+					fmt.Fprintf(a.stdout, "| %s | %d | %s | %d | %d |\n", k.Kind, k.Entries, roundDur(k.Compute), k.Hits, k.Runs)
+				}
+			}
+			runs, err := c.RunStats(cmd.Context(), 10)
+			if err != nil {
+				return withCode(exitCacheIO, err)
+			}
+			if len(runs) > 0 {
+				fmt.Fprintf(a.stdout, "\n| run | spec | nodes | cached | ran | failed | computed | saved by the cache |\n|---|---|---|---|---|---|---|---|\n")
+				for _, r := range runs {
+					fmt.Fprintf(a.stdout, "| %d | %s | %d | %d | %d | %d | %s | %s |\n", r.ID, r.Spec, r.Nodes, r.Cached, r.Ran, r.Failed, roundDur(r.Compute), roundDur(r.Saved))
+				}
+			}
 			return nil
 		},
 	})
