@@ -3,13 +3,13 @@ package dag
 import (
 	"bytes"
 	"context"
-	"io"
-	"text/tabwriter"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"dagrun/cache"
 	"dagrun/nodes"
