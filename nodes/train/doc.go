@@ -1,19 +1,55 @@
 // Package train holds the train kind: it fits an nn network (mlp or cnn
 // for classification, fcn for segmentation) to a dataset dir written by
-// nodes/data, and writes model/ (nn.Model.Save), loss.csv, metrics.json and,
-// with a val input, val.csv.
+// nodes/data, and writes model/ (nn.Model.Save), loss.csv, decisions.csv,
+// metrics.json and, with a val input, val.csv.
 //
-// The loop draws a real batch, hands it to the optional Selector (the seam
-// where BSGAL pastes generated instances and accepts or rejects them), takes
-// the flat gradient of the returned batch and applies one optimizer step
-// with a cosine learning rate after a linear warm-up.
+// Each iteration draws a real batch and, unless the select mode is none,
+// asks a Proposer for a generated part (from the pool input by default).
+// The mode decides whether to train on real+generated or on the real batch
+// alone — the real data is always used:
+//
+//	none       real only; the pool is ignored
+//	all        always accept (the X-Paste baseline)
+//	random     accept with probability rate (seeded)
+//	filter     draw only pool items whose score (scores input) is >= tau
+//	offline    draw only pool items a score node accepted (accepted.npy)
+//	bsgal      g_real = ∇loss(real); cache c ← update(c, g_real); g_gen =
+//	           ∇loss(generated part); score = cos(c, g_gen) (or the dot
+//	           product); accept iff score >= τ (fixed, dynamic, linear)
+//	lookahead  one plain SGD step with and one without the generated part
+//	           from the same weights; accept if the real loss on a probe
+//	           batch is lower with it; weights restored in between
+//
+// Cost. bsgal takes two backward passes (real batch, generated part); when
+// it accepts, the update on the union is formed from those two gradients
+// weighted by their label masses (Combine), since the mean loss of a
+// disjoint union is the mass-weighted mean of the parts' losses. lookahead
+// takes two backward passes (union, real) and two forward passes (probe).
+//
+// Segmentation seam. A Proposer returns a Proposal: Gen is the batch whose
+// gradient scores the generated part, Train (optional) the batch to train
+// on when accepted. The classification proposer offers generated images
+// beside the real ones (Train nil: the union, combined without another
+// pass). A segmentation paster returns Gen = the pasted scenes with W = 1
+// on the pasted pixels and 0 elsewhere (nn's per-pixel weight map, so the
+// gradient is that of the pasted instances only) and Train = the pasted
+// scenes with all pixels; the real gradient comes from the un-pasted real
+// batch, which is what a rejected iteration trains on. Accepting then costs
+// one more pass, on Train.
 //
 // Invariants:
-//   - Every random choice (weights, batch order) comes from PCG streams
-//     seeded by the seed param: equal params and input bytes give
-//     byte-identical outputs.
+//   - Every random choice (weights, batch order, pool draws, random
+//     acceptance, look-ahead probes) comes from PCG streams seeded by the
+//     seed param: equal params and input bytes give byte-identical outputs.
 //   - Pixels are scaled to [0, 1]; segmentation labels are 0 for background
 //     and c+1 for category c, as in semantic.npy.
+//   - The real-gradient cache is updated with the current real batch before
+//     the generated part is scored; the threshold is read before the score
+//     is observed (bsgal.Decide).
+//   - A look-ahead leaves the weights bit-identical to what they were before
+//     it; only the chosen update moves them.
+//   - decisions.csv has one row per iteration that was offered a generated
+//     part, in iteration order.
 //   - Cancellation is checked between iterations; a cancelled run writes no
 //     metrics.json.
 package train

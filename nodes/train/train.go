@@ -45,13 +45,15 @@ type Params struct {
 	// at the end).
 	EvalEvery int    `yaml:"eval_every" json:"eval_every"`
 	Seed      uint64 `yaml:"seed" json:"seed"`
+	// Select says how generated data from the pool input enters the loop.
+	Select SelectParams `yaml:"select" json:"select"`
 }
 
 // DefaultParams are the defaults a spec's params override.
 func DefaultParams() Params {
 	return Params{
 		Arch: "auto", Optimizer: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
-		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform",
+		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform", Select: DefaultSelectParams(),
 	}
 }
 
@@ -84,6 +86,9 @@ func (p Params) Validate() error {
 	if p.Warmup < 0 || p.EvalEvery < 0 {
 		errs = append(errs, fmt.Errorf("warmup %d and eval_every %d must not be negative", p.Warmup, p.EvalEvery))
 	}
+	if err := p.Select.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -92,13 +97,15 @@ func Kind() *nodes.Kind {
 	return &nodes.Kind{
 		Name:    "train",
 		Doc:     "train an mlp, cnn or fcn on a classification or segmentation dataset dir (seeded, CPU)",
-		Version: 1,
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
 			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
+			{Name: "pool", Doc: "generated data: classification dataset dirs whose meta.json may name a \"source\"", Optional: true, Many: true},
+			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
 		Produces: TypeModel,
-		Outputs:  []string{"model", "loss.csv", "val.csv", "metrics.json"},
+		Outputs:  []string{"model", "loss.csv", "val.csv", "decisions.csv", "metrics.json"},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -122,37 +129,26 @@ type Batch struct {
 	Index []int
 }
 
-// Step is what a Selector may know about the current iteration.
+// Step is what a Proposer may know about the current iteration.
 type Step struct {
 	// It counts from 0 up to Iterations−1.
 	It, Iterations int
 	// LR is this iteration's learning rate.
 	LR float64
-	// Model is the network before this iteration's update. A selector may
-	// compute gradients and losses with it (FlatGrad, Forward) and may move
-	// its weights for a look-ahead, but must restore them (SetFlatParams)
-	// before returning.
+	// Model is the network before this iteration's update. A proposer may
+	// compute gradients and losses with it but must leave its weights as
+	// they were.
 	Model *nn.Model
 	Env   *nodes.Env
-}
-
-// Selector is the seam for choosing generated data inside the loop: each
-// iteration it receives the real batch just drawn and returns the batch to
-// train on — the real one unchanged, or one with generated instances pasted
-// in (BSGAL accepts or rejects them here, after comparing the gradient of
-// the generated part with its cached real-data gradient). It runs before the
-// update, in iteration order, on the training goroutine; it must be
-// deterministic given its own seeded state for runs to be reproducible.
-// A nil Selector trains on real data only.
-type Selector interface {
-	Select(ctx context.Context, s Step, real Batch) (Batch, error)
 }
 
 // Node is a configured train node.
 type Node struct {
 	Params Params
-	// Selector, when set, picks each iteration's batch (see Selector).
-	Selector Selector
+	// Proposer, when set, replaces the pool input as the source of
+	// generated data (see Proposer); tests and the segmentation paster use
+	// it. It is only consulted when Params.Select.Mode is not none.
+	Proposer Proposer
 }
 
 // Metrics is the content of metrics.json.
@@ -169,6 +165,19 @@ type Metrics struct {
 	// images, or of pixels for segmentation) of the final model.
 	ValLoss     *float64 `json:"val_loss,omitempty"`
 	ValAccuracy *float64 `json:"val_accuracy,omitempty"`
+	// Select is the selection mode. Proposed counts the iterations that
+	// were offered a generated part, Accepted those that trained on it;
+	// AcceptRate is their ratio (absent when nothing was proposed).
+	Select     string   `json:"select"`
+	Proposed   int      `json:"proposed"`
+	Accepted   int      `json:"accepted"`
+	AcceptRate *float64 `json:"accept_rate,omitempty"`
+	// AcceptBySource is, per generator source, the fraction of its drawn
+	// items that were in accepted batches; AcceptByGroup the same per
+	// frequency group of the items' categories (when the train set has
+	// groups).
+	AcceptBySource map[string]float64 `json:"accept_by_source,omitempty"`
+	AcceptByGroup  map[string]float64 `json:"accept_by_group,omitempty"`
 }
 
 // Run trains, then writes model/, loss.csv, metrics.json and, with a val
@@ -216,6 +225,18 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		opt = &nn.AdamW{WeightDecay: p.WeightDecay}
 	}
 
+	proposer := n.Proposer
+	if proposer == nil && p.Select.usesPool() {
+		if proposer, err = n.poolProposer(ds, env); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	sel, err := newSelection(p.Select, proposer, model, ds, p.Iterations, p.Seed)
+	if err != nil {
+		return fmt.Errorf("train: select: %w", err)
+	}
+	dlog := newDecisionLog(ds.Groups)
+
 	var lossCSV, valCSV bytes.Buffer
 	lossCSV.WriteString("iteration,loss\n")
 	valCSV.WriteString("iteration,val_loss,val_accuracy\n")
@@ -227,21 +248,18 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		}
 		lr := nn.CosineLR(p.LR, p.Warmup, p.Iterations, it)
 		batch := ds.Batch(sampler.Next(p.BatchSize))
-		if n.Selector != nil {
-			if batch, err = n.Selector.Select(ctx, Step{It: it, Iterations: p.Iterations, LR: lr, Model: model, Env: env}, batch); err != nil {
-				return fmt.Errorf("train: iteration %d: select: %w", it+1, err)
-			}
-		}
-		loss, grad, err := model.FlatGrad(batch.X, batch.Y, batch.W, nil)
+		res, err := sel.step(ctx, Step{It: it, Iterations: p.Iterations, LR: lr, Model: model, Env: env}, batch)
 		if err != nil {
 			return fmt.Errorf("train: iteration %d: %w", it+1, err)
 		}
+		loss := res.loss
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("train: iteration %d: loss is %v (lower lr %v?)", it+1, loss, p.LR)
 		}
-		if err := model.Step(opt, grad, lr); err != nil {
+		if err := model.Step(opt, res.grad, lr); err != nil {
 			return fmt.Errorf("train: iteration %d: %w", it+1, err)
 		}
+		dlog.add(it+1, res)
 		losses = append(losses, loss)
 		fmt.Fprintf(&lossCSV, "%d,%s\n", it+1, ftoa(loss))
 		last := it == p.Iterations-1
@@ -256,14 +274,15 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 
 	tail := max(1, len(losses)/10)
 	m := Metrics{Arch: arch, Task: taskName(ds), Iterations: p.Iterations, Params: model.NumParams(),
-		FinalTrainLoss: mean(losses[len(losses)-tail:]), LastTrainLoss: losses[len(losses)-1]}
+		FinalTrainLoss: mean(losses[len(losses)-tail:]), LastTrainLoss: losses[len(losses)-1], Select: p.Select.Mode}
+	dlog.fill(&m)
 	if val != nil {
 		m.ValLoss, m.ValAccuracy = &vl, &va
 	}
 	if err := model.Save(filepath.Join(env.OutDir, "model")); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	files := map[string][]byte{"loss.csv": lossCSV.Bytes()}
+	files := map[string][]byte{"loss.csv": lossCSV.Bytes(), "decisions.csv": dlog.bytes()}
 	if val != nil {
 		files["val.csv"] = valCSV.Bytes()
 	}

@@ -124,12 +124,12 @@ func readMetrics(t *testing.T, dir string) Metrics {
 
 func avg(xs []float64) float64 { return mean(xs) }
 
-func run(t *testing.T, p Params, env *nodes.Env, sel Selector) error {
+func run(t *testing.T, p Params, env *nodes.Env, prop Proposer) error {
 	t.Helper()
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return (&Node{Params: p, Selector: sel}).Run(context.Background(), env)
+	return (&Node{Params: p, Proposer: prop}).Run(context.Background(), env)
 }
 
 // TestTrainLearns trains each architecture on its synthetic task: the loss
@@ -245,29 +245,29 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// recorder is a counting Selector: it logs the iterations it sees and, when
-// zero is set, gives every label weight 0 (so the loss must be 0).
+// recorder is a counting Proposer: it logs the iterations it sees and
+// proposes a copy of the real batch with every label weight 0, so the
+// union's loss is the real batch's.
 type recorder struct {
-	its  []int
-	lrs  []float64
-	zero bool
+	its []int
+	lrs []float64
 }
 
-func (r *recorder) Select(_ context.Context, s Step, b Batch) (Batch, error) {
+func (r *recorder) Propose(_ context.Context, s Step, b Batch) (Proposal, bool, error) {
 	r.its = append(r.its, s.It)
 	r.lrs = append(r.lrs, s.LR)
 	if s.Model == nil || len(b.Index) != 4 {
-		return b, errors.New("step without model or batch of the wrong size")
+		return Proposal{}, false, errors.New("step without model or batch of the wrong size")
 	}
-	if r.zero {
-		b.W = make([]float32, len(b.Y))
-	}
-	return b, nil
+	g := b
+	g.W = make([]float32, len(b.Y))
+	return Proposal{Gen: g, Sources: []string{"s", "s", "s", "t"}, Categories: []string{"a", "a", "b", "c"}}, true, nil
 }
 
-// TestSelector: a selector sees every iteration in order with the scheduled
-// learning rate, and the loop trains on the batch it returns.
-func TestSelector(t *testing.T) {
+// TestProposer: a proposer sees every iteration in order with the scheduled
+// learning rate; in mode none it is never asked; in mode all the loop
+// trains on the union (here weighted so it equals the real batch alone).
+func TestProposer(t *testing.T) {
 	cls := writeClassification(t, 16, 3)
 	p := DefaultParams()
 	p.Iterations, p.BatchSize, p.Warmup, p.Seed = 5, 4, 2, 1
@@ -276,7 +276,16 @@ func TestSelector(t *testing.T) {
 	if err := run(t, p, envPlain, nil); err != nil {
 		t.Fatal(err)
 	}
+	idle := &recorder{}
+	envIdle, _ := newEnv(t, cls, "")
+	if err := run(t, p, envIdle, idle); err != nil {
+		t.Fatal(err)
+	}
+	if len(idle.its) != 0 {
+		t.Errorf("mode none asked the proposer %d times", len(idle.its))
+	}
 	rec := &recorder{}
+	p.Select.Mode = ModeAll
 	envRec, _ := newEnv(t, cls, "")
 	if err := run(t, p, envRec, rec); err != nil {
 		t.Fatal(err)
@@ -287,21 +296,17 @@ func TestSelector(t *testing.T) {
 		}
 	}
 	if len(rec.its) != p.Iterations {
-		t.Errorf("selector called %d times, want %d", len(rec.its), p.Iterations)
+		t.Errorf("proposer called %d times, want %d", len(rec.its), p.Iterations)
 	}
-	a, b := outputs(t, envPlain.OutDir), outputs(t, envRec.OutDir)
-	if !bytes.Equal(a["loss.csv"], b["loss.csv"]) {
-		t.Error("a pass-through selector changed the run")
-	}
-	zero := &recorder{zero: true}
-	envZero, _ := newEnv(t, cls, "")
-	if err := run(t, p, envZero, zero); err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range readLosses(t, envZero.OutDir) {
-		if l != 0 {
-			t.Errorf("iteration %d: loss %v with all weights zero", i+1, l)
+	a, b := readLosses(t, envPlain.OutDir), readLosses(t, envRec.OutDir)
+	for i := range a {
+		if d := a[i] - b[i]; d > 1e-6 || d < -1e-6 {
+			t.Errorf("iteration %d: loss %v with a zero-weight generated part, %v without", i+1, b[i], a[i])
 		}
+	}
+	m := readMetrics(t, envRec.OutDir)
+	if m.Proposed != 5 || m.Accepted != 5 || m.AcceptRate == nil || *m.AcceptRate != 1 || m.AcceptBySource["s"] != 1 || m.AcceptBySource["t"] != 1 {
+		t.Errorf("metrics %+v, want 5 of 5 accepted from sources s and t", m)
 	}
 }
 

@@ -1,0 +1,457 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"dagrun/nodes/bsgal"
+	"dagrun/nodes/nn"
+)
+
+// Selection modes (SelectParams.Mode).
+const (
+	ModeNone      = "none"      // real data only
+	ModeAll       = "all"       // accept every generated batch (X-Paste)
+	ModeRandom    = "random"    // accept with probability rate, seeded
+	ModeFilter    = "filter"    // draw only items whose precomputed score >= tau
+	ModeOffline   = "offline"   // draw only items a score node accepted
+	ModeBSGAL     = "bsgal"     // online gradient score against the cached real gradient
+	ModeLookahead = "lookahead" // loss estimate: one SGD step with and without, on a real probe
+)
+
+// Threshold types (ThresholdParams.Type).
+const (
+	ThresholdFixed   = "fixed"
+	ThresholdDynamic = "dynamic"
+	ThresholdLinear  = "linear"
+)
+
+// ThresholdParams picks BSGAL's threshold (see bsgal.Fixed, bsgal.Dynamic,
+// bsgal.Linear).
+type ThresholdParams struct {
+	// Type is fixed, dynamic or linear.
+	Type string `yaml:"type" json:"type"`
+	// Tau is the fixed threshold.
+	Tau float64 `yaml:"tau" json:"tau"`
+	// Rate is the dynamic threshold's acceptance rate r.
+	Rate float64 `yaml:"rate" json:"rate"`
+	// R0 and R1 are the linear schedule's first and last rates.
+	R0 float64 `yaml:"r0" json:"r0"`
+	R1 float64 `yaml:"r1" json:"r1"`
+	// Window is W, the number of recent scores a dynamic or linear
+	// threshold keeps.
+	Window int `yaml:"window" json:"window"`
+}
+
+// SelectParams is the train kind's `select:` block: how generated data from
+// the pool input enters the loop. Fields a mode does not use are ignored.
+type SelectParams struct {
+	// Mode is none, all, random, filter, offline, bsgal or lookahead.
+	Mode string `yaml:"mode" json:"mode"`
+	// Batch is the number of generated items drawn per iteration (0: the
+	// real batch size).
+	Batch int `yaml:"batch" json:"batch"`
+	// Draw is "pool" (each generated batch from one pool dir, chosen at
+	// random) or "mixed" (from all pool dirs at once).
+	Draw string `yaml:"draw" json:"draw"`
+	// Rate is random's acceptance probability.
+	Rate float64 `yaml:"rate" json:"rate"`
+	// Tau is filter's threshold on the per-item scores of the scores input.
+	Tau float64 `yaml:"tau" json:"tau"`
+	// Normalize scores by the cosine (true) or the dot product (false).
+	Normalize bool `yaml:"normalize" json:"normalize"`
+	// Cache is the real-gradient cache rule, momentum or average, and M its
+	// momentum.
+	Cache string  `yaml:"cache" json:"cache"`
+	M     float64 `yaml:"m" json:"m"`
+	// Subset restricts the scored gradients to the named parameters (all
+	// when empty); training always uses the full gradient.
+	Subset    []string        `yaml:"subset" json:"subset,omitempty"`
+	Threshold ThresholdParams `yaml:"threshold" json:"threshold"`
+	// Probe is the number of real images on which lookahead measures the
+	// real loss (0: the real batch size). The probe batch is drawn from its
+	// own seeded stream, apart from the training batch: measured on the
+	// training batch itself, the plain step would nearly always win, since
+	// it descends exactly that batch's loss.
+	Probe int `yaml:"probe" json:"probe"`
+}
+
+// DefaultSelectParams is real-only training with BSGAL's reference settings
+// ready for mode bsgal: cosine score, momentum cache with m = 0.1, dynamic
+// threshold at rate 0.5 over W = 1000.
+func DefaultSelectParams() SelectParams {
+	return SelectParams{
+		Mode: ModeNone, Draw: DrawPool, Rate: 0.5, Normalize: true, Cache: string(bsgal.Momentum), M: bsgal.ReferenceMomentum,
+		Threshold: ThresholdParams{Type: ThresholdDynamic, Tau: bsgal.ReferenceFixedTau, Rate: 0.5, R0: 0.5, R1: 0.5, Window: bsgal.DefaultWindow},
+	}
+}
+
+// Validate checks the block's values.
+func (s SelectParams) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf("select: "+format, a...)) }
+	switch s.Mode {
+	case ModeNone, ModeAll, ModeRandom, ModeFilter, ModeOffline, ModeBSGAL, ModeLookahead:
+	default:
+		add("mode %q: want none, all, random, filter, offline, bsgal or lookahead", s.Mode)
+	}
+	if s.Draw != DrawPool && s.Draw != DrawMixed {
+		add("draw %q: want pool or mixed", s.Draw)
+	}
+	if s.Batch < 0 || s.Probe < 0 {
+		add("batch %d and probe %d must not be negative", s.Batch, s.Probe)
+	}
+	if !(s.Rate >= 0 && s.Rate <= 1) {
+		add("rate %v must be in [0, 1]", s.Rate)
+	}
+	if math.IsNaN(s.Tau) {
+		add("tau must be a number")
+	}
+	if _, err := bsgal.NewGradCache(bsgal.CacheMode(s.Cache), s.M); err != nil {
+		add("cache: %v", err)
+	}
+	if _, err := s.Threshold.build(1); err != nil {
+		add("threshold: %v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// build returns the threshold for a run of total iterations.
+func (t ThresholdParams) build(total int) (bsgal.Threshold, error) {
+	switch t.Type {
+	case ThresholdFixed:
+		if math.IsNaN(t.Tau) {
+			return nil, errors.New("fixed tau must be a number")
+		}
+		return bsgal.Fixed(t.Tau), nil
+	case ThresholdDynamic:
+		return bsgal.NewDynamic(t.Rate, t.Window)
+	case ThresholdLinear:
+		return bsgal.NewLinear(t.R0, t.R1, total, t.Window)
+	}
+	return nil, fmt.Errorf("type %q: want fixed, dynamic or linear", t.Type)
+}
+
+// usesPool reports whether a mode draws generated data.
+func (s SelectParams) usesPool() bool { return s.Mode != ModeNone }
+
+// Proposal is the generated part of one iteration.
+type Proposal struct {
+	// Gen is the batch whose loss gradient scores the generated part: for
+	// classification the generated images alone; for segmentation the
+	// pasted scenes with W selecting the pasted pixels only.
+	Gen Batch
+	// Train, when not nil, is the batch to train on if the proposal is
+	// accepted (segmentation: the pasted scenes with all their pixels). Nil
+	// means the disjoint union of the real batch and Gen, whose mean loss
+	// and gradient are the mass-weighted averages of theirs (see Combine),
+	// so no further pass is needed.
+	Train *Batch
+	// Sources and Categories name the generator and the category of each
+	// generated item, for the decision log and the acceptance rates.
+	Sources, Categories []string
+}
+
+// Proposer is the seam through which generated data enters the loop: each
+// iteration it receives the real batch just drawn and proposes a generated
+// part, which the selection mode then accepts or rejects. The real batch is
+// always trained on. A Proposer runs on the training goroutine in iteration
+// order and must be deterministic given its own seeded state.
+type Proposer interface {
+	// Propose returns the generated part for this iteration, or ok false
+	// when there is nothing to propose (the iteration trains on the real
+	// batch alone and logs no score).
+	Propose(ctx context.Context, s Step, real Batch) (p Proposal, ok bool, err error)
+}
+
+// poolProposer is the classification Proposer: it draws generated images
+// from a pool and offers them beside the real batch.
+type poolProposer struct {
+	pool    *Pool
+	sampler *poolSampler // nil: nothing eligible
+	n       int
+}
+
+func (p *poolProposer) Propose(_ context.Context, _ Step, _ Batch) (Proposal, bool, error) {
+	if p.sampler == nil {
+		return Proposal{}, false, nil
+	}
+	idx := p.sampler.next(p.n)
+	pr := Proposal{Gen: p.pool.Batch(idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx))}
+	for k, i := range idx {
+		pr.Sources[k] = p.pool.Sources[p.pool.Source[i]]
+		pr.Categories[k] = p.pool.Classes[p.pool.Labels[i]]
+	}
+	return pr, true, nil
+}
+
+// Mass is the total label weight of a batch: the sum of W, or the number of
+// labels when W is nil. A batch's loss is its weighted sum divided by its
+// mass.
+func Mass(b Batch) float64 {
+	if b.W == nil {
+		return float64(len(b.Y))
+	}
+	var s float64
+	for _, w := range b.W {
+		s += float64(w)
+	}
+	return s
+}
+
+// Combine returns the mean loss and gradient of the disjoint union of two
+// batches from theirs: since each loss is a weighted sum over its labels
+// divided by its mass, the union's is (ma·a + mb·b)/(ma+mb), and so is its
+// gradient. Sums are taken in float64.
+func Combine(lossA float64, gradA []float32, massA float64, lossB float64, gradB []float32, massB float64) (float64, []float32) {
+	t := massA + massB
+	if t == 0 {
+		return 0, make([]float32, len(gradA))
+	}
+	wa, wb := massA/t, massB/t
+	out := make([]float32, len(gradA))
+	for i := range out {
+		out[i] = float32(wa*float64(gradA[i]) + wb*float64(gradB[i]))
+	}
+	return wa*lossA + wb*lossB, out
+}
+
+// Concat returns the union of two batches (a's items first). When either
+// has weights, the other's labels get weight 1.
+func Concat(a, b Batch) Batch {
+	out := Batch{X: slices.Concat(a.X, b.X), Y: slices.Concat(a.Y, b.Y), Index: slices.Concat(a.Index, b.Index)}
+	if a.W != nil || b.W != nil {
+		out.W = slices.Concat(weightsOf(a), weightsOf(b))
+	}
+	return out
+}
+
+func weightsOf(b Batch) []float32 {
+	if b.W != nil {
+		return b.W
+	}
+	w := make([]float32, len(b.Y))
+	for i := range w {
+		w[i] = 1
+	}
+	return w
+}
+
+// stepResult is what a selection yields for one iteration.
+type stepResult struct {
+	loss     float64
+	grad     []float32
+	proposed bool
+	dec      bsgal.Decision
+	prop     Proposal
+}
+
+// selection runs the chosen mode: per iteration it asks the proposer for a
+// generated part, decides, and returns the gradient to train on.
+type selection struct {
+	p        SelectParams
+	proposer Proposer // nil: real only
+	rng      *rand.Rand
+	cache    *bsgal.GradCache
+	th       bsgal.Threshold
+	ranges   [][2]int // subset ranges in the flat gradient; nil: all
+	probe    Sampler
+	probeDS  *Dataset
+	buf      []float32 // subset gather buffers
+	bufG     []float32
+}
+
+// newSelection prepares the mode's state for a run of total iterations.
+func newSelection(p SelectParams, proposer Proposer, model *nn.Model, ds *Dataset, total int, seed uint64) (*selection, error) {
+	s := &selection{p: p, proposer: proposer, rng: rand.New(rand.NewPCG(seed, 0x72616e646f6d))} // "random"
+	if p.Mode == ModeBSGAL {
+		var err error
+		if s.cache, err = bsgal.NewGradCache(bsgal.CacheMode(p.Cache), p.M); err != nil {
+			return nil, err
+		}
+		if s.th, err = p.Threshold.build(total); err != nil {
+			return nil, err
+		}
+		if s.ranges, err = subsetRanges(model, p.Subset); err != nil {
+			return nil, err
+		}
+	}
+	if p.Mode == ModeLookahead {
+		s.probe = &uniformSampler{rng: rand.New(rand.NewPCG(seed, 0x70726f6265)), n: ds.N} // "probe"
+		s.probeDS = ds
+	}
+	return s, nil
+}
+
+// subsetRanges returns the [start, end) ranges of the named parameters in
+// the flat vector, in model order, or nil for all of them.
+func subsetRanges(model *nn.Model, names []string) ([][2]int, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var out [][2]int
+	at := 0
+	found := map[string]bool{}
+	for _, prm := range model.Params() {
+		n := 1
+		for _, d := range prm.Shape {
+			n *= d
+		}
+		if slices.Contains(names, prm.Name) {
+			out = append(out, [2]int{at, at + n})
+			found[prm.Name] = true
+		}
+		at += n
+	}
+	for _, name := range names {
+		if !found[name] {
+			return nil, fmt.Errorf("subset: unknown parameter %q", name)
+		}
+	}
+	return out, nil
+}
+
+// gather returns g restricted to the subset ranges, in buf.
+func gather(g []float32, ranges [][2]int, buf *[]float32) []float32 {
+	if ranges == nil {
+		return g
+	}
+	out := (*buf)[:0]
+	for _, r := range ranges {
+		out = append(out, g[r[0]:r[1]]...)
+	}
+	*buf = out
+	return out
+}
+
+// step yields this iteration's loss and training gradient.
+func (s *selection) step(ctx context.Context, st Step, real Batch) (stepResult, error) {
+	m := st.Model
+	var res stepResult
+	if s.proposer == nil || !s.p.usesPool() {
+		return s.plain(m, real, res)
+	}
+	prop, ok, err := s.proposer.Propose(ctx, st, real)
+	if err != nil {
+		return res, fmt.Errorf("propose: %w", err)
+	}
+	if !ok {
+		return s.plain(m, real, res)
+	}
+	res.proposed, res.prop = true, prop
+	switch s.p.Mode {
+	case ModeAll, ModeFilter, ModeOffline:
+		res.dec = bsgal.Decision{Score: math.NaN(), Tau: math.NaN(), Accepted: true}
+		return s.train(m, real, prop, res, nil, 0, nil, 0)
+	case ModeRandom:
+		u := s.rng.Float64()
+		res.dec = bsgal.Decision{Score: u, Tau: s.p.Rate, Accepted: u < s.p.Rate}
+		return s.train(m, real, prop, res, nil, 0, nil, 0)
+	case ModeBSGAL:
+		lr, gr, err := m.FlatGrad(real.X, real.Y, real.W, nil)
+		if err != nil {
+			return res, fmt.Errorf("real gradient: %w", err)
+		}
+		// The cache learns the current real gradient before the score.
+		if err := s.cache.Update(gather(gr, s.ranges, &s.buf)); err != nil {
+			return res, err
+		}
+		lg, gg, err := m.FlatGrad(prop.Gen.X, prop.Gen.Y, prop.Gen.W, nil)
+		if err != nil {
+			return res, fmt.Errorf("generated gradient: %w", err)
+		}
+		score := bsgal.Score(s.cache.Vector(), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
+		res.dec = bsgal.Decide(s.th, st.It, score)
+		return s.train(m, real, prop, res, gr, lr, gg, lg)
+	case ModeLookahead:
+		return s.lookahead(st, real, prop, res)
+	}
+	return res, fmt.Errorf("mode %q takes no generated data", s.p.Mode)
+}
+
+// plain trains on the real batch alone.
+func (s *selection) plain(m *nn.Model, real Batch, res stepResult) (stepResult, error) {
+	var err error
+	res.loss, res.grad, err = m.FlatGrad(real.X, real.Y, real.W, nil)
+	return res, err
+}
+
+// train forms the gradient of the decided batch, reusing the real (gr) and
+// generated (gg) gradients when they are known.
+func (s *selection) train(m *nn.Model, real Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64) (stepResult, error) {
+	var err error
+	switch {
+	case !res.dec.Accepted && gr != nil:
+		res.loss, res.grad = lr, gr
+	case !res.dec.Accepted:
+		return s.plain(m, real, res)
+	case prop.Train != nil:
+		t := prop.Train
+		res.loss, res.grad, err = m.FlatGrad(t.X, t.Y, t.W, nil)
+	case gr != nil && gg != nil:
+		res.loss, res.grad = Combine(lr, gr, Mass(real), lg, gg, Mass(prop.Gen))
+	default:
+		u := Concat(real, prop.Gen)
+		res.loss, res.grad, err = m.FlatGrad(u.X, u.Y, u.W, nil)
+	}
+	return res, err
+}
+
+// lookahead takes one plain SGD step (θ − lr·g, no momentum or decay) on
+// the batch with and without the generated part from the same weights,
+// measures the real loss on a probe batch after each, restores the
+// weights, and accepts the generated part if it gives the lower loss. The
+// chosen gradient is then reused for the real update.
+func (s *selection) lookahead(st Step, real Batch, prop Proposal, res stepResult) (stepResult, error) {
+	m := st.Model
+	with := Concat(real, prop.Gen)
+	if prop.Train != nil {
+		with = *prop.Train
+	}
+	lw, gw, err := m.FlatGrad(with.X, with.Y, with.W, nil)
+	if err != nil {
+		return res, fmt.Errorf("look-ahead: %w", err)
+	}
+	lp, gp, err := m.FlatGrad(real.X, real.Y, real.W, nil)
+	if err != nil {
+		return res, fmt.Errorf("look-ahead: %w", err)
+	}
+	n := s.p.Probe
+	if n == 0 {
+		n = len(real.Index)
+	}
+	probe := s.probeDS.Batch(s.probe.Next(n))
+	theta := m.FlatParams()
+	after := func(g []float32) (float64, error) {
+		moved := make([]float32, len(theta))
+		for i, v := range theta {
+			moved[i] = float32(float64(v) - st.LR*float64(g[i]))
+		}
+		if err := m.SetFlatParams(moved); err != nil {
+			return 0, err
+		}
+		return m.Forward(probe.X, probe.Y, probe.W)
+	}
+	lossWith, err := after(gw)
+	if err == nil {
+		var lossPlain float64
+		lossPlain, err = after(gp)
+		res.dec = bsgal.LookAhead(lossWith, lossPlain)
+	}
+	if rerr := m.SetFlatParams(theta); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return res, fmt.Errorf("look-ahead: %w", err)
+	}
+	if res.dec.Accepted {
+		res.loss, res.grad = lw, gw
+	} else {
+		res.loss, res.grad = lp, gp
+	}
+	return res, nil
+}
