@@ -2,6 +2,9 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -115,20 +118,57 @@ func (g convGeom) direct() bool { return g.k == 1 && g.pad == 0 }
 
 func (g convGeom) ckk() int { return g.c * g.k * g.k }
 
-// gemm is C = A·B + beta·C on row-major matrices (op(A) m×k, op(B) k×n).
-func gemm[T float](ta, tb bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	tr := func(t bool) blas.Transpose {
-		if t {
-			return blas.Trans
-		}
-		return blas.NoTrans
-	}
+// gemm is C = A·B + beta·C on row-major matrices (A m×k, B k×n): the cgo
+// kernel of sgemm.c for float32, gonum for float64 (gradient checks only).
+func gemm[T float](m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	switch a := any(a).(type) {
 	case []float32:
-		gonum.Implementation{}.Sgemm(tr(ta), tr(tb), m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		sgemm(m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		gonum.Implementation{}.Dgemm(tr(ta), tr(tb), m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		gonum.Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
+}
+
+// transpose writes src [rows, cols] as dst [cols, rows].
+func transpose[T float](dst, src []T, rows, cols int) {
+	const blk = 32
+	for i0 := 0; i0 < rows; i0 += blk {
+		for j0 := 0; j0 < cols; j0 += blk {
+			for i := i0; i < min(i0+blk, rows); i++ {
+				for j := j0; j < min(j0+blk, cols); j++ {
+					dst[j*rows+i] = src[i*cols+j]
+				}
+			}
+		}
+	}
+}
+
+// perImage runs f(i) for every image i < n on up to GOMAXPROCS goroutines,
+// each with its own scratch from newScratch. Results must not depend on
+// which goroutine ran which image (every image writes only its own output),
+// so they do not depend on the number of cores.
+func perImage[S any](n int, newScratch func() S, f func(i int, s S)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		s := newScratch()
+		for i := 0; i < n; i++ {
+			f(i, s)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newScratch()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i, s)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // im2col writes the patches of one image x [C, H, W] as col [C·k·k, Ho·Wo].
@@ -189,19 +229,20 @@ func col2im[T float](g convGeom, dx, col []T) {
 
 func convForward[T float](g convGeom, y, x, w []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	var col []T
-	if !g.direct() {
-		col = make([]T, ckk*hw)
-	}
-	for i := 0; i < g.n; i++ {
+	perImage(g.n, func() []T {
+		if g.direct() {
+			return nil
+		}
+		return make([]T, ckk*hw)
+	}, func(i int, col []T) {
 		xi := x[i*chw : (i+1)*chw]
 		if g.direct() {
 			col = xi
 		} else {
 			im2col(g, col, xi)
 		}
-		gemm(false, false, g.o, hw, ckk, w, ckk, col, hw, 0, y[i*g.o*hw:(i+1)*g.o*hw], hw)
-	}
+		gemm(g.o, hw, ckk, w, ckk, col, hw, 0, y[i*g.o*hw:(i+1)*g.o*hw], hw)
+	})
 }
 
 // convGradFilterOp is dL/dw = Σ_images gy[O, Ho·Wo] × col[C·k·k, Ho·Wo]ᵀ.
@@ -246,22 +287,36 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	return dw, nil
 }
 
+// convFilterGrad computes each image's dwᵀ[C·k·k, O] = col × gyᵀ into its
+// own buffer, then sums the images in order, so the result is the same
+// whatever the number of goroutines.
 func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	var col []T
-	if !g.direct() {
-		col = make([]T, ckk*hw)
-	}
-	clear(dw)
-	for i := 0; i < g.n; i++ {
-		xi := x[i*chw : (i+1)*chw]
-		if g.direct() {
+	parts := make([]T, g.n*ckk*g.o)
+	type scratch struct{ col, gyT []T }
+	perImage(g.n, func() scratch {
+		s := scratch{gyT: make([]T, hw*g.o)}
+		if !g.direct() {
+			s.col = make([]T, ckk*hw)
+		}
+		return s
+	}, func(i int, s scratch) {
+		col := s.col
+		if xi := x[i*chw : (i+1)*chw]; g.direct() {
 			col = xi
 		} else {
 			im2col(g, col, xi)
 		}
-		gemm(false, true, g.o, ckk, hw, gy[i*g.o*hw:(i+1)*g.o*hw], hw, col, hw, 1, dw, ckk)
+		transpose(s.gyT, gy[i*g.o*hw:(i+1)*g.o*hw], g.o, hw)
+		gemm(ckk, g.o, hw, col, hw, s.gyT, g.o, 0, parts[i*ckk*g.o:(i+1)*ckk*g.o], g.o)
+	})
+	sum := parts[:ckk*g.o]
+	for i := 1; i < g.n; i++ {
+		for j, v := range parts[i*ckk*g.o : (i+1)*ckk*g.o] {
+			sum[j] += v
+		}
 	}
+	transpose(dw, sum, ckk, g.o)
 }
 
 // convGradInputOp is dL/dx = col2im(wᵀ[C·k·k, O] × gy[O, Ho·Wo]) per image.
@@ -304,16 +359,22 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 
 func convInputGrad[T float](g convGeom, dx, w, gy []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	if g.direct() {
-		for i := 0; i < g.n; i++ {
-			gemm(true, false, ckk, hw, g.o, w, ckk, gy[i*g.o*hw:(i+1)*g.o*hw], hw, 0, dx[i*chw:(i+1)*chw], hw)
+	wT := make([]T, ckk*g.o)
+	transpose(wT, w, g.o, ckk)
+	perImage(g.n, func() []T {
+		if g.direct() {
+			return nil
 		}
-		return
-	}
-	col := make([]T, ckk*hw)
-	clear(dx)
-	for i := 0; i < g.n; i++ {
-		gemm(true, false, ckk, hw, g.o, w, ckk, gy[i*g.o*hw:(i+1)*g.o*hw], hw, 0, col, hw)
-		col2im(g, dx[i*chw:(i+1)*chw], col)
-	}
+		return make([]T, ckk*hw)
+	}, func(i int, col []T) {
+		dxi := dx[i*chw : (i+1)*chw]
+		gyi := gy[i*g.o*hw : (i+1)*g.o*hw]
+		if g.direct() {
+			gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, dxi, hw)
+			return
+		}
+		gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, col, hw)
+		clear(dxi)
+		col2im(g, dxi, col)
+	})
 }
