@@ -8,7 +8,7 @@
 //	rt, err := onnx.Load(build.Dir)        // once per node; cheap after the first
 //	m, err := rt.Open(path, onnx.Options{}) // one session per model file
 //	defer m.Close()
-//	if err := m.ExpectInput("input", 1, 3, -1, -1); err != nil { ... }
+//	if err := m.ExpectInput("input", "float32", 1, 3, -1, -1); err != nil { ... }
 //	outs, err := m.Run(onnx.F32("input", x, 1, 3, 64, 64))
 //
 // Finding the library: $DAGRUN_ONNXRUNTIME if set, else
@@ -17,9 +17,9 @@
 // `make onnxruntime` (scripts/fetch-onnxruntime.sh).
 //
 // Invariants:
-//   - The runtime is initialised at most once per process (a sync.Once is
-//     the package's only state); a failed search for the library does not
-//     consume it, so a later Load with a better directory may succeed.
+//   - The library is located and the runtime initialised at most once per
+//     process (a sync.Once and its result are the package's only state):
+//     every later Load returns the first one's runtime or error.
 //   - Sessions run on IntraOpThreads threads (default 1) with sequential
 //     execution, so a model run twice on the same machine gives the same
 //     bytes. Bitwise equality across CPU models is not promised: ONNX

@@ -64,15 +64,16 @@ func FindLibrary(dir string) (string, error) {
 	return "", fmt.Errorf("onnx runtime: %s not found in %q or any parent directory; %s", LibraryRel, abs, fetchHint)
 }
 
-// Load finds the library (see FindLibrary) and initialises the runtime once
-// per process. Later calls return the runtime already loaded, whatever
-// their dir; a call that finds no library does not use up the once.
+// Load finds the library (see FindLibrary, from dir) and initialises the
+// runtime, once per process: later calls return the runtime (or the error)
+// of the first, whatever their dir.
 func Load(dir string) (*Runtime, error) {
-	path, err := FindLibrary(dir)
-	if err != nil {
-		return nil, err
-	}
 	once.Do(func() {
+		path, err := FindLibrary(dir)
+		if err != nil {
+			once.err = err
+			return
+		}
 		ort.SetSharedLibraryPath(path)
 		once.path = path
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
