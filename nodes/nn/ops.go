@@ -169,35 +169,57 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 
 // xentForward returns the loss, accumulated in float64 whatever the element
 // type, and writes the softmax into prob where the targets are not all zero.
+// Images run in parallel; their losses are added in image order.
 func xentForward[T float](prob, z, t []T, n, c, s int) float64 {
-	var loss float64
-	for i := 0; i < n; i++ {
+	losses := make([]float64, n)
+	type scratch struct {
+		tsum, se []float64
+		mx       []T
+	}
+	perImage(n, func() scratch {
+		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}
+	}, func(i int, sc scratch) {
 		base := i * c * s
-		for p := 0; p < s; p++ {
-			mx := z[base+p]
-			var tsum float64
-			for k := 0; k < c; k++ {
-				mx = max(mx, z[base+k*s+p])
-				tsum += float64(t[base+k*s+p])
+		zi, ti, pi := z[base:base+c*s], t[base:base+c*s], prob[base:base+c*s]
+		clear(sc.tsum)
+		clear(sc.se)
+		copy(sc.mx, zi[:s])
+		for k := 0; k < c; k++ {
+			for p, v := range ti[k*s : (k+1)*s] {
+				sc.tsum[p] += float64(v)
 			}
-			if tsum == 0 {
-				continue
+			for p, v := range zi[k*s : (k+1)*s] {
+				sc.mx[p] = max(sc.mx[p], v)
 			}
-			var se float64
-			for k := 0; k < c; k++ {
-				e := math.Exp(float64(z[base+k*s+p] - mx))
-				prob[base+k*s+p] = T(e)
-				se += e
-			}
-			lse := float64(mx) + math.Log(se)
-			for k := 0; k < c; k++ {
-				j := base + k*s + p
-				prob[j] = T(float64(prob[j]) / se)
-				if tk := float64(t[j]); tk != 0 {
-					loss -= tk * (float64(z[j]) - lse)
+		}
+		for k := 0; k < c; k++ {
+			zk, pk := zi[k*s:(k+1)*s], pi[k*s:(k+1)*s]
+			for p, v := range zk {
+				if sc.tsum[p] != 0 {
+					e := math.Exp(float64(v - sc.mx[p]))
+					pk[p] = T(e)
+					sc.se[p] += e
 				}
 			}
 		}
+		var loss float64
+		for k := 0; k < c; k++ {
+			zk, tk, pk := zi[k*s:(k+1)*s], ti[k*s:(k+1)*s], pi[k*s:(k+1)*s]
+			for p, v := range zk {
+				if sc.tsum[p] == 0 {
+					continue
+				}
+				pk[p] = T(float64(pk[p]) / sc.se[p])
+				if tk[p] != 0 {
+					loss -= float64(tk[p]) * (float64(v-sc.mx[p]) - math.Log(sc.se[p]))
+				}
+			}
+		}
+		losses[i] = loss
+	})
+	var loss float64
+	for _, l := range losses {
+		loss += l
 	}
 	return loss
 }
@@ -262,25 +284,26 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
-	for i := 0; i < n; i++ {
+	perImage(n, func() []float64 { return make([]float64, s) }, func(i int, tsum []float64) {
 		base := i * c * s
-		for p := 0; p < s; p++ {
-			var tsum float64
-			for k := 0; k < c; k++ {
-				tsum += float64(t[base+k*s+p])
-			}
-			if tsum == 0 {
-				for k := 0; k < c; k++ {
-					dz[base+k*s+p] = 0
-				}
-				continue
-			}
-			for k := 0; k < c; k++ {
-				j := base + k*s + p
-				dz[j] = T(g * (float64(prob[j])*tsum - float64(t[j])))
+		ti, pi, di := t[base:base+c*s], prob[base:base+c*s], dz[base:base+c*s]
+		clear(tsum)
+		for k := 0; k < c; k++ {
+			for p, v := range ti[k*s : (k+1)*s] {
+				tsum[p] += float64(v)
 			}
 		}
-	}
+		for k := 0; k < c; k++ {
+			tk, pk, dk := ti[k*s:(k+1)*s], pi[k*s:(k+1)*s], di[k*s:(k+1)*s]
+			for p, ts := range tsum {
+				if ts == 0 {
+					dk[p] = 0
+					continue
+				}
+				dk[p] = T(g * (float64(pk[p])*ts - float64(tk[p])))
+			}
+		}
+	})
 }
 
 // ---- bias (+ ReLU) ---------------------------------------------------------
