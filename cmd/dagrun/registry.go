@@ -2,6 +2,7 @@ package main
 
 import (
 	"dagrun/nodes"
+	"dagrun/nodes/annotate"
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
@@ -19,5 +20,6 @@ func registry() *nodes.Registry {
 		evaluate.Kind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
+	kinds = append(kinds, annotate.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }
