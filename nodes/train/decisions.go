@@ -18,6 +18,7 @@ type decisionLog struct {
 	buf    bytes.Buffer
 	w      *csv.Writer
 	groups map[string]string // category → group (may be empty)
+	pre    *preselection     // rates of a selection made before training, or nil
 
 	proposed, accepted int
 	srcSeen, srcAcc    map[string]int
@@ -108,4 +109,8 @@ func (l *decisionLog) fill(m *Metrics) {
 	}
 	m.AcceptBySource = rates(l.srcAcc, l.srcSeen)
 	m.AcceptByGroup = rates(l.grpAcc, l.grpSeen)
+	if l.pre != nil {
+		r := l.pre.rate
+		m.AcceptRate, m.AcceptBySource, m.AcceptByGroup = &r, l.pre.bySource, l.pre.byGroup
+	}
 }

@@ -204,22 +204,23 @@ func LoadScores(dir string, n int) (scores []float64, accepted []int, err error)
 }
 
 // poolProposer builds the classification proposer from the pool input and,
-// for filter and offline, the scores input.
-func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, error) {
+// for filter and offline, the scores input; for those it also returns the
+// acceptance rates of the preselection.
+func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselection, error) {
 	sp := n.Params.Select
 	dirs := env.Inputs["pool"]
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("select mode %q needs a pool input", sp.Mode)
+		return nil, nil, fmt.Errorf("select mode %q needs a pool input", sp.Mode)
 	}
 	if ds.Segmentation {
-		return nil, fmt.Errorf("select mode %q: a pool of generated images needs a paster for a segmentation dataset; give the node a Proposer", sp.Mode)
+		return nil, nil, fmt.Errorf("select mode %q: a pool of generated images needs a paster for a segmentation dataset; give the node a Proposer", sp.Mode)
 	}
 	pool, err := LoadPool(dirs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pool.H != ds.H || pool.W != ds.W || !slices.Equal(pool.Classes, ds.Classes) {
-		return nil, fmt.Errorf("pool (%dx%d, classes %q) does not match the train set (%dx%d, classes %q)",
+		return nil, nil, fmt.Errorf("pool (%dx%d, classes %q) does not match the train set (%dx%d, classes %q)",
 			pool.H, pool.W, pool.Classes, ds.H, ds.W, ds.Classes)
 	}
 	eligible := make([]int, pool.N())
@@ -229,11 +230,11 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, error) {
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		dir := env.Input("scores")
 		if dir == "" {
-			return nil, fmt.Errorf("select mode %q needs a scores input", sp.Mode)
+			return nil, nil, fmt.Errorf("select mode %q needs a scores input", sp.Mode)
 		}
 		scores, accepted, err := LoadScores(dir, pool.N())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if sp.Mode == ModeOffline {
 			eligible = accepted
@@ -246,9 +247,44 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, error) {
 			}
 		}
 	}
+	var pre *preselection
+	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
+		pre = newPreselection(pool, eligible, ds.Groups)
+	}
 	k := sp.Batch
 	if k == 0 {
 		k = n.Params.BatchSize
 	}
-	return &poolProposer{pool: pool, sampler: newPoolSampler(pool, eligible, sp.Draw, n.Params.Seed), n: k}, nil
+	return &poolProposer{pool: pool, sampler: newPoolSampler(pool, eligible, sp.Draw, n.Params.Seed), n: k}, pre, nil
+}
+
+// preselection holds the acceptance rates of a selection made before
+// training (filter, offline): the fractions of pool items kept, overall,
+// per source and per frequency group.
+type preselection struct {
+	rate              float64
+	bySource, byGroup map[string]float64
+}
+
+func newPreselection(pool *Pool, eligible []int, groups map[string]string) *preselection {
+	keep := make([]bool, pool.N())
+	for _, i := range eligible {
+		keep[i] = true
+	}
+	srcSeen, srcAcc, grpSeen, grpAcc := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for i := range pool.N() {
+		src := pool.Sources[pool.Source[i]]
+		g, hasGroup := groups[pool.Classes[pool.Labels[i]]]
+		srcSeen[src]++
+		if hasGroup {
+			grpSeen[g]++
+		}
+		if keep[i] {
+			srcAcc[src]++
+			if hasGroup {
+				grpAcc[g]++
+			}
+		}
+	}
+	return &preselection{rate: float64(len(eligible)) / float64(pool.N()), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen)}
 }

@@ -438,9 +438,11 @@ func TestFilterAndOffline(t *testing.T) {
 					t.Errorf("iteration %d drew sources %v (accepted %v), want only kept items", d.it, d.sources, d.accepted)
 				}
 			}
+			// The rates are those of the preselection: all of "keep", none
+			// of "drop", half of the pool.
 			m := readMetrics(t, env.OutDir)
-			if len(m.AcceptBySource) != 1 || m.AcceptBySource["keep"] != 1 {
-				t.Errorf("accept by source %v", m.AcceptBySource)
+			if m.AcceptBySource["keep"] != 1 || m.AcceptBySource["drop"] != 0 || *m.AcceptRate != 0.5 || m.Accepted != m.Proposed {
+				t.Errorf("accept rate %v by source %v, %d of %d batches", *m.AcceptRate, m.AcceptBySource, m.Accepted, m.Proposed)
 			}
 		})
 	}

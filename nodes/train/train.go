@@ -175,7 +175,9 @@ type Metrics struct {
 	// AcceptBySource is, per generator source, the fraction of its drawn
 	// items that were in accepted batches; AcceptByGroup the same per
 	// frequency group of the items' categories (when the train set has
-	// groups).
+	// groups). In modes filter and offline, which select before training
+	// (every drawn batch is accepted), AcceptRate, AcceptBySource and
+	// AcceptByGroup are instead the fractions of pool items kept.
 	AcceptBySource map[string]float64 `json:"accept_by_source,omitempty"`
 	AcceptByGroup  map[string]float64 `json:"accept_by_group,omitempty"`
 }
@@ -226,8 +228,9 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	}
 
 	proposer := n.Proposer
+	var pre *preselection
 	if proposer == nil && p.Select.usesPool() {
-		if proposer, err = n.poolProposer(ds, env); err != nil {
+		if proposer, pre, err = n.poolProposer(ds, env); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
@@ -236,6 +239,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("train: select: %w", err)
 	}
 	dlog := newDecisionLog(ds.Groups)
+	dlog.pre = pre
 
 	var lossCSV, valCSV bytes.Buffer
 	lossCSV.WriteString("iteration,loss\n")

@@ -1,0 +1,248 @@
+package score
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"dagrun/nodes"
+	"dagrun/nodes/artifact"
+	"dagrun/nodes/bsgal"
+	"dagrun/nodes/data"
+	"dagrun/nodes/nn"
+	"dagrun/nodes/train"
+)
+
+// TypeScores is the output type tag of a score node.
+const TypeScores = "scores"
+
+// Keep rules (Params.Keep).
+const (
+	KeepTop       = "top"
+	KeepThreshold = "threshold"
+)
+
+// Params configures a score node.
+type Params struct {
+	// Batch is the number of consecutive items of one pool dir scored
+	// together (1: every item alone).
+	Batch int `yaml:"batch" json:"batch"`
+	// Normalize scores by the cosine (true) or the dot product (false).
+	Normalize bool `yaml:"normalize" json:"normalize"`
+	// RealBatch is the chunk size for the real gradient (a memory bound;
+	// the result is the gradient over all real images whatever its value,
+	// up to float rounding).
+	RealBatch int `yaml:"real_batch" json:"real_batch"`
+	// Subset restricts the gradients to the named parameters (all when
+	// empty).
+	Subset []string `yaml:"subset" json:"subset,omitempty"`
+	// Keep is "top" (keep the top fraction Top of the units) or
+	// "threshold" (keep units whose score is >= Tau).
+	Keep string  `yaml:"keep" json:"keep"`
+	Top  float64 `yaml:"top" json:"top"`
+	Tau  float64 `yaml:"tau" json:"tau"`
+}
+
+// DefaultParams are the defaults a spec's params override.
+func DefaultParams() Params {
+	return Params{Batch: 1, Normalize: true, RealBatch: 256, Keep: KeepTop, Top: 0.5, Tau: bsgal.ReferenceFixedTau}
+}
+
+// Validate checks the params.
+func (p Params) Validate() error {
+	var errs []error
+	if p.Batch < 1 || p.RealBatch < 1 {
+		errs = append(errs, fmt.Errorf("batch %d and real_batch %d must be positive", p.Batch, p.RealBatch))
+	}
+	switch p.Keep {
+	case KeepTop:
+		if !(p.Top >= 0 && p.Top <= 1) {
+			errs = append(errs, fmt.Errorf("top %v must be a fraction in [0, 1]", p.Top))
+		}
+	case KeepThreshold:
+		if math.IsNaN(p.Tau) {
+			errs = append(errs, errors.New("tau must be a number"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("keep %q: want top or threshold", p.Keep))
+	}
+	return errors.Join(errs...)
+}
+
+// Kind returns the score kind.
+func Kind() *nodes.Kind {
+	return &nodes.Kind{
+		Name:    "score",
+		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold",
+		Version: 1,
+		Inputs: []nodes.Slot{
+			{Name: "model", Doc: "a train node trained on real data (its model/ folder)", Accepts: []string{train.TypeModel}},
+			{Name: "real", Doc: "the real classification dataset dir", Accepts: []string{data.TypeClassification}},
+			{Name: "pool", Doc: "generated classification dataset dirs (meta.json may name a \"source\")", Many: true},
+		},
+		Produces: TypeScores,
+		Outputs:  []string{train.ScoresFile, train.AcceptedFile, "metrics.json"},
+		Params:   func() any { p := DefaultParams(); return &p },
+		CPU:      2,
+		New: func(_ nodes.Build, params any) (nodes.Node, error) {
+			p := *params.(*Params)
+			if err := p.Validate(); err != nil {
+				return nil, err
+			}
+			return &Node{Params: p}, nil
+		},
+	}
+}
+
+// Node is a configured score node.
+type Node struct{ Params Params }
+
+// Metrics is the score node's metrics.json.
+type Metrics struct {
+	Items    int `json:"items"`
+	Units    int `json:"units"`
+	Accepted int `json:"accepted"`
+	// AcceptRate is Accepted/Items; AcceptBySource the same per pool
+	// source.
+	AcceptRate     float64            `json:"accept_rate"`
+	AcceptBySource map[string]float64 `json:"accept_by_source"`
+	// RealGradNorm is ‖∇L_R‖ of the fixed model.
+	RealGradNorm float64 `json:"real_grad_norm"`
+}
+
+// RealGradient returns the mean loss and the gradient of the mean loss of
+// model over every image of d, from chunks of at most chunk images
+// weighted by their size.
+func RealGradient(ctx context.Context, model *nn.Model, d *train.Dataset, chunk int, subset []string) (float64, []float32, error) {
+	var sum []float64
+	var loss float64
+	for lo := 0; lo < d.N; lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return 0, nil, err
+		}
+		idx := make([]int, 0, chunk)
+		for i := lo; i < min(d.N, lo+chunk); i++ {
+			idx = append(idx, i)
+		}
+		b := d.Batch(idx)
+		l, g, err := model.FlatGrad(b.X, b.Y, nil, subset)
+		if err != nil {
+			return 0, nil, fmt.Errorf("real gradient: %w", err)
+		}
+		if sum == nil {
+			sum = make([]float64, len(g))
+		}
+		w := float64(len(idx)) / float64(d.N)
+		for i, v := range g {
+			sum[i] += w * float64(v)
+		}
+		loss += w * l
+	}
+	out := make([]float32, len(sum))
+	for i, v := range sum {
+		out[i] = float32(v)
+	}
+	return loss, out, nil
+}
+
+// Run scores the pool and writes scores.npy, accepted.npy and metrics.json.
+func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
+	p := n.Params
+	modelDir, realDir, poolDirs := env.Input("model"), env.Input("real"), env.Inputs["pool"]
+	if modelDir == "" || realDir == "" || len(poolDirs) == 0 {
+		return errors.New("score: model, real and pool inputs are required")
+	}
+	if _, err := os.Stat(filepath.Join(modelDir, "model", nn.ManifestFile)); err == nil {
+		modelDir = filepath.Join(modelDir, "model")
+	}
+	model, err := nn.Load(modelDir)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	real, err := train.LoadDataset(realDir)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	pool, err := train.LoadPool(poolDirs)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	cfg := model.Config()
+	if real.Segmentation || cfg.Segmentation() || cfg.H != real.H || cfg.W != real.W || cfg.Classes != len(real.Classes) ||
+		pool.H != real.H || pool.W != real.W || len(pool.Classes) != len(real.Classes) {
+		return fmt.Errorf("score: model (%s, %dx%d, %d classes), real set (%dx%d, %d classes) and pool (%dx%d, %d classes) must be one classification task",
+			cfg.Arch, cfg.H, cfg.W, cfg.Classes, real.H, real.W, len(real.Classes), pool.H, pool.W, len(pool.Classes))
+	}
+	_, gR, err := RealGradient(ctx, model, real, p.RealBatch, p.Subset)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	type unit struct{ lo, hi int }
+	var units []unit
+	for k := range pool.Sources {
+		for lo := pool.Start[k]; lo < pool.Start[k+1]; lo += p.Batch {
+			units = append(units, unit{lo, min(pool.Start[k+1], lo+p.Batch)})
+		}
+	}
+	unitScores := make([]float64, len(units))
+	itemScores := make([]float64, pool.N())
+	for u, un := range units {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		idx := make([]int, 0, un.hi-un.lo)
+		for i := un.lo; i < un.hi; i++ {
+			idx = append(idx, i)
+		}
+		b := pool.Batch(idx)
+		_, g, err := model.FlatGrad(b.X, b.Y, nil, p.Subset)
+		if err != nil {
+			return fmt.Errorf("score: items %d to %d: %w", un.lo, un.hi-1, err)
+		}
+		unitScores[u] = bsgal.Score(gR, g, p.Normalize)
+		for i := un.lo; i < un.hi; i++ {
+			itemScores[i] = unitScores[u]
+		}
+		env.Report(u+1, len(units))
+	}
+	var keptUnits []int
+	if p.Keep == KeepTop {
+		keptUnits = bsgal.TopFraction(unitScores, p.Top)
+	} else {
+		keptUnits = bsgal.AboveThreshold(unitScores, p.Tau)
+	}
+	accepted := []int64{}
+	kept, total := map[string]int{}, map[string]int{}
+	for i := range pool.N() {
+		total[pool.Sources[pool.Source[i]]]++
+	}
+	for _, u := range keptUnits {
+		for i := units[u].lo; i < units[u].hi; i++ {
+			accepted = append(accepted, int64(i))
+			kept[pool.Sources[pool.Source[i]]]++
+		}
+	}
+	m := Metrics{Items: pool.N(), Units: len(units), Accepted: len(accepted), AcceptRate: float64(len(accepted)) / float64(pool.N()),
+		AcceptBySource: map[string]float64{}, RealGradNorm: math.Sqrt(bsgal.Dot(gR, gR))}
+	for src, n := range total {
+		m.AcceptBySource[src] = float64(kept[src]) / float64(n)
+	}
+	if err := artifact.SaveNPY(filepath.Join(env.OutDir, train.ScoresFile), artifact.F64Array(itemScores, len(itemScores))); err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	if err := artifact.SaveNPY(filepath.Join(env.OutDir, train.AcceptedFile), artifact.I64Array(accepted, len(accepted))); err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("score: encode metrics: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(env.OutDir, "metrics.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("score: write metrics: %w", err)
+	}
+	return nil
+}
