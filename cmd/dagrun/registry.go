@@ -6,6 +6,8 @@ import (
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
+	"dagrun/nodes/noise"
+	"dagrun/nodes/score"
 	"dagrun/nodes/source"
 	"dagrun/nodes/train"
 )
@@ -18,6 +20,8 @@ func registry() *nodes.Registry {
 		source.Kind(),
 		train.Kind(),
 		evaluate.Kind(),
+		score.Kind(),
+		noise.Kind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
