@@ -6,6 +6,7 @@ import (
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
+	"dagrun/nodes/filter"
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
 	"dagrun/nodes/source"
@@ -22,6 +23,7 @@ func registry() *nodes.Registry {
 		evaluate.Kind(),
 		score.Kind(),
 		noise.Kind(),
+		filter.Kind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
