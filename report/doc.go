@@ -1,0 +1,28 @@
+// Package report turns what a spec's cached nodes produced into what
+// people read: the report table (mean ± std over the `over` axes and the
+// paired difference against a baseline row with a 95% Student-t interval)
+// as Markdown, CSV and JSON; PNG plots (gonum/plot) of the report metrics,
+// of the acceptance decisions (decisions.csv) and of the loss curves
+// (loss.csv); and a static HTML page bringing them together with the
+// spec, every node's key, status and timing, and every artifact.
+//
+// It is the only package that knows the report layout. It reads the cache
+// and never runs a node.
+//
+// Invariants:
+//   - Everything comes from the cache alone (dag.MakePlan, cache entries
+//     and blobs): a node that is not cached is shown as such, and an output
+//     file that is absent, unreadable or malformed is skipped, never an
+//     error.
+//   - Paired differences pair instances by the values of every non-row
+//     axis (the same seeds); unpaired values are left out of the
+//     difference, not of the row's mean.
+//   - Output is deterministic for a given cache: spec order for rows and
+//     nodes, sorted keys for series, no times in tables or plot names.
+//   - The HTML page links only relative paths inside its folder: plots/,
+//     artifacts/<node>/ (hard links to the blobs, copies across file
+//     systems), table.{md,csv,json} and spec.yaml.
+//   - WriteHTML writes only into a new or empty folder, or one an earlier
+//     WriteHTML wrote (marked by .dagrun-report), whose plots/ and
+//     artifacts/ it replaces.
+package report

@@ -1,0 +1,74 @@
+package report
+
+import (
+	"context"
+	"os"
+	"path"
+
+	"dagrun/cache"
+	"dagrun/dag"
+)
+
+// Report is what `dagrun show` renders, gathered from the cache alone: the
+// plan (every node with its key and cache status), the spec's last
+// recorded run, and the report table.
+type Report struct {
+	Graph *dag.Graph
+	Plan  *dag.Plan
+	// Table is nil when the spec has no report section.
+	Table *Table
+	// Last maps node names to their record in the spec's last run.
+	Last  map[string]cache.RunNode
+	cache *cache.Cache
+}
+
+// Collect reads what the report of g needs from c; it runs nothing.
+func Collect(ctx context.Context, g *dag.Graph, c *cache.Cache) (*Report, error) {
+	p, err := dag.MakePlan(ctx, g, c, "")
+	if err != nil {
+		return nil, err
+	}
+	last, err := c.LastRun(ctx, g.Spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Graph: g, Plan: p, Last: last, cache: c}
+	if rep := g.Spec.Report; rep != nil {
+		var obs []Observation
+		for _, it := range p.Items {
+			if it.Node.Spec.Base != rep.Node {
+				continue
+			}
+			o := Observation{Node: it.Node.Name(), Cell: it.Node.Spec.Cell, Cached: it.Entry != nil}
+			if it.Entry != nil {
+				o.Metrics = it.Entry.Record.Metrics
+			}
+			obs = append(obs, o)
+		}
+		if r.Table, err = Tabulate(rep, obs); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// readFile returns the content of the output file called name (a path in
+// the manifest, or the base name of one) of a cached item; ok is false
+// when the item is not cached, has no such file, or its blob is unreadable:
+// the report shows what exists and skips the rest.
+func (r *Report) readFile(it *dag.PlanItem, name string) (b []byte, ok bool) {
+	if it.Entry == nil {
+		return nil, false
+	}
+	for _, f := range it.Entry.Manifest {
+		if f.Path == name || path.Base(f.Path) == name {
+			p := r.cache.BlobPath(f.Digest)
+			if p == "" {
+				return nil, false
+			}
+			b, err := os.ReadFile(p)
+			return b, err == nil
+		}
+	}
+	return nil, false
+}
