@@ -14,6 +14,7 @@
 
 // Eight floats; on the baseline target GCC splits it into two SSE registers.
 typedef float v8 __attribute__((vector_size(32)));
+#define BCAST(x) ((v8){(x), (x), (x), (x), (x), (x), (x), (x)})
 
 #define SGEMM_BODY                                                             \
 	for (int j0 = 0; j0 < n; j0 += NR) {                                       \
@@ -34,8 +35,8 @@ typedef float v8 __attribute__((vector_size(32)));
 					v8 b0, b1;                                                 \
 					__builtin_memcpy(&b0, bl, sizeof b0);                      \
 					__builtin_memcpy(&b1, bl + 8, sizeof b1);                  \
-					v8 x0 = {0}, x1 = {0}, x2 = {0}, x3 = {0};                 \
-					x0 += a0[l]; x1 += a1[l]; x2 += a2[l]; x3 += a3[l];        \
+					v8 x0 = BCAST(a0[l]), x1 = BCAST(a1[l]);                   \
+					v8 x2 = BCAST(a2[l]), x3 = BCAST(a3[l]);                   \
 					c00 += x0 * b0; c01 += x0 * b1;                            \
 					c10 += x1 * b0; c11 += x1 * b1;                            \
 					c20 += x2 * b0; c21 += x2 * b1;                            \
