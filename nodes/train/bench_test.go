@@ -1,0 +1,169 @@
+package train
+
+import (
+	"context"
+	"math/rand/v2"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"dagrun/nodes/nn"
+)
+
+// benchData is an in-memory 28×28 ten-class set and pool of random pixels:
+// the sizes of the table 1 experiment, without reading files.
+func benchData(n int) (*Dataset, *Pool) {
+	r := rand.New(rand.NewPCG(1, 1))
+	classes := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	ds := &Dataset{N: n, H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n)}
+	pool := &Pool{H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n),
+		Sources: []string{"g"}, Source: make([]int, n), Start: []int{0, n}}
+	for i := range ds.Images {
+		ds.Images[i], pool.Images[i] = uint8(r.IntN(256)), uint8(r.IntN(256))
+	}
+	for i := range n {
+		ds.Labels[i], pool.Labels[i] = r.IntN(10), r.IntN(10)
+	}
+	return ds, pool
+}
+
+// cpuTime is the user+system CPU time of the process so far: on a shared
+// machine it measures the work done, where wall time measures the load.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// looper runs training iterations of one select mode on its own model,
+// with batches of 32 real and 32 generated images.
+type looper struct {
+	model   *nn.Model
+	sel     *selection
+	ds      *Dataset
+	sampler Sampler
+	opt     nn.Optimizer
+	it      int
+}
+
+func newLooper(b *testing.B, cfg nn.Config, mode string, ds *Dataset, pool *Pool) *looper {
+	model, err := nn.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := DefaultSelectParams()
+	sp.Mode = mode
+	all := make([]int, pool.N())
+	for i := range all {
+		all[i] = i
+	}
+	prop := &poolProposer{pool: pool, sampler: newPoolSampler(pool, all, DrawPool, 1), n: 32}
+	sel, err := newSelection(sp, prop, model, ds, 1<<20, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sampler, _ := NewSampler(ds, "uniform", 1)
+	l := &looper{model: model, sel: sel, ds: ds, sampler: sampler, opt: &nn.SGD{Momentum: 0.9, WeightDecay: 5e-4}}
+	for range 3 { // compile every graph size outside the timing
+		l.step(b)
+	}
+	return l
+}
+
+func (l *looper) step(b *testing.B) {
+	real := l.ds.Batch(l.sampler.Next(32))
+	res, err := l.sel.step(context.Background(), Step{It: l.it, Iterations: 1 << 20, LR: 0.01, Model: l.model}, real)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.model.Step(l.opt, res.grad, 0.01); err != nil {
+		b.Fatal(err)
+	}
+	l.it++
+}
+
+// BenchmarkModesInterleaved runs none, bsgal, all and lookahead round-robin, one
+// iteration each per round on equal models and batches, so that load from
+// other processes falls on all four alike, and reports per mode the wall
+// and CPU time per iteration and their ratios to none (target: bsgal ≤ 2).
+func BenchmarkModesInterleaved(b *testing.B) {
+	for _, cfg := range []nn.Config{
+		{Arch: nn.ArchMLP, Classes: 10, H: 28, W: 28, Hidden: []int{128}, Seed: 1},
+		{Arch: nn.ArchCNN, Classes: 10, H: 28, W: 28, Seed: 1},
+	} {
+		b.Run(cfg.Arch, func(b *testing.B) {
+			ds, pool := benchData(512)
+			modes := []string{ModeNone, ModeBSGAL, ModeAll, ModeLookahead}
+			loops := make([]*looper, len(modes))
+			for i, m := range modes {
+				loops[i] = newLooper(b, cfg, m, ds, pool)
+			}
+			wall := make([]time.Duration, len(modes))
+			cpu := make([]time.Duration, len(modes))
+			b.ResetTimer()
+			for range b.N {
+				for i, l := range loops {
+					t0, c0 := time.Now(), cpuTime()
+					l.step(b)
+					wall[i] += time.Since(t0)
+					cpu[i] += cpuTime() - c0
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N)
+			for i, m := range modes {
+				b.ReportMetric(float64(wall[i].Microseconds())/1000/n, m+"-ms/it")
+				b.ReportMetric(float64(cpu[i].Microseconds())/1000/n, m+"-cpu-ms/it")
+			}
+			for i, m := range modes[1:] {
+				b.ReportMetric(float64(wall[i+1])/float64(wall[0]), m+"/none")
+				b.ReportMetric(float64(cpu[i+1])/float64(cpu[0]), m+"/none-cpu")
+			}
+		})
+	}
+}
+
+// benchIteration times whole training iterations (draw, select, update) of
+// one select mode at batch 32 real + 32 generated, and reports the bytes
+// allocated per iteration and the peak heap in use (runtime.MemStats,
+// sampled after every iteration outside the timer).
+func benchIteration(b *testing.B, cfg nn.Config, mode string) {
+	ds, pool := benchData(512)
+	l := newLooper(b, cfg, mode, ds, pool)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	peak, alloc0 := ms.HeapInuse, ms.TotalAlloc
+	var cpu time.Duration
+	b.ResetTimer()
+	for range b.N {
+		c0 := cpuTime()
+		l.step(b)
+		cpu += cpuTime() - c0
+		b.StopTimer()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/it")
+	b.ReportMetric(float64(ms.TotalAlloc-alloc0)/float64(b.N), "alloc-B/it")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+}
+
+// BenchmarkIteration compares select modes on the same model and batches:
+// none (one backward pass), bsgal (two, plus the cache and the score),
+// all (one over the union) and lookahead (two backward, two forward).
+// Target: bsgal at most 2× none.
+func BenchmarkIteration(b *testing.B) {
+	for _, arch := range []nn.Config{
+		{Arch: nn.ArchMLP, Classes: 10, H: 28, W: 28, Hidden: []int{128}, Seed: 1},
+		{Arch: nn.ArchCNN, Classes: 10, H: 28, W: 28, Seed: 1},
+	} {
+		for _, mode := range []string{ModeNone, ModeBSGAL, ModeAll, ModeLookahead} {
+			b.Run(arch.Arch+"/"+mode, func(b *testing.B) { benchIteration(b, arch, mode) })
+		}
+	}
+}
