@@ -19,6 +19,9 @@ type Figure struct {
 	Title, XLabel, YLabel string
 	// Width and Height are in pixels; 0 means 640×400.
 	Width, Height int
+	// YMin and YMax fix the Y range when YMax > YMin (e.g. 0–1 for rates);
+	// otherwise it fits the data.
+	YMin, YMax float64
 }
 
 // Series is one line of a plot: points (X[i], Y[i]) with optional
@@ -32,7 +35,14 @@ type Series struct {
 type Sample struct {
 	Name   string
 	Values []float64
+	// Color is the bars' colour; nil picks one from a palette.
+	Color color.Color
 }
+
+var (
+	acceptedColor = color.RGBA{G: 140, B: 60, A: 255}
+	rejectedColor = color.RGBA{R: 200, G: 30, B: 30, A: 255}
+)
 
 const dpi = 96
 
@@ -62,6 +72,9 @@ func save(p *plot.Plot, f Figure, empty bool, path string) (err error) {
 	if empty {
 		p.Title.Text += " (no data)"
 		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	}
+	if f.YMax > f.YMin && !empty {
+		p.Y.Min, p.Y.Max = f.YMin, f.YMax
 	}
 	w, h := f.size()
 	c := vgimg.NewWith(vgimg.UseWH(vg.Length(w)*vg.Inch/dpi, vg.Length(h)*vg.Inch/dpi), vgimg.UseDPI(dpi))
@@ -107,6 +120,7 @@ func SaveLines(path string, f Figure, series []Series, ticks []string) error {
 		p.NominalX(ticks...)
 	}
 	empty := true
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range series {
 		var xys plotter.XYs
 		var errs plotter.YErrors
@@ -121,6 +135,7 @@ func SaveLines(path string, f Figure, series []Series, ticks []string) error {
 			}
 			xys = append(xys, plotter.XY{X: s.X[j], Y: s.Y[j]})
 			errs = append(errs, struct{ Low, High float64 }{e, e})
+			lo, hi = math.Min(lo, s.Y[j]-e), math.Max(hi, s.Y[j]+e)
 		}
 		if len(xys) == 0 {
 			continue
@@ -161,6 +176,14 @@ func SaveLines(path string, f Figure, series []Series, ticks []string) error {
 	if ticks != nil && !empty {
 		p.X.Min, p.X.Max = -0.5, float64(len(ticks))-0.5
 	}
+	if !empty {
+		// A margin keeps points on the extremes off the frame.
+		m := 0.05 * (hi - lo)
+		if m == 0 {
+			m = 0.5 * math.Max(math.Abs(hi), 1)
+		}
+		p.Y.Min, p.Y.Max = lo-m, hi+m
+	}
 	return save(p, f, empty, path)
 }
 
@@ -193,10 +216,14 @@ func SaveHistogram(path string, f Figure, samples []Sample, bins int) error {
 				hb[min(int((v-lo)/width), bins-1)].Weight++
 			}
 		}
-		r, g, bl, _ := plotutil.Color(i).RGBA()
+		col := s.Color
+		if col == nil {
+			col = plotutil.Color(i)
+		}
+		r, g, bl, _ := col.RGBA()
 		h := &plotter.Histogram{Bins: hb, Width: width, LineStyle: plotter.DefaultLineStyle,
 			FillColor: color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(bl >> 8), A: 110}}
-		h.LineStyle.Color = plotutil.Color(i)
+		h.LineStyle.Color = col
 		p.Add(h)
 		p.Legend.Add(fmt.Sprintf("%s (%d)", s.Name, len(s.Values)), h)
 	}
@@ -225,7 +252,7 @@ func SaveThreshold(path string, f Figure, ds []Decision) error {
 		name string
 		xys  plotter.XYs
 		col  color.Color
-	}{{"accepted", acc, color.RGBA{G: 140, B: 60, A: 255}}, {"rejected", rej, color.RGBA{R: 200, G: 30, B: 30, A: 255}}} {
+	}{{"accepted", acc, acceptedColor}, {"rejected", rej, rejectedColor}} {
 		if len(s.xys) == 0 {
 			continue
 		}

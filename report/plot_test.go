@@ -68,19 +68,19 @@ func TestPlotFunctions(t *testing.T) {
 			return SaveLines(p, Figure{Title: "ap by method"}, []Series{{X: []float64{0, 1}, Y: []float64{1, 2}, Err: []float64{0.1, 0.2}}}, []string{"none", "bsgal"})
 		}, 640, 400},
 		{"acceptance", func(p string) error {
-			return SaveLines(p, Figure{Title: "acceptance"}, AcceptanceOverTime([][]Decision{ds}, BySource, 20), nil)
+			return SaveLines(p, Figure{Title: "acceptance", YMin: 0, YMax: 1}, AcceptanceOverTime([][]Decision{ds}, BySource, 20), nil)
 		}, 640, 400},
 		{"histogram", func(p string) error {
-			return SaveHistogram(p, Figure{Title: "scores", Width: 321, Height: 123}, []Sample{{"accepted", acc}, {"rejected", rej}}, 25)
+			return SaveHistogram(p, Figure{Title: "scores", Width: 321, Height: 123}, []Sample{{"accepted", acc, nil}, {"rejected", rej, acceptedColor}}, 25)
 		}, 321, 123},
 		{"threshold", func(p string) error { return SaveThreshold(p, Figure{Title: "threshold"}, ds) }, 640, 400},
 		{"empty lines", func(p string) error { return SaveLines(p, Figure{Title: "nothing"}, nil, nil) }, 640, 400},
 		{"empty series", func(p string) error {
 			return SaveLines(p, Figure{Title: "nothing"}, []Series{{Name: "x"}, {Name: "nan", X: []float64{1}, Y: []float64{math.NaN()}}}, []string{})
 		}, 640, 400},
-		{"empty histogram", func(p string) error { return SaveHistogram(p, Figure{Title: "nothing"}, []Sample{{"a", nil}}, 10) }, 640, 400},
+		{"empty histogram", func(p string) error { return SaveHistogram(p, Figure{Title: "nothing"}, []Sample{{"a", nil, nil}}, 10) }, 640, 400},
 		{"constant histogram", func(p string) error {
-			return SaveHistogram(p, Figure{Title: "one value"}, []Sample{{"a", []float64{3, 3}}}, 10)
+			return SaveHistogram(p, Figure{Title: "one value"}, []Sample{{"a", []float64{3, 3}, nil}}, 10)
 		}, 640, 400},
 		{"empty threshold", func(p string) error { return SaveThreshold(p, Figure{Title: "nothing"}, nil) }, 640, 400},
 	} {

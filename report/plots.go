@@ -286,7 +286,7 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 		err := w.add("acceptance", "acceptance by source: "+g.label,
 			"Fraction of offered generated items accepted, per generator source, in "+strconv.Itoa(bins)+" iteration bins; "+seeds+".",
 			func(p string, f Figure) error {
-				f.XLabel, f.YLabel = "iteration", "acceptance rate"
+				f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, 1
 				return SaveLines(p, f, src, nil)
 			})
 		if err != nil {
@@ -298,7 +298,7 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 			err := w.add("acceptance", "acceptance by frequency group: "+g.label,
 				"Fraction of offered generated items accepted, per frequency group of their category; "+seeds+".",
 				func(p string, f Figure) error {
-					f.XLabel, f.YLabel = "iteration", "acceptance rate"
+					f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, 1
 					return SaveLines(p, f, grp, nil)
 				})
 			if err != nil {
@@ -313,7 +313,7 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 	err := w.add("scores", "scores: "+g.label, "Histogram of the scores of accepted and rejected generated batches; "+seeds+".",
 		func(p string, f Figure) error {
 			f.XLabel, f.YLabel = "score", "batches"
-			return SaveHistogram(p, f, []Sample{{"accepted", acc}, {"rejected", rej}}, 30)
+			return SaveHistogram(p, f, []Sample{{"accepted", acc, acceptedColor}, {"rejected", rej, rejectedColor}}, 30)
 		})
 	if err != nil {
 		return err
