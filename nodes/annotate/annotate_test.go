@@ -331,4 +331,34 @@ func TestMasksMetaJSON(t *testing.T) {
 	if meta["annotator"] != "threshold" || meta["params"].(map[string]any)["level"] != 100.0 {
 		t.Errorf("meta.json = %s", b)
 	}
+	// Level 255 marks nothing: both masks are empty.
+	out, err = runKind(t, ThresholdKind(), nodes.Build{}, func(p any) { p.(*ThresholdParams).Level = 255 }, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var met MasksMetrics
+	if err := readJSON(filepath.Join(out, "metrics.json"), &met); err != nil {
+		t.Fatal(err)
+	}
+	if met != (MasksMetrics{Items: 2, Foreground: 0, Empty: 2}) {
+		t.Errorf("metrics.json = %+v, want 2 items, both empty", met)
+	}
+	// Level 0 marks every pixel but the zeros: the foreground is their share.
+	p, _ := LoadPool(pool)
+	out, err = runKind(t, ThresholdKind(), nodes.Build{}, func(p any) { p.(*ThresholdParams).Level = 0 }, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readJSON(filepath.Join(out, "metrics.json"), &met); err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for _, v := range p.Images {
+		if v > 0 {
+			nonzero++
+		}
+	}
+	if want := float64(nonzero) / float64(len(p.Images)); met.Items != 2 || met.Empty != 0 || math.Abs(met.Foreground-want) > 1e-12 {
+		t.Errorf("metrics.json = %+v, want foreground %v", met, want)
+	}
 }

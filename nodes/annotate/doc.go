@@ -1,7 +1,8 @@
 // Package annotate holds the annotator kinds: each reads a POOL (images.npy
 // uint8 [N,S,S], or a classification dataset dir of the same layout) and
 // writes MASKS: masks.npy uint8 [N,S,S] of 0/1 aligned with the pool's
-// items, meta.json {"task":"masks","annotator":...,"params":...} and
+// items, meta.json {"task":"masks","annotator":...,"params":...},
+// metrics.json {"items","foreground" (mean area fraction),"empty"} and
 // preview.png.
 //
 //   - threshold: foreground = pixels brighter than a fixed level.

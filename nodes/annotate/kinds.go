@@ -18,7 +18,7 @@ func Kinds() []*nodes.Kind {
 // poolSlot is every annotator's one input.
 var poolSlot = []nodes.Slot{{Name: "pool", Doc: "the images to annotate: a pool (or a classification dataset dir)", Accepts: []string{TypePool, typeClassification}}}
 
-var outputs = []string{"masks.npy", "meta.json", "preview.png"}
+var outputs = []string{"masks.npy", "meta.json", "metrics.json", "preview.png"}
 
 // ThresholdParams configure the threshold annotator.
 type ThresholdParams struct {

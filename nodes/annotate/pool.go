@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"dagrun/nodes/artifact"
 )
@@ -98,6 +99,15 @@ type MasksMeta struct {
 	Foreground float64 `json:"foreground"`
 }
 
+// MasksMetrics is a masks dir's metrics.json (for reports).
+type MasksMetrics struct {
+	Items int `json:"items"`
+	// Foreground is the mean mask area fraction.
+	Foreground float64 `json:"foreground"`
+	// Empty counts the items whose mask is empty.
+	Empty int `json:"empty"`
+}
+
 // LoadMasks reads a masks dir.
 func LoadMasks(dir string) (*Masks, error) {
 	a, err := artifact.LoadNPY(filepath.Join(dir, "masks.npy"))
@@ -119,8 +129,8 @@ func LoadMasks(dir string) (*Masks, error) {
 	return m, nil
 }
 
-// Save writes m as a masks dir: masks.npy, meta.json and preview.png (the
-// first items of pool with their masks drawn over them).
+// Save writes m as a masks dir: masks.npy, meta.json, metrics.json and
+// preview.png (the first items of pool with their masks drawn over them).
 func (m *Masks) Save(dir string, pool *Pool) error {
 	m.Meta.Task = TypeMasks
 	var area float64
@@ -138,6 +148,18 @@ func (m *Masks) Save(dir string, pool *Pool) error {
 		return fmt.Errorf("save masks: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "meta.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save masks: %w", err)
+	}
+	met := MasksMetrics{Items: m.N, Foreground: m.Meta.Foreground}
+	for i := 0; i < m.N; i++ {
+		if !slices.Contains(m.Mask(i), 1) {
+			met.Empty++
+		}
+	}
+	if b, err = json.MarshalIndent(met, "", "  "); err != nil {
+		return fmt.Errorf("save masks: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "metrics.json"), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save masks: %w", err)
 	}
 	if m.N == 0 {

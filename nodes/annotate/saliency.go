@@ -117,7 +117,7 @@ func (n *saliencyNode) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("onnx-saliency: %w", err)
 	}
-	m, err := rt.Open(n.path, onnx.Options{IntraOpThreads: n.p.Threads})
+	m, err := rt.Open(n.path, onnx.Options{IntraOpThreads: n.p.Threads, Outputs: []int{n.p.Output}})
 	if err != nil {
 		return fmt.Errorf("onnx-saliency: %w", err)
 	}
@@ -153,9 +153,10 @@ type Saliency struct {
 	size  int
 }
 
-// NewSaliency checks m against p (input [1|N, 3, size, size] float32, the
-// output index exists) and returns the annotator; size 0 is taken from the
-// model's fixed input shape.
+// NewSaliency checks m against p (input [1|N, 3, size, size] float32, a
+// float32 output) and returns the annotator; size 0 is taken from the
+// model's fixed input shape. m's first output is the map: open it with
+// onnx.Options.Outputs = []int{p.Output}.
 func NewSaliency(m *onnx.Model, p SaliencyParams) (*Saliency, error) {
 	in, err := m.Input(p.Input)
 	if err != nil {
@@ -171,12 +172,12 @@ func NewSaliency(m *onnx.Model, p SaliencyParams) (*Saliency, error) {
 	if err := m.ExpectInput(in.Name, "float32", 1, 3, int64(size), int64(size)); err != nil {
 		return nil, fmt.Errorf("%w (check the size and input params)", err)
 	}
-	outs := m.Outputs()
-	if p.Output >= len(outs) {
-		return nil, fmt.Errorf("onnx model %q: output %d requested, the model has %d (%s)", m.Path(), p.Output, len(outs), outs)
+	out, err := m.Output("")
+	if err != nil {
+		return nil, err
 	}
-	if outs[p.Output].Type != "float32" {
-		return nil, fmt.Errorf("onnx model %q: output %q holds %s, want float32", m.Path(), outs[p.Output].Name, outs[p.Output].Type)
+	if out.Type != "float32" {
+		return nil, fmt.Errorf("onnx model %q: output %q holds %s, want float32", m.Path(), out.Name, out.Type)
 	}
 	return &Saliency{m: m, p: p, input: in.Name, size: size}, nil
 }
@@ -201,7 +202,7 @@ func (s *Saliency) Map(img []uint8, h, w int) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := outs[s.p.Output]
+	o := outs[0]
 	if len(o.Shape) < 2 {
 		return nil, fmt.Errorf("onnx model %q: output %q has shape %v, want [..., H, W]", s.m.Path(), o.Name, o.Shape)
 	}

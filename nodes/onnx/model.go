@@ -17,6 +17,11 @@ type Options struct {
 	// IntraOpThreads is the number of threads one Run may use (0 means 1:
 	// reproducible and fair to the scheduler's CPU budget).
 	IntraOpThreads int
+	// Outputs, when not nil, lists the indices of the model outputs the
+	// session computes and Run returns, in that order; Model.Outputs then
+	// describes only those. Big segmentation models have many side outputs
+	// (ISNet: 12, some of 64×512×512) that are costly to copy.
+	Outputs []int
 }
 
 // Info describes one model input or output.
@@ -75,6 +80,16 @@ func (r *Runtime) Open(path string, o Options) (*Model, error) {
 		return nil, fmt.Errorf("onnx model %q: the runtime rejects it: %w", path, err)
 	}
 	m := &Model{path: path, inputs: infos(ins), outputs: infos(outs)}
+	if o.Outputs != nil {
+		sel := make([]Info, len(o.Outputs))
+		for i, k := range o.Outputs {
+			if k < 0 || k >= len(m.outputs) {
+				return nil, fmt.Errorf("onnx model %q: output %d requested, the model has %d (%s)", path, k, len(m.outputs), quoteNames(m.outputs))
+			}
+			sel[i] = m.outputs[k]
+		}
+		m.outputs = sel
+	}
 	sess, err := ort.NewDynamicAdvancedSession(path, names(m.inputs), names(m.outputs), opts)
 	if err != nil {
 		return nil, fmt.Errorf("onnx model %q: open session: %w", path, err)

@@ -297,3 +297,35 @@ func TestCheckModelBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestOutputSubset(t *testing.T) {
+	rt := ot.Runtime(t)
+	g := ot.Graph{
+		Nodes: []ot.Node{
+			ot.Op("Relu", "r", []string{"x"}),
+			ot.Op("Neg", "n", []string{"x"}),
+			ot.Op("Sigmoid", "s", []string{"x"}),
+		},
+		Inputs:  []ot.Value{{Name: "x", Shape: []int64{2}}},
+		Outputs: []ot.Value{{Name: "r", Shape: []int64{2}}, {Name: "n", Shape: []int64{2}}, {Name: "s", Shape: []int64{2}}},
+	}
+	path := ot.WriteModel(t, t.TempDir(), "three.onnx", g)
+	m, err := rt.Open(path, onnx.Options{Outputs: []int{2, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if outs := m.Outputs(); len(outs) != 2 || outs[0].Name != "s" || outs[1].Name != "n" {
+		t.Errorf("Outputs() = %v, want s, n", outs)
+	}
+	res, err := m.Run(onnx.F32("x", []float32{-2, 3}, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Name != "s" || res[1].Name != "n" || res[1].F32[0] != 2 || res[1].F32[1] != -3 {
+		t.Errorf("Run = %+v", res)
+	}
+	if _, err := rt.Open(path, onnx.Options{Outputs: []int{3}}); err == nil || !strings.Contains(err.Error(), "output 3 requested, the model has 3") {
+		t.Errorf("Open with output 3: %v", err)
+	}
+}
