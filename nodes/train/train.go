@@ -96,7 +96,7 @@ func (p Params) Validate() error {
 func Kind() *nodes.Kind {
 	return &nodes.Kind{
 		Name:    "train",
-		Doc:     "train an mlp, cnn or fcn on a classification or segmentation dataset dir (seeded, CPU)",
+		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool selected by mode none/all/random/filter/offline/bsgal/lookahead",
 		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
