@@ -7,6 +7,7 @@ import (
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
 	"dagrun/nodes/filter"
+	"dagrun/nodes/generate"
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
 	"dagrun/nodes/source"
@@ -27,5 +28,6 @@ func registry() *nodes.Registry {
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
+	kinds = append(kinds, generate.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }
