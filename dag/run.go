@@ -473,14 +473,26 @@ func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 		return st.fail(n, key, op, err, nil)
 	}
 	env.Log = st.log.With("node", n.Name())
-	var out lockedBuffer
-	env.Output = &out
 	start := time.Now()
 	env.Progress = func(done, total int) {
 		st.emit(Event{Node: n, State: Running, Key: key, Done: done, Total: total, Duration: time.Since(start)})
 	}
 	st.emit(Event{Node: n, State: Running, Key: key})
-	err = st.exec.Execute(ctx, &Job{Node: n, Key: key, Env: env})
+	// retries: N reruns a failed node up to N more times, each attempt with
+	// a fresh output folder and log; only the last attempt's log is kept.
+	out := &lockedBuffer{}
+	for attempt := 1; ; attempt++ {
+		env.Output = out
+		err = st.exec.Execute(ctx, &Job{Node: n, Key: key, Env: env})
+		if err == nil || ctx.Err() != nil || attempt > n.Spec.Retries {
+			break
+		}
+		st.log.Warn("node failed; retrying", "node", n.Name(), "attempt", attempt, "attempts", n.Spec.Retries+1, "err", err)
+		if err := freshDirs(env.OutDir, env.TempDir); err != nil {
+			return st.fail(n, key, "make scratch folder", err, out.Bytes())
+		}
+		out = &lockedBuffer{}
+	}
 	elapsed := time.Since(start)
 	if ctx.Err() != nil {
 		return &Result{Node: n, State: Canceled, Key: key, Duration: elapsed}
@@ -544,6 +556,19 @@ func prepareEnv(c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.En
 		env.Inputs[e.Slot] = append(env.Inputs[e.Slot], path)
 	}
 	return env, "", nil
+}
+
+// freshDirs empties each of dirs (removing and recreating it).
+func freshDirs(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readMetrics reads a node's metrics.json (if any) as flat name → number,
