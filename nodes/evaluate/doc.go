@@ -4,9 +4,12 @@
 //
 // Classification reports accuracy overall and per long-tail group of the
 // test set's meta (acc_rare, acc_common, acc_frequent). Segmentation turns
-// the fcn's per-pixel probabilities into instances — the argmax class map,
-// split into 8-connected components per class, each scored by the mean
-// probability of its class over its pixels — and reports COCO-style mask AP
+// the fcn's per-pixel probabilities into instances — the argmax class map
+// split into 8-connected components, either per class (param instances:
+// class, the default; each scored by the mean probability of its class over
+// its pixels) or of all foreground pixels (instances: foreground; each
+// labelled with and scored by the category of highest mean probability) —
+// and reports COCO-style mask AP
 // (metrics.MaskAP) against the ground-truth instances of instances.npy and
 // semantic.npy: AP, AP50, AP75 and the LVIS groups APr, APc, APf.
 //

@@ -26,10 +26,27 @@ type Params struct {
 	// MinPixels drops predicted components with fewer pixels (speckle);
 	// 0 keeps every component.
 	MinPixels int `yaml:"min_pixels" json:"min_pixels"`
+	// Instances says how the argmax class map becomes instances: "class"
+	// (InstancesByClass) or "foreground" (InstancesByForeground).
+	Instances string `yaml:"instances" json:"instances"`
 }
 
+// Ways of turning a class map into instances (Params.Instances).
+const (
+	// InstancesByClass makes every 8-connected set of pixels of one
+	// category an instance, scored by the mean probability of that
+	// category over its pixels. An object whose pixels are split between
+	// categories becomes several fragments.
+	InstancesByClass = "class"
+	// InstancesByForeground makes every 8-connected set of non-background
+	// pixels an instance (lt-seg's instances never touch), labelled with
+	// the category of highest mean probability over its pixels (the lowest
+	// id among equals) and scored by that mean.
+	InstancesByForeground = "foreground"
+)
+
 // DefaultParams are the defaults a spec's params override.
-func DefaultParams() Params { return Params{BatchSize: 64} }
+func DefaultParams() Params { return Params{BatchSize: 64, Instances: InstancesByClass} }
 
 // Validate checks the params.
 func (p Params) Validate() error {
@@ -39,6 +56,9 @@ func (p Params) Validate() error {
 	}
 	if p.MinPixels < 0 {
 		errs = append(errs, fmt.Errorf("min_pixels %d must not be negative", p.MinPixels))
+	}
+	if p.Instances != InstancesByClass && p.Instances != InstancesByForeground {
+		errs = append(errs, fmt.Errorf("instances %q: want %q or %q", p.Instances, InstancesByClass, InstancesByForeground))
 	}
 	return errors.Join(errs...)
 }
@@ -351,10 +371,11 @@ func GroundTruth(d *data.Segmentation) ([]metrics.Instance, error) {
 }
 
 // Detect turns one image's per-pixel probabilities (channels × pixels, the
-// fcn's K+1 outputs) into scored instances: the argmax class map split into
-// 8-connected components per category, each scored by the mean probability
-// of its class. It also returns the class map.
-func Detect(image int, probs []float32, h, w, minPixels int) ([]metrics.Instance, []int, error) {
+// fcn's K+1 outputs) into scored instances of the argmax class map, the way
+// mode (InstancesByClass or InstancesByForeground) says; components are
+// 8-connected and those under minPixels pixels are dropped. It also returns
+// the class map.
+func Detect(image int, probs []float32, h, w, minPixels int, mode string) ([]metrics.Instance, []int, error) {
 	hw := h * w
 	if hw == 0 || len(probs)%hw != 0 || len(probs) < 2*hw {
 		return nil, nil, fmt.Errorf("detect: %d probabilities do not form at least 2 channels of %dx%d", len(probs), h, w)
@@ -364,13 +385,41 @@ func Detect(image int, probs []float32, h, w, minPixels int) ([]metrics.Instance
 	for p := range classes {
 		classes[p] = argmax(probs, p, c, hw)
 	}
-	dets, err := metrics.Components(image, classes, probs, metrics.ComponentOptions{
-		Width: w, Height: h, Background: 0, Connectivity: metrics.Eight, MinPixels: minPixels,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("detect: %w", err)
+	opt := metrics.ComponentOptions{Width: w, Height: h, Background: 0, Connectivity: metrics.Eight, MinPixels: minPixels}
+	switch mode {
+	case InstancesByClass:
+		dets, err := metrics.Components(image, classes, probs, opt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("detect: %w", err)
+		}
+		return dets, classes, nil
+	case InstancesByForeground:
+		fg := make([]int, hw)
+		for p, k := range classes {
+			if k != 0 {
+				fg[p] = 1
+			}
+		}
+		dets, err := metrics.Components(image, fg, nil, opt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("detect: %w", err)
+		}
+		for i := range dets {
+			best, bestMean := 0, 0.0
+			for k := 1; k < c; k++ {
+				var sum float64
+				for _, p := range dets[i].Pixels {
+					sum += float64(probs[k*hw+int(p)])
+				}
+				if mean := sum / float64(len(dets[i].Pixels)); best == 0 || mean > bestMean {
+					best, bestMean = k, mean
+				}
+			}
+			dets[i].Category, dets[i].Score = best, bestMean
+		}
+		return dets, classes, nil
 	}
-	return dets, classes, nil
+	return nil, nil, fmt.Errorf("detect: unknown instances mode %q", mode)
 }
 
 // EvaluateSegmentation scores an fcn on d with COCO-style mask AP and
@@ -400,7 +449,7 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *data.Segmenta
 		per := (k + 1) * hw
 		for i := 0; i < n; i++ {
 			img := lo + i
-			found, classes, err := Detect(img, probs[i*per:(i+1)*per], d.H, d.W, p.MinPixels)
+			found, classes, err := Detect(img, probs[i*per:(i+1)*per], d.H, d.W, p.MinPixels, p.Instances)
 			if err != nil {
 				return fmt.Errorf("image %d: %w", img, err)
 			}

@@ -125,7 +125,7 @@ func TestSegmentationHandWorked(t *testing.T) {
 	if err := thresholdFCN(t, 2, 16).Save(filepath.Join(dir, "train", "model")); err != nil {
 		t.Fatal(err)
 	}
-	out := runNode(t, Params{BatchSize: 1}, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
+	out := runNode(t, Params{BatchSize: 1, Instances: InstancesByClass}, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
 
 	// Category 1 (rare): detections ranked FP (255), TP, TP (200, equal
 	// scores; exact masks) against 2 ground truths: recall 0, 1/2, 1 and
@@ -162,14 +162,18 @@ func TestSegmentationHandWorked(t *testing.T) {
 		per[1].AP != 0 || per[1].Instances != 1 || per[1].Detections != 0 {
 		t.Errorf("per category %+v", per)
 	}
-	// Same inputs, another batch size: byte-identical metrics.
-	again := runNode(t, Params{BatchSize: 64}, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
-	second, err := os.ReadFile(filepath.Join(again, "metrics.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(first, second) {
-		t.Errorf("metrics.json differs between runs:\n%s\n%s", first, second)
+	// Same inputs, another batch size, and instances from foreground
+	// components (every blob here is one category, so nothing changes):
+	// byte-identical metrics.
+	for _, p := range []Params{{BatchSize: 64, Instances: InstancesByClass}, {BatchSize: 2, Instances: InstancesByForeground}} {
+		again := runNode(t, p, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
+		second, err := os.ReadFile(filepath.Join(again, "metrics.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, second) {
+			t.Errorf("params %+v: metrics.json differs:\n%s\n%s", p, first, second)
+		}
 	}
 	for _, key := range []string{`"AP"`, `"APr"`, `"APc"`, `"APf"`} {
 		if !bytes.Contains(first, []byte(key)) {
@@ -192,7 +196,7 @@ func TestDetect(t *testing.T) {
 		}
 		probs[c*h*w+p] = 0.5 + 0.05*float32(p)
 	}
-	dets, got, err := Detect(7, probs, h, w, 0)
+	dets, got, err := Detect(7, probs, h, w, 0, InstancesByClass)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,15 +224,51 @@ func TestDetect(t *testing.T) {
 			t.Errorf("detection %d = %+v, want %+v", i, dets[i], want[i])
 		}
 	}
-	dets, _, err = Detect(7, probs, h, w, 2)
+	dets, _, err = Detect(7, probs, h, w, 2, InstancesByClass)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(dets) != 2 {
 		t.Errorf("min_pixels 2 kept %d detections, want 2 (the single pixel dropped)", len(dets))
 	}
-	if _, _, err := Detect(0, probs[:h*w], h, w, 0); err == nil {
+	if _, _, err := Detect(0, probs[:h*w], h, w, 0, InstancesByClass); err == nil {
 		t.Error("one channel: no error")
+	}
+	if _, _, err := Detect(0, probs, h, w, 0, "pixels"); err == nil {
+		t.Error("unknown mode: no error")
+	}
+}
+
+func TestDetectForeground(t *testing.T) {
+	// 2×3 image, 3 channels (background, A, B). Class map:
+	//   A B 0
+	//   0 0 B     → one foreground component {0, 1, 5} (8-connected) and
+	// nothing else. Mean probability over it: A (0.6+0.3+0.2)/3 = 1.1/3,
+	// B (0.3+0.5+0.7)/3 = 1.5/3 → category B (2), score 0.5. By class it
+	// would be two fragments: A {0} and B {1, 5}.
+	const h, w = 2, 3
+	probs := []float32{
+		0.1, 0.2, 0.9, 0.8, 0.9, 0.1, // background
+		0.6, 0.3, 0.05, 0.1, 0.05, 0.2, // A
+		0.3, 0.5, 0.05, 0.1, 0.05, 0.7, // B
+	}
+	dets, classes, err := Detect(3, probs, h, w, 0, InstancesByForeground)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 0, 0, 0, 2}; !slices.Equal(classes, want) {
+		t.Errorf("class map %v, want %v", classes, want)
+	}
+	if len(dets) != 1 || dets[0].Image != 3 || dets[0].Category != 2 || !slices.Equal(dets[0].Pixels, []int32{0, 1, 5}) ||
+		math.Abs(dets[0].Score-(float64(float32(0.3))+float64(float32(0.5))+float64(float32(0.7)))/3) > 1e-12 {
+		t.Errorf("foreground detections %+v, want one of category 2 over pixels 0, 1, 5 scored 0.5", dets)
+	}
+	byClass, _, err := Detect(3, probs, h, w, 0, InstancesByClass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byClass) != 2 {
+		t.Errorf("by class: %d detections, want 2 fragments", len(byClass))
 	}
 }
 
@@ -366,7 +406,9 @@ func TestParams(t *testing.T) {
 	for _, tt := range []struct {
 		p  Params
 		ok bool
-	}{{DefaultParams(), true}, {Params{BatchSize: 0}, false}, {Params{BatchSize: 4, MinPixels: -1}, false}, {Params{BatchSize: 1, MinPixels: 3}, true}} {
+	}{{DefaultParams(), true}, {Params{BatchSize: 0, Instances: InstancesByClass}, false},
+		{Params{BatchSize: 4, MinPixels: -1, Instances: InstancesByClass}, false}, {Params{BatchSize: 1, MinPixels: 3, Instances: InstancesByForeground}, true},
+		{Params{BatchSize: 1, Instances: "blobs"}, false}} {
 		p := tt.p
 		_, err := k.New(nodes.Build{}, &p)
 		if (err == nil) != tt.ok {
