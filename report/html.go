@@ -282,6 +282,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{{.Name}} — dagrun report</title>
 <style>
+* { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1240px; padding: 0 16px; color: #1d2330; background: #fff; }
 h1 { font-size: 26px; margin-bottom: 4px; } h2 { border-bottom: 1px solid #d8dde6; padding-bottom: 4px; margin-top: 32px; }
 nav a { margin-right: 14px; }
@@ -295,7 +296,8 @@ figure { margin: 0; border: 1px solid #e3e7ee; padding: 6px; background: #fafbfc
 figure img { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #39414f; margin-top: 4px; }
 pre { background: #f5f7fa; border: 1px solid #e3e7ee; padding: 10px; overflow-x: auto; font-size: 12px; }
-code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; }
+code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; } .files { white-space: normal; }
+.scroll { overflow-x: auto; }
 .status-cached { color: #17693a; } .status-run, .status-run\? { color: #a35200; }
 </style>
 </head>
@@ -305,11 +307,11 @@ code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; }
 <nav>{{if .Table}}<a href="#table">Table</a>{{end}}{{range .Sections}}<a href="#{{.ID}}">{{.Title}}</a>{{end}}{{if .Gallery}}<a href="#pictures">Pictures</a>{{end}}<a href="#nodes">Nodes</a>{{if .SpecFile}}<a href="#spec">Spec</a>{{end}}</nav>
 {{with .Table}}
 <h2 id="table">Table</h2>
-<table id="report-table">
+<div class="scroll"><table id="report-table">
 <thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr{{if .Baseline}} class="baseline"{{end}}>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</tbody>
-</table>
+</table></div>
 <p class="note">{{.Note}} Download: <a href="table.md">Markdown</a> · <a href="table.csv">CSV</a> · <a href="table.json">JSON</a></p>
 {{end}}
 {{range .Sections}}
@@ -325,11 +327,11 @@ code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; }
 </div>
 {{end}}
 <h2 id="nodes">Nodes</h2>
-<table id="nodes-table">
+<div class="scroll"><table id="nodes-table">
 <thead><tr><th>node</th><th>kind</th><th>status</th><th>key</th><th>compute</th><th>last run</th><th>artifacts</th></tr></thead>
 <tbody>{{range .Nodes}}<tr><td><code>{{.Name}}</code></td><td>{{.Kind}}</td><td class="status-{{.Status}}">{{.Status}}</td><td>{{if .Key}}<code title="{{.Key}}">{{.Short}}</code>{{else}}—{{end}}</td><td>{{.Compute}}</td><td>{{.LastRun}}</td><td class="files">{{range .Files}}<a href="{{.Href}}">{{.Text}}</a>{{end}}{{if .More.Text}}<a href="{{.More.Href}}">{{.More.Text}}</a>{{end}}{{if .Problem}}<span class="muted">{{.Problem}}</span>{{end}}</td></tr>
 {{end}}</tbody>
-</table>
+</table></div>
 {{if .SpecFile}}
 <h2 id="spec">Spec <a href="spec.yaml" class="muted">{{.SpecFile}}</a></h2>
 <pre>{{.Spec}}</pre>

@@ -286,7 +286,7 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 		err := w.add("acceptance", "acceptance by source: "+g.label,
 			"Fraction of offered generated items accepted, per generator source, in "+strconv.Itoa(bins)+" iteration bins; "+seeds+".",
 			func(p string, f Figure) error {
-				f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, 1
+				f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, rateTop
 				return SaveLines(p, f, src, nil)
 			})
 		if err != nil {
@@ -298,7 +298,7 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 			err := w.add("acceptance", "acceptance by frequency group: "+g.label,
 				"Fraction of offered generated items accepted, per frequency group of their category; "+seeds+".",
 				func(p string, f Figure) error {
-					f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, 1
+					f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, rateTop
 					return SaveLines(p, f, grp, nil)
 				})
 			if err != nil {
@@ -417,3 +417,7 @@ func (r *Report) lossPlots(w *plotWriter) error {
 	}
 	return nil
 }
+
+// rateTop is the top of the Y axis of rate plots: above 1, so that the
+// legend does not cover rates of 1.
+const rateTop = 1.2
