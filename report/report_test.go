@@ -69,7 +69,7 @@ report:
 
 // runSynth writes the synthetic spec and its picture into a temp folder,
 // runs it into a fresh cache and returns the collected report.
-func runSynth(t *testing.T) (*Report, string) {
+func runSynth(t testing.TB) (*Report, string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "synth.yaml"), []byte(synthSpec), 0o644); err != nil {
@@ -198,5 +198,17 @@ func TestWriteHTMLRefusesForeignFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
 		t.Errorf("foreign file gone: %v", err)
+	}
+}
+
+// BenchmarkWritePlots measures regenerating every plot of the synthetic
+// experiment from the cache (10 plots per op).
+func BenchmarkWritePlots(b *testing.B) {
+	r, dir := runSynth(b)
+	out := filepath.Join(dir, "plots")
+	for b.Loop() {
+		if _, err := r.WritePlots(context.Background(), out); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
