@@ -48,3 +48,9 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# Not part of CI: fetch ISNet (npm @imgly/background-removal-data, checked
+# by sha256) and annotate a few images with it (experiments/checks/isnet.yaml).
+.PHONY: isnet-check
+isnet-check: build deps
+	scripts/isnet-check.sh $(ARGS)

@@ -13,6 +13,7 @@ import (
 	"dagrun/nodes"
 	"dagrun/nodes/annotate"
 	"dagrun/nodes/artifact"
+	"dagrun/nodes/data"
 	"dagrun/nodes/onnx"
 )
 
@@ -120,7 +121,7 @@ func Kind() *nodes.Kind {
 		Doc:     "per item keep the annotator whose masked composite the scorer likes best; drop low scores and masks outside [min_area, max_area]",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "pool", Doc: "the generated pool", Accepts: []string{annotate.TypePool}},
+			{Name: "pool", Doc: "the generated pool (or a classification dataset dir, for checks on real images)", Accepts: []string{annotate.TypePool, data.TypeClassification}},
 			{Name: "masks", Doc: "one masks node per annotator, over that pool", Many: true, Accepts: []string{annotate.TypeMasks}},
 			{Name: "scorer", Doc: "scorer classifier: a train node's classifier over the pool's classes", Optional: true, Accepts: []string{typeModel}},
 		},
