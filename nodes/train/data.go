@@ -17,7 +17,10 @@ type Dataset struct {
 	N, H, W      int
 	Classes      []string
 	Groups       map[string]string
-	Images       []uint8 // N·H·W
+	// SizeStats are a segmentation set's instance sizes per class name
+	// (meta.json size_stats), which pasted instances follow.
+	SizeStats map[string]data.SizeStat
+	Images    []uint8 // N·H·W
 	// Labels holds N image labels (classification) or N·H·W pixel labels,
 	// 0 background and c+1 for category c (segmentation).
 	Labels []int
@@ -61,6 +64,7 @@ func LoadDataset(dir string) (*Dataset, error) {
 		}
 		d.Segmentation = true
 		d.N, d.H, d.W, d.Images, d.Classes, d.Groups = s.N, s.H, s.W, s.Images, s.Meta.Classes, s.Meta.Groups
+		d.SizeStats = s.Meta.SizeStats
 		d.Labels = make([]int, len(s.Semantic))
 		d.byClass = make([][]int, len(d.Classes))
 		hw := d.H * d.W

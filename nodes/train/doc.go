@@ -37,6 +37,28 @@
 // batch, which is what a rejected iteration trains on. Accepting then costs
 // one more pass, on Train.
 //
+// Instance paste (paste.go). With a segmentation train set, the pool input
+// takes INSTANCES dirs (select nodes, one per generator, each keeping its
+// source tag) and the paster is the Proposer. Per iteration it picks one
+// source (draw pool; all of them for draw mixed), then for each real scene
+// of the batch pastes k ~ U{0..max_paste} instances (X-Paste's 19 by
+// default; small scenes want fewer): category uniform among the source's
+// categories, then an item uniform within it; the item, cropped to its
+// mask's box, is resized so its longer side is round(N(mean, std)) of the
+// category's side statistics in the train set's meta.json (size_stats;
+// clamped to [min_side, scene side]), flipped left-right with probability
+// flip, and placed uniformly with its box inside the scene. Its mask pixels
+// overwrite pixels and labels, so earlier real or pasted instances lose
+// what they cover. Gen weighs exactly the pasted pixels 1; Train is the
+// same scenes with every pixel; a batch where every k was 0 proposes
+// nothing. Modes filter and offline are refused for paste (the select
+// node has already filtered). The decision log counts the pasted
+// instances' sources and categories.
+//
+// pool_fraction keeps, per pool dir and per category, the first
+// ⌈fraction·n⌉ items in file order, so smaller fractions nest in larger
+// ones and a single pool serves every point of a data-amount curve.
+//
 // Invariants:
 //   - Every random choice (weights, batch order, pool draws, random
 //     acceptance, look-ahead probes) comes from PCG streams seeded by the
@@ -50,6 +72,12 @@
 //     it; only the chosen update moves them.
 //   - decisions.csv has one row per iteration that was offered a generated
 //     part, in iteration order.
+//   - Pasting never edits the real batch; a rejected iteration trains on
+//     exactly the un-pasted scenes.
+//   - No output file holds a time: metrics.json and every other output
+//     are byte-identical across equal runs. The wall time of a training
+//     run is the engine's recorded duration of the node (dagrun show
+//     --html, the run's progress lines), never part of the output.
 //   - Cancellation is checked between iterations; a cancelled run writes no
 //     metrics.json.
 package train

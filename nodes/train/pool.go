@@ -88,6 +88,27 @@ func LoadPool(dirs []string) (*Pool, error) {
 	return p, nil
 }
 
+// prefix returns, ascending, the items kept at pool fraction f: per pool
+// dir and per category the first ⌈f·n⌉ of its n items.
+func (p *Pool) prefix(f float64) []int {
+	var out []int
+	for k := range p.Sources {
+		per := map[int]int{}
+		for _, l := range p.Labels[p.Start[k]:p.Start[k+1]] {
+			per[l]++
+		}
+		taken := map[int]int{}
+		for i := p.Start[k]; i < p.Start[k+1]; i++ {
+			l := p.Labels[i]
+			if taken[l] < keepCount(per[l], f) {
+				taken[l]++
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
 // Batch gathers the items idx with pixels scaled to [0, 1].
 func (p *Pool) Batch(idx []int) Batch {
 	hw := p.H * p.W
@@ -212,9 +233,6 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 	if len(dirs) == 0 {
 		return nil, nil, fmt.Errorf("select mode %q needs a pool input", sp.Mode)
 	}
-	if ds.Segmentation {
-		return nil, nil, fmt.Errorf("select mode %q: a pool of generated images needs a paster for a segmentation dataset; give the node a Proposer", sp.Mode)
-	}
 	pool, err := LoadPool(dirs)
 	if err != nil {
 		return nil, nil, err
@@ -223,10 +241,7 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 		return nil, nil, fmt.Errorf("pool (%dx%d, classes %q) does not match the train set (%dx%d, classes %q)",
 			pool.H, pool.W, pool.Classes, ds.H, ds.W, ds.Classes)
 	}
-	eligible := make([]int, pool.N())
-	for i := range eligible {
-		eligible[i] = i
-	}
+	eligible := pool.prefix(n.Params.PoolFraction)
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		dir := env.Input("scores")
 		if dir == "" {
@@ -236,12 +251,20 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 		if err != nil {
 			return nil, nil, err
 		}
+		inPrefix := make([]bool, pool.N())
+		for _, i := range eligible {
+			inPrefix[i] = true
+		}
+		eligible = eligible[:0]
 		if sp.Mode == ModeOffline {
-			eligible = accepted
+			for _, i := range accepted {
+				if inPrefix[i] {
+					eligible = append(eligible, i)
+				}
+			}
 		} else {
-			eligible = eligible[:0]
 			for i, s := range scores {
-				if s >= sp.Tau {
+				if s >= sp.Tau && inPrefix[i] {
 					eligible = append(eligible, i)
 				}
 			}

@@ -47,6 +47,14 @@ type Params struct {
 	Seed      uint64 `yaml:"seed" json:"seed"`
 	// Select says how generated data from the pool input enters the loop.
 	Select SelectParams `yaml:"select" json:"select"`
+	// PoolFraction is the share of the pool used: per pool dir and per
+	// category, only the first ⌈fraction·n⌉ of its n items (in file order),
+	// so that the items of a smaller fraction are among those of a larger
+	// one and one pool serves every point of a data-amount curve.
+	PoolFraction float64 `yaml:"pool_fraction" json:"pool_fraction"`
+	// Paste configures instance paste (segmentation with an INSTANCES
+	// pool).
+	Paste PasteParams `yaml:"paste" json:"paste"`
 }
 
 // DefaultParams are the defaults a spec's params override.
@@ -54,6 +62,7 @@ func DefaultParams() Params {
 	return Params{
 		Arch: "auto", Optimizer: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
 		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform", Select: DefaultSelectParams(),
+		PoolFraction: 1, Paste: DefaultPasteParams(),
 	}
 }
 
@@ -89,6 +98,12 @@ func (p Params) Validate() error {
 	if err := p.Select.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if !(p.PoolFraction > 0 && p.PoolFraction <= 1) {
+		errs = append(errs, fmt.Errorf("pool_fraction %v must be in (0, 1]", p.PoolFraction))
+	}
+	if err := p.Paste.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -96,12 +111,12 @@ func (p Params) Validate() error {
 func Kind() *nodes.Kind {
 	return &nodes.Kind{
 		Name:    "train",
-		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool selected by mode none/all/random/filter/offline/bsgal/lookahead",
-		Version: 2,
+		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead",
+		Version: 3,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
 			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
-			{Name: "pool", Doc: "generated data: classification dataset dirs whose meta.json may name a \"source\"", Optional: true, Many: true},
+			{Name: "pool", Doc: "generated data: pools or classification dataset dirs (classification), or INSTANCES dirs of select nodes (segmentation: pasted into the real scenes); each keeps its meta.json \"source\"", Optional: true, Many: true},
 			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
 		Produces: TypeModel,
@@ -229,7 +244,13 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 
 	proposer := n.Proposer
 	var pre *preselection
-	if proposer == nil && p.Select.usesPool() {
+	switch {
+	case proposer != nil || !p.Select.usesPool():
+	case ds.Segmentation:
+		if proposer, err = n.pasteProposer(ds, env); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	default:
 		if proposer, pre, err = n.poolProposer(ds, env); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
