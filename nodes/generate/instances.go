@@ -53,10 +53,10 @@ func brightBox(img []uint8, w, h int) (x0, y0, x1, y1 int, ok bool) {
 // cropInstances cuts every instance out of a segmentation dataset: the
 // bounding box of its mask in the scene, other instances' pixels set to 0,
 // scaled (keeping the aspect ratio) so its longer side is sides[category]
-// (rounded; size when that is 0) and centred on a size×size canvas. Pixels
-// are in [0, 1]; labels are categories. Order: scene, then instance id.
-func cropInstances(s *data.Segmentation, sides []float64, size int) ([]float32, []int, error) {
-	var xs []float32
+// (rounded; size when that is 0) and centred on a size×size canvas, as
+// bytes. Labels are categories. Order: scene, then instance id.
+func cropInstances(s *data.Segmentation, sides []float64, size int) ([]uint8, []int, error) {
+	var xs []uint8
 	var labels []int
 	hw := s.H * s.W
 	for i := range s.N {
@@ -91,7 +91,7 @@ func cropInstances(s *data.Segmentation, sides []float64, size int) ([]float32, 
 				for x := range w {
 					p := (b.y0+y)*s.W + b.x0 + x
 					if ins[p] == 0 || ins[p] == id {
-						crop[y*w+x] = float64(img[p]) / 255
+						crop[y*w+x] = float64(img[p])
 					}
 				}
 			}
@@ -100,7 +100,7 @@ func cropInstances(s *data.Segmentation, sides []float64, size int) ([]float32, 
 				side = int(math.Round(sides[b.cat]))
 			}
 			for _, v := range fitCentered(crop, w, h, side, size) {
-				xs = append(xs, float32(v))
+				xs = append(xs, toU8(v))
 			}
 			labels = append(labels, b.cat)
 		}

@@ -37,10 +37,10 @@ const priorMinItems = 5
 // in data order).
 const priorMaxItems = 500
 
-// fitPrior fits each category's latent Gaussian from the images xs (values
-// in [0, 1]) with their labels, starting from base (copied) and replacing
+// fitPrior fits each category's latent Gaussian from the images xs (bytes)
+// with their labels, starting from base (copied) and replacing
 // every category that has at least priorMinItems images.
-func fitPrior(v *VAE, base *Prior, xs []float32, labels []int) (*Prior, error) {
+func fitPrior(v *VAE, base *Prior, xs []uint8, labels []int) (*Prior, error) {
 	cfg := v.Config()
 	L, P := cfg.Latent, cfg.Pixels()
 	out := &Prior{Classes: base.Classes, Latent: L, Mean: append([]float64(nil), base.Mean...), Chol: append([]float64(nil), base.Chol...)}
@@ -58,8 +58,10 @@ func fitPrior(v *VAE, base *Prior, xs []float32, labels []int) (*Prior, error) {
 		cov := make([]float64, L*L)
 		vsum := make([]float64, L)
 		mus := make([][]float64, len(idx))
+		x := make([]float32, P)
 		for j, i := range idx {
-			mu, lv := v.Encode(xs[i*P:(i+1)*P], c)
+			toUnit(x, xs[i*P:(i+1)*P])
+			mu, lv := v.Encode(x, c)
 			mus[j] = mu
 			for k := range L {
 				mean[k] += mu[k]

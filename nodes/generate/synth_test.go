@@ -229,9 +229,9 @@ func TestCropInstances(t *testing.T) {
 	}
 	for y := range 12 {
 		for x := range 12 {
-			want := float32(0)
+			want := uint8(0)
 			if x >= 2 && x < 10 && y >= 5 && y < 7 {
-				want = 230.0 / 255
+				want = 230
 			}
 			if got := xs[y*12+x]; got != want {
 				t.Fatalf("bar crop at (%d,%d) = %v, want %v", x, y, got, want)
@@ -239,8 +239,8 @@ func TestCropInstances(t *testing.T) {
 		}
 	}
 	ring := xs[144:]
-	if ring[0] != 210.0/255 || ring[6*12+6] != 0 {
-		t.Errorf("ring crop corner %v centre %v, want %v and 0", ring[0], ring[6*12+6], 210.0/255)
+	if ring[0] != 210 || ring[6*12+6] != 0 {
+		t.Errorf("ring crop corner %v centre %v, want 210 and 0", ring[0], ring[6*12+6])
 	}
 }
 

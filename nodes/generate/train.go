@@ -41,7 +41,7 @@ type TrainParams struct {
 // classifier mostly recognizes.
 func DefaultTrainParams() TrainParams {
 	return TrainParams{
-		Latent: 16, Hidden: 128, Iterations: 1500, BatchSize: 64, LR: 2e-3, Beta: 1,
+		Latent: 16, Hidden: 128, Iterations: 1000, BatchSize: 64, LR: 2e-3, Beta: 1,
 		FinetuneIterations: 300, FinetuneLR: 1e-3,
 	}
 }
@@ -116,15 +116,12 @@ func (n *trainNode) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("read data: want square images and at least one, got %d of %dx%d", ref.N, ref.H, ref.W)
 	}
 	classes := len(ref.Meta.Classes)
-	x := make([]float32, len(ref.Images))
-	for i, v := range ref.Images {
-		x[i] = float32(v) / 255
-	}
+	x := ref.Images
 	labels := make([]int, ref.N)
 	for i, l := range ref.Labels {
 		labels[i] = int(l)
 	}
-	var ftX []float32
+	var ftX []uint8
 	var ftLabels []int
 	if dir := env.Input("finetune"); dir != "" {
 		seg, err := data.LoadSegmentation(dir)
@@ -235,7 +232,7 @@ const lastWindow = 50
 // phase takes iters Adam steps (a fresh optimizer, cosine learning rate from
 // lr to 0) on batches drawn by pick from xs/labels, and returns the mean
 // losses of its last steps.
-func (t *trainer) phase(ctx context.Context, name string, xs []float32, labels []int, pick func() int, iters int, lr float64) (Losses, error) {
+func (t *trainer) phase(ctx context.Context, name string, xs []uint8, labels []int, pick func() int, iters int, lr float64) (Losses, error) {
 	cfg := t.vae.Config()
 	if t.noise == nil {
 		t.noise = rand.New(rand.NewPCG(t.p.Seed, streamNoise))
@@ -253,7 +250,7 @@ func (t *trainer) phase(ctx context.Context, name string, xs []float32, labels [
 		}
 		for b := range bs {
 			i := pick()
-			copy(x[b*P:(b+1)*P], xs[i*P:(i+1)*P])
+			toUnit(x[b*P:(b+1)*P], xs[i*P:(i+1)*P])
 			lab[b] = labels[i]
 		}
 		for i := range eps {
@@ -286,4 +283,11 @@ func allClasses(k int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// toUnit writes bytes scaled to [0, 1] into dst.
+func toUnit(dst []float32, src []uint8) {
+	for i, v := range src {
+		dst[i] = float32(v) / 255
+	}
 }

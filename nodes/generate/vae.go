@@ -94,7 +94,7 @@ type VAE struct {
 	offsets []int
 	flat    []float32 // all parameters back to back
 	values  []*tensor.Dense
-	progs   map[int]*vaeProgram
+	progs   map[progKey]*vaeProgram
 	// prior is the latent distribution sampling draws from, per category.
 	prior *Prior
 }
@@ -107,7 +107,7 @@ func NewVAE(cfg VAEConfig) (*VAE, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new vae: %w", err)
 	}
-	v := &VAE{cfg: cfg, specs: cfg.specs(), progs: map[int]*vaeProgram{}, prior: standardPrior(cfg.Classes, cfg.Latent)}
+	v := &VAE{cfg: cfg, specs: cfg.specs(), progs: map[progKey]*vaeProgram{}, prior: standardPrior(cfg.Classes, cfg.Latent)}
 	size := 0
 	for _, s := range v.specs {
 		v.offsets = append(v.offsets, size)
@@ -167,15 +167,21 @@ type vaeProgram struct {
 	vm           G.VM
 }
 
+// progKey identifies a compiled graph: batch size and KL weight.
+type progKey struct {
+	n    int
+	beta float64
+}
+
 func (v *VAE) program(n int, beta float64) (*vaeProgram, error) {
-	if p, ok := v.progs[n]; ok {
+	if p, ok := v.progs[progKey{n, beta}]; ok {
 		return p, nil
 	}
 	p, err := v.compile(n, beta)
 	if err != nil {
 		return nil, fmt.Errorf("compile vae graph for batch %d: %w", n, err)
 	}
-	v.progs[n] = p
+	v.progs[progKey{n, beta}] = p
 	return p, nil
 }
 
