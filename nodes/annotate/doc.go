@@ -12,10 +12,11 @@
 //     (PCG stream (seed, item index)); foreground is the brighter cluster,
 //     or with foreground: interior the cluster covering less of the image
 //     border (objects rarely touch the border; ties go to the brighter).
-//   - onnx-saliency: a U2Net/ISNet-style model: grey → [0,1] → bilinear
-//     resize to size×size → 3 equal channels → (x−mean)/std → run → the
-//     chosen output map → min-max normalised (default) → resized back →
-//     thresholded. The model file's content digest enters the key.
+//   - onnx-saliency: a U2Net/ISNet-style model: grey → [0,1] → optional
+//     black border of pad pixels → bilinear resize to size×size → 3 equal
+//     channels → (x−mean)/std → run → the chosen output map → min-max
+//     normalised (default) → resized back and cropped → thresholded. The
+//     model file's content digest enters the key.
 //
 // Invariants: masks hold only 0 and 1; item i's mask depends only on item
 // i's image and the params (and, for onnx-saliency, the model bytes), so

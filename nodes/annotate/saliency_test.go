@@ -77,6 +77,10 @@ func TestSaliencyEndToEnd(t *testing.T) {
 		{"fixed size from the model", func(sp *SaliencyParams) { sp.Model = "fixed.onnx" }, want},
 		{"dynamic model, size 8", func(sp *SaliencyParams) { sp.Model = "dyn.onnx"; sp.Size = 8 }, want},
 		{"output 0 is the inverted map", func(sp *SaliencyParams) { sp.Model = "dyn.onnx"; sp.Size = 8; sp.Output = 0 }, invert(want)},
+		// Padded by 3 to 14×14 and run at 14: the map is pointwise, so
+		// cropping it back must give the unpadded mask (a wrong crop
+		// offset shifts it).
+		{"pad 3 at size 14", func(sp *SaliencyParams) { sp.Model = "dyn.onnx"; sp.Size = 14; sp.Pad = 3 }, want},
 	} {
 		m, err := run(tc.set)
 		if err != nil {
