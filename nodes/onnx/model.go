@@ -34,6 +34,7 @@ type Info struct {
 	Type string
 }
 
+// String formats i as `"name" type [dims]` for error messages.
 func (i Info) String() string {
 	return fmt.Sprintf("%q %s %v", i.Name, i.Type, i.Shape)
 }
