@@ -57,6 +57,8 @@ type app struct {
 	expectCached   bool
 	quiet          bool
 	plain          bool
+	executor       string
+	partition      string
 	log            *slog.Logger
 }
 
@@ -150,12 +152,14 @@ error, 130 interrupted.`,
 	pf.IntVarP(&a.jobs, "jobs", "j", defaultJobs(), "CPU budget: how many node weights run at once")
 	pf.StringVar(&a.cacheDir, "cache", "", "cache folder (default $DAGRUN_CACHE, else .dagrun/ at the project root)")
 	pf.CountVarP(&a.verbose, "verbose", "v", "more logs (-v, -vv)")
+	pf.StringVar(&a.executor, "executor", "", "where nodes run: local or slurm (default: the spec's executor:, else local)")
+	pf.StringVar(&a.partition, "slurm-partition", "", "Slurm partition for the slurm executor (default: the cluster's)")
 	root.Flags().BoolVar(&a.failFast, "fail-fast", false, "stop everything at the first failure")
 	root.Flags().BoolVar(&a.expectCached, "expect-cached", false, "fail, listing the misses, if anything would run")
 	root.Flags().BoolVarP(&a.quiet, "quiet", "q", false, "print no per-node lines and no command output")
 	root.Flags().BoolVar(&a.plain, "plain", false, "plain progress lines even on a terminal")
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.planCommand(), a.showCommand(),
-		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand())
+		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand(), a.execCommand())
 	return root
 }
 

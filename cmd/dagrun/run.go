@@ -53,9 +53,13 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 				len(miss), len(p.Items), strings.Join(miss, "\n")))
 		}
 	}
+	ex, err := a.executorFor(g)
+	if err != nil {
+		return err
+	}
 	r := newRenderer(a, len(g.Nodes))
 	runner := &dag.Runner{Cache: c, Opts: dag.Options{
-		Jobs: a.jobs, FailFast: a.failFast, Events: r.event, Log: a.log,
+		Jobs: a.jobs, FailFast: a.failFast, Events: r.event, Log: a.log, Executor: ex,
 	}}
 	sum, err := runner.Run(ctx, g)
 	r.close()

@@ -1,0 +1,178 @@
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"dagrun/nodes"
+	"dagrun/spec"
+
+	"gopkg.in/yaml.v3"
+)
+
+// JobFormat is the version of the job file layout; RunJob refuses others.
+const JobFormat = 1
+
+// JobFile is everything `dagrun exec` needs to run one node on a cluster
+// machine. Every path is absolute and on the shared filesystem.
+type JobFile struct {
+	Format int `json:"format"`
+	// Node is the node's expanded name, Key its cache key (for messages).
+	Node string `json:"node"`
+	Key  string `json:"key"`
+	// Kind and Version name the node's kind; the binary that runs the job
+	// must know the same kind at the same version.
+	Kind    string `json:"kind"`
+	Version int    `json:"version"`
+	// ParamsYAML is the node's params mapping as the spec gave it (after
+	// interpolation); RunJob decodes it the way the driver did, since params
+	// that never enter the key (paths of files keyed by content) are not in
+	// the JSON.
+	ParamsYAML string `json:"params_yaml"`
+	// Params is the canonical JSON of the decoded params, as keyed: the
+	// decoded ParamsYAML must encode to it.
+	Params string `json:"params"`
+	// Dir is the spec folder the node's relative paths resolve against.
+	Dir     string              `json:"dir"`
+	Inputs  map[string][]string `json:"inputs"`
+	OutDir  string              `json:"out_dir"`
+	TempDir string              `json:"temp_dir"`
+	// Log receives the node's console output (appended).
+	Log string `json:"log"`
+}
+
+// WriteJobFile writes jf to path as JSON.
+func WriteJobFile(path string, jf *JobFile) error {
+	b, err := json.MarshalIndent(jf, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode job file %q: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write job file: %w", err)
+	}
+	return nil
+}
+
+// ReadJobFile reads a job file written by WriteJobFile.
+func ReadJobFile(path string) (*JobFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read job file: %w", err)
+	}
+	var jf JobFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jf); err != nil {
+		return nil, fmt.Errorf("decode job file %q: %w", path, err)
+	}
+	if jf.Format != JobFormat {
+		return nil, fmt.Errorf("job file %q: format %d, this dagrun reads %d", path, jf.Format, JobFormat)
+	}
+	return &jf, nil
+}
+
+// RunJob runs the node that the job file at path describes, with its
+// console output and diagnostics appended to the job's log. It rebuilds the
+// node from reg (params YAML → the kind's params struct, decoded as the spec
+// loader does → New), checks that the params encode to the keyed canonical
+// JSON, and runs it. The error is the node's (or why it could not be
+// built); `dagrun exec` prints it to stderr, which sbatch --output sends to
+// the same log, whose tail the driver reports.
+func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
+	jf, err := ReadJobFile(path)
+	if err != nil {
+		return err
+	}
+	log, err := os.OpenFile(jf.Log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open job log: %w", err)
+	}
+	defer log.Close()
+	node, err := buildNode(jf, reg)
+	if err != nil {
+		return err
+	}
+	env := &nodes.Env{
+		Inputs:  jf.Inputs,
+		OutDir:  jf.OutDir,
+		TempDir: jf.TempDir,
+		Log:     slog.New(slog.NewTextHandler(log, nil)).With("node", jf.Node),
+		Output:  log,
+	}
+	if err := node.Run(ctx, env); err != nil {
+		return fmt.Errorf("node %q (%s): run: %w", jf.Node, jf.Kind, err)
+	}
+	if err := log.Close(); err != nil {
+		return fmt.Errorf("close job log: %w", err)
+	}
+	return nil
+}
+
+// buildNode rebuilds the node of jf from reg.
+func buildNode(jf *JobFile, reg *nodes.Registry) (nodes.Node, error) {
+	k, ok := reg.Lookup(jf.Kind)
+	if !ok {
+		return nil, fmt.Errorf("node %q: this dagrun has no kind %q", jf.Node, jf.Kind)
+	}
+	if k.Version != jf.Version {
+		return nil, fmt.Errorf("node %q: kind %q is version %d here, the driver has %d (run the same dagrun binary on both)", jf.Node, jf.Kind, k.Version, jf.Version)
+	}
+	var params any
+	if k.Params != nil {
+		params = k.Params()
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(jf.ParamsYAML), &doc); err != nil {
+			return nil, fmt.Errorf("node %q: parse params: %w", jf.Node, err)
+		}
+		sn := &spec.Node{Name: jf.Node, Kind: jf.Kind, Dir: jf.Dir}
+		if len(doc.Content) > 0 {
+			sn.Params = doc.Content[0]
+		}
+		if errs := spec.DecodeParams(sn, params); len(errs) > 0 {
+			return nil, fmt.Errorf("node %q: decode params: %w", jf.Node, errs)
+		}
+	}
+	again, err := canonicalJSON(params)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: encode params: %w", jf.Node, err)
+	}
+	if again != jf.Params {
+		return nil, fmt.Errorf("node %q: params of kind %q decode here to %s, the driver keyed %s (run the same dagrun binary on both)", jf.Node, jf.Kind, again, jf.Params)
+	}
+	node, err := k.New(nodes.Build{Dir: jf.Dir}, params)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: params: %w", jf.Node, err)
+	}
+	return node, nil
+}
+
+// canonicalJSON encodes v with sorted keys and numbers kept as written, the
+// form dag keys params by ("null" for no params).
+func canonicalJSON(v any) (string, error) {
+	if v == nil {
+		return "null", nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return "", err
+	}
+	if dec.More() {
+		return "", errors.New("trailing data after params")
+	}
+	out, err := json.Marshal(generic)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
