@@ -227,6 +227,8 @@ func (e *Executor) wait(ctx context.Context, id string) (*jobState, error) {
 			misses = 0
 		case ctx.Err() != nil:
 			// Handled at the top of the loop.
+		case errors.Is(err, errUnknownJob):
+			return nil, fmt.Errorf("slurm: job %s: %w", id, err)
 		default:
 			// slurmctld may be busy for a moment; give up after ~30 tries.
 			misses++
@@ -274,8 +276,8 @@ var terminal = map[string]bool{
 	"BOOT_FAIL": true, "DEADLINE": true,
 }
 
-// ended reports whether the job is over: a terminal state, and no
-// COMPLETING flag (its processes are gone).
+// ended reports whether the job is over. scontrol shows COMPLETING, not a
+// terminal state, until the job's processes are gone.
 func (s *jobState) ended() bool { return terminal[s.State] }
 
 // err maps an ended job to nil (COMPLETED with exit code 0) or a *JobError.
