@@ -35,10 +35,11 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 
-# The test command. -race is on for everything; the build cache is shared by
-# vet and test so cgo (SQLite) compiles once per flag set.
+# The test command. It fetches datasets and ONNX Runtime, and (as root)
+# installs Chromium and starts a one-node Slurm cluster for the tests that
+# need them (scripts/test-services.sh). -race is on for everything.
 test: deps fmt-check vet
-	$(GO) test -race -count=1 ./...
+	scripts/test-services.sh $(GO) test -race -count=1 ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./spec
