@@ -12,7 +12,16 @@ lib="$dest/libonnxruntime.so.1"
 if [ -f "$lib" ] && echo "$lib_sha  $lib" | sha256sum -c --quiet - 2>/dev/null; then
   exit 0
 fi
-command -v npm >/dev/null || { echo "fetch-onnxruntime: npm is needed (apt-get install npm)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "fetch-onnxruntime: installing npm (Debian) to fetch onnxruntime-node" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  else
+    echo "fetch-onnxruntime: npm is needed: sudo apt-get install npm" >&2
+    exit 1
+  fi
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent onnxruntime-node@1.24.1 >/dev/null)
