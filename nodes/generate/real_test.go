@@ -17,7 +17,11 @@ func TestClassConditionalReal(t *testing.T) {
 	}
 	lt := ltseg(t)
 	refDir := filepath.Join(lt, "reference")
-	model := runKind(t, TrainKind(), nodes.Build{}, func(p *TrainParams) { p.Iterations, p.FinetuneIterations = 300, 50 },
+	iters, ftIters, minRate := 300, 50, []float64{0.5, 0.35}
+	if raceEnabled {
+		iters, ftIters, minRate = 120, 20, []float64{0.3, 0.2}
+	}
+	model := runKind(t, TrainKind(), nodes.Build{}, func(p *TrainParams) { p.Iterations, p.FinetuneIterations = iters, ftIters },
 		map[string][]string{"data": {refDir}, "finetune": {filepath.Join(lt, "train")}})
 	ref, err := data.LoadClassification(refDir)
 	if err != nil {
@@ -26,7 +30,7 @@ func TestClassConditionalReal(t *testing.T) {
 	self := centroidRate(ref, ref.Images, ref.Labels)
 	for _, tc := range []struct {
 		temperature, min float64
-	}{{1, 0.5}, {1.5, 0.35}} {
+	}{{1, minRate[0]}, {1.5, minRate[1]}} {
 		pool, err := LoadPool(runKind(t, SampleKind(), nodes.Build{}, func(p *SampleParams) {
 			p.NPerClass, p.Temperature = 50, tc.temperature
 		}, map[string][]string{"model": {model}}))
