@@ -50,6 +50,13 @@ type Cache struct {
 	self proc // this process, for leases and scratch folder names
 
 	hashed atomic.Int64
+	stmts  stmts
+
+	// memo remembers file digests this process has computed or read, by
+	// path and stat, so a spec with thousands of nodes reading one program
+	// asks SQLite once.
+	memoMu sync.Mutex
+	memo   map[string]memoEntry
 
 	mu     sync.Mutex
 	leases map[*Lease]struct{}
@@ -72,6 +79,7 @@ func Open(dir string, opt Options) (*Cache, error) {
 		now:    opt.Now,
 		ttl:    opt.LeaseTTL,
 		leases: map[*Lease]struct{}{},
+		memo:   map[string]memoEntry{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -123,7 +131,7 @@ func (c *Cache) Close() error {
 	for _, l := range held {
 		errs = append(errs, l.Release())
 	}
-	errs = append(errs, c.wrap("close", c.db.Close()))
+	errs = append(errs, c.wrap("close", c.closeStmts()), c.wrap("close", c.db.Close()))
 	return errors.Join(errs...)
 }
 
@@ -205,6 +213,11 @@ func (c *Cache) openIndex() error {
 			return &Error{Dir: c.dir, Err: err}
 		}
 		return c.wrap("open index", err)
+	}
+	if err := c.prepareStmts(); err != nil {
+		c.closeStmts()
+		db.Close()
+		return c.wrap("open index: prepare statements", err)
 	}
 	return nil
 }

@@ -125,6 +125,10 @@ func TestCommitGetRoundTrip(t *testing.T) {
 	if _, err := c.Metrics(ctx, "nope"); err != ErrNotFound {
 		t.Errorf("Metrics(absent) = %v, want ErrNotFound", err)
 	}
+	// Uses are counted per run, not per lookup.
+	if _, err := c.RecordRun(ctx, "s", []RunNode{{Node: "a", Key: "k1", Status: "cached"}, {Node: "b", Key: "k9", Status: "done"}}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := c.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)

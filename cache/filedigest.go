@@ -48,6 +48,12 @@ func (c *Cache) FileDigest(path string) (string, error) {
 	return d, c.wrap(fmt.Sprintf("digest of %q", path), err)
 }
 
+// memoEntry is a digest this process trusts for a path while its stat is st.
+type memoEntry struct {
+	st     fileStat
+	digest string
+}
+
 func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -57,13 +63,19 @@ func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.memoMu.Lock()
+	m, ok := c.memo[abs]
+	c.memoMu.Unlock()
+	if ok && m.st == st {
+		return m.digest, nil
+	}
 	var row fileStat
 	var digest string
 	var hashed int64
-	err = c.db.QueryRowContext(ctx, `SELECT size, mtime_ns, inode, ctime_ns, digest, hashed_ns
-		FROM file_digests WHERE path = ?`, abs).Scan(&row.size, &row.mtime, &row.inode, &row.ctime, &digest, &hashed)
+	err = c.stmts.fileDigest.QueryRowContext(ctx, abs).Scan(&row.size, &row.mtime, &row.inode, &row.ctime, &digest, &hashed)
 	switch {
 	case err == nil && row == st && st.mtime < hashed-int64(racyWindow):
+		c.remember(abs, st, digest)
 		return digest, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return "", err
@@ -83,5 +95,16 @@ func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("memoize: %w", err)
 	}
+	if st.mtime < hashedAt-int64(racyWindow) {
+		c.remember(abs, st, digest)
+	}
 	return digest, nil
+}
+
+// remember keeps a trusted digest in the process memo. Only digests whose
+// file is older than the racy window are kept, as for the index's memo.
+func (c *Cache) remember(abs string, st fileStat, digest string) {
+	c.memoMu.Lock()
+	c.memo[abs] = memoEntry{st: st, digest: digest}
+	c.memoMu.Unlock()
 }

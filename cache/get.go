@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,9 +38,6 @@ type recorded struct {
 func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 	e, blobs, err := c.load(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		if err := c.count(ctx, "misses"); err != nil {
-			return nil, err
-		}
 		return nil, ErrNotFound
 	}
 	if err != nil {
@@ -77,7 +75,6 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 			refreshed = append(refreshed, b)
 		}
 	}
-	now := c.now().UnixNano()
 	if len(bads) > 0 {
 		for _, b := range bads {
 			c.log.Warn("cache: dropping entry with a bad blob; it will be recomputed",
@@ -111,60 +108,68 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 		}
 		return nil, ErrNotFound
 	}
-	err = c.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, b := range refreshed {
-			if _, err := tx.ExecContext(ctx, `UPDATE blobs SET size = ?, mtime_ns = ?, inode = ? WHERE digest = ?`,
-				b.stat.size, b.stat.mtime, int64(b.stat.inode), b.digest); err != nil {
-				return err
+	if len(refreshed) > 0 {
+		// A blob re-hashed and found good (its stat changed, e.g. a copy
+		// of the cache): remember its new stat so it is trusted again.
+		err = c.writeTx(ctx, func(tx *sql.Tx) error {
+			for _, b := range refreshed {
+				if _, err := tx.ExecContext(ctx, `UPDATE blobs SET size = ?, mtime_ns = ?, inode = ? WHERE digest = ?`,
+					b.stat.size, b.stat.mtime, int64(b.stat.inode), b.digest); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("refresh blob stats: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE entries SET hits = hits + 1, last_use_ns = ? WHERE key = ?`, now, key); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET last_use_ns = ? WHERE digest IN
-			(SELECT digest FROM manifests WHERE key = ? UNION SELECT log_digest FROM entries WHERE key = ?)`, now, key, key); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'hits'`)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record hit: %w", err)
 	}
+	// Hits, misses and last use are recorded per run by RecordRun, so a
+	// lookup is a read: lookups of many nodes run in parallel under WAL
+	// and `plan` or `show` do not count as uses.
 	return e, nil
-}
-
-// count bumps a counter.
-func (c *Cache) count(ctx context.Context, name string) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = ?`, name)
-	return err
 }
 
 // load reads an entry, its manifest and its blobs' recorded stats in one
 // statement (one snapshot), then its metrics.
 func (c *Cache) load(ctx context.Context, key string) (*Entry, []recorded, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT e.digest, e.kind, e.version, e.params, e.inputs, e.extra,
-			e.duration_ns, IFNULL(e.log_digest, ''), e.created_ns,
-			lb.size, lb.mtime_ns, lb.inode,
-			m.path, m.digest, m.size, m.exec, b.size, b.mtime_ns, b.inode
-		FROM entries e
-		LEFT JOIN blobs lb ON lb.digest = e.log_digest
-		LEFT JOIN manifests m ON m.key = e.key
-		LEFT JOIN blobs b ON b.digest = m.digest
-		WHERE e.key = ? ORDER BY m.path`, key)
+	rows, err := c.stmts.load.QueryContext(ctx, key)
 	if err != nil {
 		return nil, nil, err
 	}
+	got, err := scanEntries(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := got[key]
+	if l == nil {
+		return nil, nil, ErrNotFound
+	}
+	if l.e.Record.Metrics, err = c.metrics(ctx, key); err != nil {
+		return nil, nil, err
+	}
+	return l.e, l.blobs, nil
+}
+
+// loaded is an entry as read from the index, with its blobs' stats.
+type loaded struct {
+	e     *Entry
+	blobs []recorded
+}
+
+// scanEntries reads the rows of loadSQL or loadManySQL (ordered by key,
+// then path) and closes them.
+func scanEntries(rows *sql.Rows) (map[string]*loaded, error) {
 	defer rows.Close()
-	var e *Entry
-	var blobs []recorded
-	seen := map[string]bool{}
+	out := map[string]*loaded{}
+	var cur *loaded
+	var seen map[string]bool
 	add := func(digest, path string, size, mtime, inode sql.NullInt64) {
 		if seen[digest] {
 			return
 		}
 		seen[digest] = true
-		blobs = append(blobs, recorded{digest: digest, path: path, known: size.Valid,
+		cur.blobs = append(cur.blobs, recorded{digest: digest, path: path, known: size.Valid,
 			stat: blobStat{size: size.Int64, mtime: mtime.Int64, inode: uint64(inode.Int64)}})
 	}
 	for rows.Next() {
@@ -176,35 +181,106 @@ func (c *Cache) load(ctx context.Context, key string) (*Entry, []recorded, error
 			msize, bsize, bm, bino sql.NullInt64
 			mexec                  sql.NullBool
 		)
-		if err := rows.Scan(&ent.Digest, &ent.Record.Kind, &ent.Record.Version, &ent.Record.Params,
+		if err := rows.Scan(&ent.Key, &ent.Digest, &ent.Record.Kind, &ent.Record.Version, &ent.Record.Params,
 			&ent.Record.Inputs, &ent.Record.Extra, &dur, &ent.LogDigest, &created,
 			&lsize, &lmtime, &linode, &mpath, &mdigest, &msize, &mexec, &bsize, &bm, &bino); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if e == nil {
-			ent.Key = key
+		if cur == nil || cur.e.Key != ent.Key {
 			ent.Record.Duration = time.Duration(dur)
 			ent.Created = time.Unix(0, created)
-			e = &ent
-			if e.LogDigest != "" {
-				add(e.LogDigest, "(log)", lsize, lmtime, linode)
+			cur = &loaded{e: &ent}
+			seen = map[string]bool{}
+			out[ent.Key] = cur
+			if ent.LogDigest != "" {
+				add(ent.LogDigest, "(log)", lsize, lmtime, linode)
 			}
 		}
 		if mpath.Valid {
-			e.Manifest = append(e.Manifest, File{Path: mpath.String, Digest: mdigest.String, Size: msize.Int64, Exec: mexec.Bool})
+			cur.e.Manifest = append(cur.e.Manifest, File{Path: mpath.String, Digest: mdigest.String, Size: msize.Int64, Exec: mexec.Bool})
 			add(mdigest.String, mpath.String, bsize, bm, bino)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
+	return out, rows.Err()
+}
+
+// GetMany looks up many keys at once (a few queries instead of one per
+// key) and returns the entries found; absent keys are absent from the map.
+// An entry whose blobs' stats all match the index is returned as read; any
+// other goes through Get's checks (re-hash; a bad blob drops the entry with
+// a warning and leaves it out).
+func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string]*Entry, error) {
+	out := make(map[string]*Entry, len(keys))
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		js, err := json.Marshal(part)
+		if err != nil {
+			return nil, c.wrap("get many", err)
+		}
+		rows, err := c.db.QueryContext(ctx, loadManySQL, string(js))
+		if err != nil {
+			return nil, c.wrap("get many", err)
+		}
+		got, err := scanEntries(rows)
+		if err != nil {
+			return nil, c.wrap("get many", err)
+		}
+		if len(got) == 0 {
+			continue
+		}
+		mrows, err := c.db.QueryContext(ctx, metricsManySQL, string(js))
+		if err != nil {
+			return nil, c.wrap("get many", err)
+		}
+		for mrows.Next() {
+			var key, name string
+			var v sql.NullFloat64
+			if err := mrows.Scan(&key, &name, &v); err != nil {
+				mrows.Close()
+				return nil, c.wrap("get many", err)
+			}
+			if l := got[key]; l != nil {
+				if l.e.Record.Metrics == nil {
+					l.e.Record.Metrics = map[string]float64{}
+				}
+				if v.Valid {
+					l.e.Record.Metrics[name] = v.Float64
+				} else {
+					l.e.Record.Metrics[name] = math.NaN()
+				}
+			}
+		}
+		mrows.Close()
+		if err := mrows.Err(); err != nil {
+			return nil, c.wrap("get many", err)
+		}
+		for key, l := range got {
+			if l.e.Record.Metrics == nil {
+				l.e.Record.Metrics = map[string]float64{}
+			}
+			trusted := true
+			for _, b := range l.blobs {
+				st, err := statFile(c.BlobPath(b.digest))
+				if err != nil || !b.known || st != b.stat {
+					trusted = false
+					break
+				}
+			}
+			if trusted {
+				out[key] = l.e
+				continue
+			}
+			e, err := c.Get(ctx, key)
+			switch {
+			case err == nil:
+				out[key] = e
+			case !errors.Is(err, ErrNotFound):
+				return nil, err
+			}
+		}
 	}
-	if e == nil {
-		return nil, nil, ErrNotFound
-	}
-	if e.Record.Metrics, err = c.metrics(ctx, key); err != nil {
-		return nil, nil, err
-	}
-	return e, blobs, nil
+	return out, nil
 }
 
 // Metrics returns the metrics recorded with the entry for key (NaN
@@ -222,7 +298,7 @@ func (c *Cache) Metrics(ctx context.Context, key string) (map[string]float64, er
 }
 
 func (c *Cache) metrics(ctx context.Context, key string) (map[string]float64, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT name, value FROM metrics WHERE key = ?`, key)
+	rows, err := c.stmts.metrics.QueryContext(ctx, key)
 	if err != nil {
 		return nil, err
 	}

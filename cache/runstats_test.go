@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,5 +57,55 @@ func TestRunAndKindStats(t *testing.T) {
 	want := []KindStat{{Kind: "eval", Entries: 1, Compute: time.Second, Hits: 1, Runs: 1}, {Kind: "train", Entries: 2, Compute: 8 * time.Second, Hits: 1, Runs: 3}}
 	if len(kinds) != 2 || kinds[0] != want[0] || kinds[1] != want[1] {
 		t.Errorf("kinds = %+v, want %+v", kinds, want)
+	}
+}
+
+func TestGetManyMatchesGet(t *testing.T) {
+	ctx := context.Background()
+	c, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var keys []string
+	for i := 0; i < 1200; i++ { // more than one chunk
+		key := fmt.Sprintf("k%04d", i)
+		keys = append(keys, key)
+		if i%3 == 0 {
+			continue // absent
+		}
+		dir, _ := c.TempDir("t-")
+		os.WriteFile(filepath.Join(dir, "f"), []byte(key), 0o644)
+		os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+		os.WriteFile(filepath.Join(dir, "sub", "g"), []byte("shared"), 0o644)
+		if _, err := c.Commit(ctx, key, dir, Record{Kind: "k", Metrics: map[string]float64{"m": float64(i)}, Log: []byte("log " + key)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Damage one entry's blob: GetMany must drop it like Get does.
+	bad, _ := c.Get(ctx, "k0001")
+	p := c.BlobPath(bad.Manifest[0].Digest)
+	os.Chmod(p, 0o644)
+	os.WriteFile(p, []byte("tampered"), 0o644)
+	got, err := c.GetMany(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 799 {
+		t.Errorf("GetMany found %d entries, want 800 - 1 damaged", len(got))
+	}
+	if _, ok := got["k0001"]; ok {
+		t.Error("GetMany returned the entry with a corrupt blob")
+	}
+	for _, key := range []string{"k0002", "k1198"} {
+		want, err := c.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got[key]
+		if g == nil || g.Digest != want.Digest || fmt.Sprint(g.Manifest) != fmt.Sprint(want.Manifest) ||
+			fmt.Sprint(g.Record.Metrics) != fmt.Sprint(want.Record.Metrics) || g.LogDigest != want.LogDigest {
+			t.Errorf("GetMany(%s) = %+v, Get = %+v", key, g, want)
+		}
 	}
 }

@@ -2,8 +2,11 @@ package dag
 
 import (
 	"bytes"
+	"container/heap"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os/exec"
 	"sort"
 	"strings"
 
@@ -75,6 +78,7 @@ func Build(s *spec.Spec, reg *nodes.Registry) (*Graph, error) {
 		g.Nodes = append(g.Nodes, n)
 		g.byName[sn.Name] = n
 	}
+	lookPath := memoLookPath()
 	for _, n := range g.Nodes {
 		sn := n.Spec
 		k, ok := reg.Lookup(sn.Kind)
@@ -107,7 +111,7 @@ func Build(s *spec.Spec, reg *nodes.Registry) (*Graph, error) {
 			continue
 		}
 		n.ParamsJSON = js
-		impl, err := k.New(nodes.Build{Dir: sn.Dir}, params)
+		impl, err := k.New(nodes.Build{Dir: sn.Dir, LookPath: lookPath}, params)
 		if err != nil {
 			pos := sn.ParamsPos
 			if pos.Line == 0 {
@@ -135,6 +139,24 @@ func Build(s *spec.Spec, reg *nodes.Registry) (*Graph, error) {
 	}
 	g.Order = order
 	return g, nil
+}
+
+// memoLookPath returns an exec.LookPath that remembers its answers for the
+// life of one Build.
+func memoLookPath() func(string) (string, error) {
+	type answer struct {
+		path string
+		err  error
+	}
+	seen := map[string]answer{}
+	return func(file string) (string, error) {
+		if a, ok := seen[file]; ok {
+			return a.path, a.err
+		}
+		p, err := exec.LookPath(file)
+		seen[file] = answer{p, err}
+		return p, err
+	}
 }
 
 func checkInputs(g *Graph, n *Node, errs *spec.ErrorList) {
@@ -216,16 +238,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// topoOrder links downstream edges and returns a topological order, using
-// dominikbraun/graph for the ordering so that cycles are caught even when a
-// caller built a spec by hand.
+// topoOrder links downstream edges and returns a topological order that is
+// stable: among ready nodes, spec order first (Kahn's algorithm with a heap,
+// O((V+E) log V)). The edges are also kept in a dominikbraun/graph, whose
+// cycle check names the cycle should a hand-built spec contain one; the
+// library's own topological sorts are quadratic in the number of nodes.
 func topoOrder(g *Graph) ([]*Node, error) {
-	dg := graph.New(func(n *Node) string { return n.Spec.Name }, graph.Directed())
-	for _, n := range g.Nodes {
-		if err := dg.AddVertex(n); err != nil {
-			return nil, err
-		}
-	}
+	indeg := make([]int, len(g.Nodes))
 	for _, n := range g.Nodes {
 		linked := map[*Node]bool{}
 		for _, e := range n.Inputs {
@@ -234,25 +253,61 @@ func topoOrder(g *Graph) ([]*Node, error) {
 			}
 			linked[e.From] = true
 			e.From.Downstream = append(e.From.Downstream, n)
-			if err := dg.AddEdge(e.From.Spec.Name, n.Spec.Name); err != nil {
-				return nil, err
+			indeg[n.index]++
+		}
+	}
+	ready := &indexHeap{}
+	for _, n := range g.Nodes {
+		if indeg[n.index] == 0 {
+			heap.Push(ready, n)
+		}
+	}
+	order := make([]*Node, 0, len(g.Nodes))
+	for ready.Len() > 0 {
+		n := heap.Pop(ready).(*Node)
+		order = append(order, n)
+		for _, d := range n.Downstream {
+			indeg[d.index]--
+			if indeg[d.index] == 0 {
+				heap.Push(ready, d)
 			}
 		}
 	}
-	names, err := graph.StableTopologicalSort(dg, func(a, b string) bool {
-		return g.byName[a].index < g.byName[b].index
-	})
-	if err != nil {
-		return nil, fmt.Errorf("order graph: %w", err)
-	}
-	if len(names) != len(g.Nodes) {
-		return nil, fmt.Errorf("order graph: dependency cycle")
-	}
-	order := make([]*Node, len(names))
-	for i, name := range names {
-		order[i] = g.byName[name]
+	if len(order) != len(g.Nodes) {
+		return nil, cycleError(g)
 	}
 	return order, nil
+}
+
+// cycleError names a dependency cycle, found with dominikbraun/graph.
+func cycleError(g *Graph) error {
+	dg := graph.New(func(n *Node) string { return n.Spec.Name }, graph.Directed(), graph.PreventCycles())
+	for _, n := range g.Nodes {
+		_ = dg.AddVertex(n)
+	}
+	for _, n := range g.Nodes {
+		for _, e := range n.Inputs {
+			if err := dg.AddEdge(e.From.Spec.Name, n.Spec.Name); errors.Is(err, graph.ErrEdgeCreatesCycle) {
+				path, _ := graph.ShortestPath(dg, n.Spec.Name, e.From.Spec.Name)
+				return fmt.Errorf("dependency cycle: %s -> %s", strings.Join(path, " -> "), n.Spec.Name)
+			}
+		}
+	}
+	return errors.New("dependency cycle")
+}
+
+// indexHeap orders nodes by their position in the spec.
+type indexHeap []*Node
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i].index < h[j].index }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(*Node)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return n
 }
 
 // canonicalJSON encodes v with sorted object keys, whatever its Go type.

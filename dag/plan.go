@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -84,62 +83,95 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 		p.Cells *= len(ax.Values)
 	}
 	items := make([]*PlanItem, len(g.Nodes))
+	// Nodes are planned level by level (a node's level is one more than
+	// its deepest input's), so that each level's keys are looked up in one
+	// batch.
+	level := make([]int, len(g.Nodes))
+	var levels [][]*Node
 	for _, n := range g.Order {
-		it := &PlanItem{Node: n}
-		items[n.index] = it
-		var blockedBy []string
 		for _, e := range n.Inputs {
-			if up := items[e.From.index]; up.Entry == nil && !contains(blockedBy, e.From.Name()) {
-				blockedBy = append(blockedBy, e.From.Name())
-			}
+			level[n.index] = max(level[n.index], level[e.From.index]+1)
 		}
-		prev := previous(ctx, c, last, n.Name())
-		it.Prev, it.PrevKey = prev, last[n.Name()].Key
-		if len(blockedBy) > 0 {
-			it.Status = Blocked
-			if prev != nil {
-				it.Reasons = diffParts(prev, &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}, false)
-			}
-			if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
-				files, err := fp.Fingerprint(ctx, c)
-				if err != nil {
-					return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
+		for len(levels) <= level[n.index] {
+			levels = append(levels, nil)
+		}
+		levels[level[n.index]] = append(levels[level[n.index]], n)
+	}
+	for _, lv := range levels {
+		var known []*PlanItem
+		var keys []string
+		for _, n := range lv {
+			it := &PlanItem{Node: n}
+			items[n.index] = it
+			var blockedBy []string
+			for _, e := range n.Inputs {
+				if up := items[e.From.index]; up.Entry == nil && !contains(blockedBy, e.From.Name()) {
+					blockedBy = append(blockedBy, e.From.Name())
 				}
-				it.Files = sortedFiles(files)
 			}
-			for _, b := range blockedBy {
-				it.Reasons = append(it.Reasons, fmt.Sprintf("upstream %q will run first", b))
+			// The previous run's parts explain a miss; a hit needs none,
+			// so an all-cached plan does one lookup per node.
+			it.PrevKey = last[n.Name()].Key
+			if len(blockedBy) > 0 {
+				prev := previous(ctx, c, last, n.Name())
+				it.Prev = prev
+				it.Status = Blocked
+				if prev != nil {
+					it.Reasons = diffParts(prev, &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}, false)
+				}
+				if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
+					files, err := fp.Fingerprint(ctx, c)
+					if err != nil {
+						return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
+					}
+					it.Files = sortedFiles(files)
+				}
+				for _, b := range blockedBy {
+					it.Reasons = append(it.Reasons, fmt.Sprintf("upstream %q will run first", b))
+				}
+				continue
 			}
-			continue
+			parts, err := Parts(ctx, n, c, func(up *Node) *cache.Entry { return items[up.index].Entry })
+			if err != nil {
+				return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
+			}
+			it.Parts = parts
+			it.Key = parts.Key()
+			known = append(known, it)
+			keys = append(keys, it.Key)
 		}
-		parts, err := Parts(ctx, n, c, func(up *Node) *cache.Entry { return items[up.index].Entry })
+		found, err := c.GetMany(ctx, keys)
 		if err != nil {
-			return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
-		}
-		it.Parts = parts
-		it.Key = parts.Key()
-		ent, err := c.Get(ctx, it.Key)
-		switch {
-		case err == nil:
-			it.Status, it.Entry = WillHit, ent
-			continue
-		case !errors.Is(err, cache.ErrNotFound):
 			return nil, err
 		}
-		it.Status = WillRun
-		switch {
-		case prev == nil && last[n.Name()].Key == "":
-			it.Reasons = []string{"never run before"}
-		case prev == nil:
-			if last[n.Name()].Key == it.Key {
-				it.Reasons = []string{"same key as last run, but its output is gone from the cache"}
-			} else {
-				it.Reasons = []string{"changed since the last run (whose entry is no longer cached)"}
+		for _, it := range known {
+			n := it.Node
+			if ent, ok := found[it.Key]; ok {
+				it.Status, it.Entry = WillHit, ent
+				if it.PrevKey == it.Key {
+					it.Prev = it.Parts
+				} else if it.PrevKey != "" {
+					it.Prev = previous(ctx, c, last, n.Name())
+				}
+				continue
 			}
-		default:
-			it.Reasons = diffParts(prev, parts, true)
-			if len(it.Reasons) == 0 {
-				it.Reasons = []string{"same key as last run, but its output is gone from the cache"}
+			prev := previous(ctx, c, last, n.Name())
+			it.Prev = prev
+			it.Status = WillRun
+			switch {
+			case prev == nil && last[n.Name()].Key == "":
+				it.Reasons = []string{"never run before"}
+			case prev == nil:
+				if last[n.Name()].Key == it.Key {
+					it.Reasons = []string{"same key as last run, but its output is gone from the cache"}
+				} else {
+					it.Reasons = []string{"changed since the last run (whose entry is no longer cached)"}
+				}
+			default:
+				it.Reasons = diffParts(prev, it.Parts, true)
+				if len(it.Reasons) == 0 {
+					it.Reasons = []string{"same key as last run, but its output is gone from the cache"}
+				}
 			}
 		}
 	}

@@ -187,7 +187,6 @@ type runState struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	sem     *weighted
-	lookups chan struct{}
 	exec    Executor
 	log     *slog.Logger
 	results []*Result // by node index
@@ -216,7 +215,6 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Summary, error) {
 	st := &runState{
 		r: r, g: g, ctx: ctx, cancel: cancel,
 		sem:     newWeighted(jobs),
-		lookups: make(chan struct{}, 4*jobs+4),
 		exec:    r.Opts.Executor,
 		log:     r.Opts.Log,
 		results: make([]*Result, len(g.Nodes)),
@@ -243,13 +241,13 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Summary, error) {
 	}
 	done := make(chan *Result)
 	inflight := 0
-	launch := func(n *Node) {
-		inflight++
-		go func() { done <- st.runNode(n) }()
-	}
+	// ready holds nodes whose inputs are all done: the dispatcher computes
+	// their keys and looks them up in one batch, settles the hits at once
+	// and starts a goroutine per miss.
+	var ready []*Node
 	for _, n := range g.Order {
 		if waiting[n.index] == 0 {
-			launch(n)
+			ready = append(ready, n)
 		}
 	}
 	var skip func(n, cause *Node)
@@ -264,20 +262,18 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Summary, error) {
 			skip(d, cause)
 		}
 	}
-	for inflight > 0 {
-		res := <-done
-		inflight--
+	settle := func(res *Result) {
 		n := res.Node
 		st.results[n.index] = res
 		switch res.State {
 		case Cached, Done:
 			if ctx.Err() != nil {
-				continue
+				return
 			}
 			for _, d := range n.Downstream {
 				waiting[d.index]--
 				if waiting[d.index] == 0 && st.results[d.index] == nil {
-					launch(d)
+					ready = append(ready, d)
 				}
 			}
 		case Failed:
@@ -286,6 +282,27 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Summary, error) {
 				cancel()
 			}
 		}
+	}
+	for len(ready) > 0 || inflight > 0 {
+		if len(ready) > 0 {
+			batch := ready
+			ready = nil
+			if ctx.Err() != nil {
+				continue
+			}
+			settled, misses := st.lookup(batch)
+			for _, res := range settled {
+				settle(res)
+			}
+			for _, m := range misses {
+				inflight++
+				go func() { done <- st.runMiss(m.n, m.key, m.parts) }()
+			}
+			continue
+		}
+		res := <-done
+		inflight--
+		settle(res)
 	}
 	for _, n := range g.Nodes {
 		if st.results[n.index] == nil {
@@ -384,31 +401,54 @@ func outputDigest(ent *cache.Entry, e Edge) (string, error) {
 	return sub.Digest(), nil
 }
 
-func (st *runState) runNode(n *Node) *Result {
-	ctx := st.ctx
-	c := st.r.Cache
-	if ctx.Err() != nil {
-		return &Result{Node: n, State: Canceled}
-	}
-	// Key and lookup: cheap, bounded separately from the CPU budget so
-	// that cached nodes never queue behind running ones.
-	st.lookups <- struct{}{}
-	parts, err := Parts(ctx, n, c, func(up *Node) *cache.Entry { return st.results[up.index].Entry })
-	if err != nil {
-		<-st.lookups
-		return st.fail(n, "", "fingerprint", err, nil)
-	}
-	key := parts.Key()
-	ent, err := c.Get(ctx, key)
-	<-st.lookups
-	if err == nil {
-		return st.hit(n, key, ent)
-	}
-	if !errors.Is(err, cache.ErrNotFound) {
-		return st.fail(n, key, "cache lookup", err, nil)
-	}
+type miss struct {
+	n     *Node
+	key   string
+	parts *KeyParts
+}
 
-	// Single flight: equal keys in this run compute once.
+// lookup computes the keys of ready nodes and looks them all up in one
+// batch. It returns the settled results (hits and fingerprint failures) and
+// the misses, which must be computed.
+func (st *runState) lookup(batch []*Node) ([]*Result, []miss) {
+	c := st.r.Cache
+	var settled []*Result
+	var misses []miss
+	keys := make([]string, 0, len(batch))
+	for _, n := range batch {
+		parts, err := Parts(st.ctx, n, c, func(up *Node) *cache.Entry { return st.results[up.index].Entry })
+		if err != nil {
+			settled = append(settled, st.fail(n, "", "fingerprint", err, nil))
+			continue
+		}
+		misses = append(misses, miss{n: n, key: parts.Key(), parts: parts})
+		keys = append(keys, misses[len(misses)-1].key)
+	}
+	found, err := c.GetMany(st.ctx, keys)
+	if err != nil {
+		for _, m := range misses {
+			settled = append(settled, st.fail(m.n, m.key, "cache lookup", err, nil))
+		}
+		return settled, nil
+	}
+	var rest []miss
+	for _, m := range misses {
+		if ent, ok := found[m.key]; ok {
+			settled = append(settled, st.hit(m.n, m.key, ent))
+			continue
+		}
+		rest = append(rest, m)
+	}
+	return settled, rest
+}
+
+// runMiss computes a node that missed the cache, once per key: a node whose
+// key another node of this run is computing waits for that one.
+func (st *runState) runMiss(n *Node, key string, parts *KeyParts) *Result {
+	ctx := st.ctx
+	if ctx.Err() != nil {
+		return &Result{Node: n, State: Canceled, Key: key}
+	}
 	st.mu.Lock()
 	if f, ok := st.flights[key]; ok {
 		st.mu.Unlock()

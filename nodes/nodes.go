@@ -54,6 +54,11 @@ type Build struct {
 	// Dir is the directory of the spec file that defined the node; relative
 	// paths in params resolve against it. It never enters a cache key.
 	Dir string
+	// LookPath finds a program on PATH like exec.LookPath; the engine
+	// passes one that remembers answers for the whole graph, so thousands
+	// of nodes running one program search PATH once. Nil means
+	// exec.LookPath.
+	LookPath func(file string) (string, error)
 }
 
 // Node is one configured instance of a kind.

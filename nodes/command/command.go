@@ -74,7 +74,11 @@ func newNode(b nodes.Build, params any) (nodes.Node, error) {
 			prog = filepath.Join(b.Dir, prog)
 		}
 	} else {
-		lp, err := exec.LookPath(prog)
+		look := b.LookPath
+		if look == nil {
+			look = exec.LookPath
+		}
+		lp, err := look(prog)
 		if err != nil {
 			return nil, fmt.Errorf("program %q not found on PATH", prog)
 		}
@@ -86,11 +90,8 @@ func newNode(b nodes.Build, params any) (nodes.Node, error) {
 // Fingerprint implements nodes.Fingerprinter: the program's bytes and the
 // passed-through environment enter the key.
 func (n *node) Fingerprint(ctx context.Context, h nodes.FileHasher) (map[string]string, error) {
-	real, err := filepath.EvalSymlinks(n.program)
-	if err != nil {
-		return nil, fmt.Errorf("program %q: %w", n.p.Argv[0], err)
-	}
-	d, err := h.FileDigest(real)
+	// FileDigest follows symlinks: the digest is the program's content.
+	d, err := h.FileDigest(n.program)
 	if err != nil {
 		return nil, fmt.Errorf("program %q: %w", n.p.Argv[0], err)
 	}
