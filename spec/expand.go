@@ -454,6 +454,7 @@ func (ex *expander) instances(b *bnode) []*Node {
 			Description: rn.description,
 			ParamsPos:   rn.paramsPos,
 			Resources:   rn.resources,
+			Partition:   rn.partition,
 			Retries:     rn.retries,
 		}
 		if rn.kind != nil {

@@ -192,6 +192,7 @@ type rawNode struct {
 	params      *yaml.Node
 	paramsPos   Pos
 	resources   map[string]int
+	partition   string
 	retries     int
 }
 
@@ -590,7 +591,7 @@ func (ld *loader) node(file, dir string, k, v *yaml.Node) *rawNode {
 				ld.errs.Add(yamlPos(file, fv), name, "params must be a mapping, got %s", describe(fv))
 			}
 		case "resources":
-			rn.resources = ld.resources(file, name, fv)
+			rn.resources, rn.partition = ld.resources(file, name, fv)
 		case "retries":
 			if n, ok := ld.smallInt(file, name, "retries", fv); ok {
 				rn.retries = n
@@ -641,25 +642,36 @@ func (ld *loader) inputs(file, node string, v *yaml.Node) []rawInput {
 	return out
 }
 
-// resources decodes a mapping of resource name to a non-negative int.
-func (ld *loader) resources(file, node string, v *yaml.Node) map[string]int {
+// resources decodes a mapping of resource name to a non-negative int, and
+// the one string resource, `partition` (where a cluster executor sends the
+// node).
+func (ld *loader) resources(file, node string, v *yaml.Node) (map[string]int, string) {
 	if isNull(v) {
-		return nil
+		return nil, ""
 	}
 	if v.Kind != yaml.MappingNode {
 		ld.errs.Add(yamlPos(file, v), node, "resources must be a mapping of name to amount, got %s", describe(v))
-		return nil
+		return nil, ""
 	}
 	out := map[string]int{}
+	partition := ""
 	for _, p := range pairs(file, v, node, &ld.errs) {
 		if !ld.checkName(file, p.key, "resource", node) {
+			continue
+		}
+		if p.key.Value == "partition" {
+			if p.val.Kind != yaml.ScalarNode || p.val.ShortTag() != "!!str" || p.val.Value == "" {
+				ld.errs.Add(yamlPos(file, p.val), node, "resource \"partition\" must be a partition name, got %s", describe(p.val))
+				continue
+			}
+			partition = p.val.Value
 			continue
 		}
 		if n, ok := ld.smallInt(file, node, fmt.Sprintf("resource %q", p.key.Value), p.val); ok {
 			out[p.key.Value] = n
 		}
 	}
-	return out
+	return out, partition
 }
 
 // smallInt decodes a non-negative int that fits in 32 bits.

@@ -68,6 +68,10 @@ type Node struct {
 	ParamsPos Pos
 	// Resources is the optional `resources:` mapping (cpu, memory_mb, gpus, ...).
 	Resources map[string]int
+	// Partition is the optional string resource `partition`: where a
+	// cluster executor sends the node. Like all resources it stays out of
+	// the key.
+	Partition string
 	// Retries is the optional `retries:` count.
 	Retries int
 

@@ -175,7 +175,10 @@ func (e *Executor) Execute(ctx context.Context, job *dag.Job) error {
 		"--job-name=" + e.cfg.JobName + "/" + n.Name(),
 		"--output=" + jf.Log, "--open-mode=append",
 		"--chdir=" + scratch, "--nodes=1", "--ntasks=1"}
-	if e.cfg.Partition != "" {
+	// The node's own partition wins over the run's --slurm-partition.
+	if p := n.Spec.Partition; p != "" {
+		args = append(args, "--partition="+p)
+	} else if e.cfg.Partition != "" {
 		args = append(args, "--partition="+e.cfg.Partition)
 	}
 	args = append(args, res...)
