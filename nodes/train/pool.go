@@ -241,7 +241,8 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 		return nil, nil, fmt.Errorf("pool (%dx%d, classes %q) does not match the train set (%dx%d, classes %q)",
 			pool.H, pool.W, pool.Classes, ds.H, ds.W, ds.Classes)
 	}
-	eligible := pool.prefix(n.Params.PoolFraction)
+	prefix := pool.prefix(n.Params.PoolFraction)
+	eligible := slices.Clone(prefix)
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		dir := env.Input("scores")
 		if dir == "" {
@@ -272,7 +273,7 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 	}
 	var pre *preselection
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
-		pre = newPreselection(pool, eligible, ds.Groups)
+		pre = newPreselection(pool, prefix, eligible, ds.Groups)
 	}
 	k := sp.Batch
 	if k == 0 {
@@ -282,20 +283,21 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 }
 
 // preselection holds the acceptance rates of a selection made before
-// training (filter, offline): the fractions of pool items kept, overall,
-// per source and per frequency group.
+// training (filter, offline): the fractions of the offered pool items
+// (those within pool_fraction) kept, overall, per source and per frequency
+// group.
 type preselection struct {
 	rate              float64
 	bySource, byGroup map[string]float64
 }
 
-func newPreselection(pool *Pool, eligible []int, groups map[string]string) *preselection {
+func newPreselection(pool *Pool, offered, eligible []int, groups map[string]string) *preselection {
 	keep := make([]bool, pool.N())
 	for _, i := range eligible {
 		keep[i] = true
 	}
 	srcSeen, srcAcc, grpSeen, grpAcc := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
-	for i := range pool.N() {
+	for _, i := range offered {
 		src := pool.Sources[pool.Source[i]]
 		g, hasGroup := groups[pool.Classes[pool.Labels[i]]]
 		srcSeen[src]++
@@ -309,5 +311,5 @@ func newPreselection(pool *Pool, eligible []int, groups map[string]string) *pres
 			}
 		}
 	}
-	return &preselection{rate: float64(len(eligible)) / float64(pool.N()), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen)}
+	return &preselection{rate: float64(len(eligible)) / float64(len(offered)), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen)}
 }
