@@ -1,0 +1,114 @@
+package experiments_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"dagrun/cache"
+	"dagrun/dag"
+	"dagrun/nodes"
+	"dagrun/nodes/annotate"
+	"dagrun/nodes/command"
+	"dagrun/nodes/data"
+	"dagrun/nodes/evaluate"
+	"dagrun/nodes/filter"
+	"dagrun/nodes/generate"
+	"dagrun/nodes/train"
+	"dagrun/spec"
+)
+
+// genRegistry holds the kinds the lt-seg generated-data specs use.
+func genRegistry() *nodes.Registry {
+	kinds := []*nodes.Kind{command.Kind(), train.Kind(), evaluate.Kind(), filter.Kind()}
+	kinds = append(kinds, data.Kinds()...)
+	kinds = append(kinds, annotate.Kinds()...)
+	kinds = append(kinds, generate.Kinds()...)
+	return nodes.NewRegistry(kinds...)
+}
+
+func buildSpec(t *testing.T, name, profile string) *dag.Graph {
+	t.Helper()
+	s, err := spec.Load(filepath.Join("..", "experiments", name), spec.Options{Profile: profile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := dag.Build(s, genRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// sharedKinds are the kinds of the nodes of experiments/common/: real
+// data, generators, annotators, the scorer (a train node without a matrix
+// axis) and the filter.
+var sharedKinds = map[string]bool{
+	"dataset": true, "ltseg": true, "vae-train": true, "vae-sample": true,
+	"threshold": true, "otsu": true, "kmeans": true, "select": true,
+}
+
+// TestGeneratedDataSpecsShareCommon runs table7's ci profile cold, then
+// checks that a rerun would compute nothing and that table8 and fig5
+// (ci) would recompute no real-data, generator, annotator, scorer or
+// filter node, nor the train cells they share with table7 (table8's
+// cos_dyn = table7's union row; fig5's bsgal at 100 %).
+func TestGeneratedDataSpecsShareCommon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cold run of table7's ci profile: skipped with -short")
+	}
+	needData(t)
+	ctx := context.Background()
+	c, err := cache.Open(t.TempDir(), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g7 := buildSpec(t, "table7.yaml", "ci")
+	sum, err := (&dag.Runner{Cache: c, Opts: dag.Options{Jobs: 2}}).Run(ctx, g7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sum.Err(); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(g *dag.Graph) *dag.Plan {
+		p, err := dag.MakePlan(ctx, g, c, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := plan(g7); p.Count(dag.WillHit) != len(p.Items) {
+		t.Errorf("table7 rerun: %d of %d nodes cached, want all", p.Count(dag.WillHit), len(p.Items))
+	}
+	for _, c := range []struct {
+		spec   string
+		shared []string // train cells equal to table7's
+	}{
+		{"table8.yaml", []string{"train_cos_dyn[seed=1]"}},
+		{"fig5.yaml", []string{"train[seed=1,fraction=1.0,method=bsgal]"}},
+	} {
+		p := plan(buildSpec(t, c.spec, "ci"))
+		want := map[string]bool{"scorer": true}
+		for _, n := range c.shared {
+			want[n] = true
+		}
+		shared, toRun := 0, 0
+		for _, it := range p.Items {
+			name := it.Node.Name()
+			if sharedKinds[it.Node.Spec.Kind] || want[name] {
+				shared++
+				delete(want, name)
+				if it.Status != dag.WillHit {
+					t.Errorf("%s: node %q (%s) is %s, want cached", c.spec, name, it.Node.Spec.Kind, it.Status)
+				}
+			} else if it.Status != dag.WillHit {
+				toRun++
+			}
+		}
+		if len(want) > 0 || shared < 20 || toRun == 0 {
+			t.Errorf("%s: missing %v, %d shared nodes, %d to run: want every shared node present and something new to run", c.spec, want, shared, toRun)
+		}
+	}
+}
