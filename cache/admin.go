@@ -24,11 +24,12 @@ type EntryInfo struct {
 // Entries lists every entry, oldest first.
 func (c *Cache) Entries(ctx context.Context) ([]EntryInfo, error) {
 	// Uses are read off the run history (see RecordRun).
-	rows, err := c.db.QueryContext(ctx, `SELECT e.key, e.kind, e.digest, count(m.path), IFNULL(sum(m.size), 0),
-			e.created_ns,
-			max(e.last_use_ns, IFNULL((SELECT max(u.created_ns) FROM run_nodes r JOIN runs u ON u.id = r.run_id WHERE r.key = e.key), 0)),
-			e.hits + (SELECT count(*) FROM run_nodes r WHERE r.key = e.key AND r.status = 'cached')
-		FROM entries e LEFT JOIN manifests m ON m.key = e.key
+	rows, err := c.db.QueryContext(ctx, `WITH uses AS (
+			SELECT r.key, max(u.created_ns) AS last, sum(r.status = 'cached') AS hits
+			FROM run_nodes r JOIN runs u ON u.id = r.run_id GROUP BY r.key)
+		SELECT e.key, e.kind, e.digest, count(m.path), IFNULL(sum(m.size), 0),
+			e.created_ns, max(e.last_use_ns, IFNULL(us.last, 0)), e.hits + IFNULL(us.hits, 0)
+		FROM entries e LEFT JOIN manifests m ON m.key = e.key LEFT JOIN uses us ON us.key = e.key
 		GROUP BY e.key ORDER BY e.created_ns, e.key`)
 	if err != nil {
 		return nil, c.wrap("list entries", err)

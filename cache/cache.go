@@ -200,7 +200,7 @@ func (c *Cache) openIndex() error {
 		return c.wrap("open index: lock", err)
 	}
 	defer unlock()
-	params := fmt.Sprintf("_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate",
+	params := fmt.Sprintf("_journal_mode=WAL&_busy_timeout=%d&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_cache_size=-65536",
 		busyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite3", dsn(path, params))
 	if err != nil {

@@ -20,11 +20,11 @@ type KindStat struct {
 // KindStats returns per-kind totals, sorted by kind.
 func (c *Cache) KindStats(ctx context.Context) ([]KindStat, error) {
 	rows, err := c.db.QueryContext(ctx, `
-		SELECT e.kind, count(*), sum(e.duration_ns),
-		       sum(e.hits + (SELECT count(*) FROM run_nodes r WHERE r.key = e.key AND r.status = 'cached')),
-		       (SELECT count(*) FROM run_nodes r JOIN entries e2 ON e2.key = r.key
-		         WHERE e2.kind = e.kind AND r.status = 'done')
-		  FROM entries e GROUP BY e.kind ORDER BY e.kind`)
+		WITH uses AS (SELECT key, sum(status = 'cached') AS hits, sum(status = 'done') AS runs
+		                FROM run_nodes GROUP BY key)
+		SELECT e.kind, count(*), sum(e.duration_ns), sum(e.hits + IFNULL(u.hits, 0)), sum(IFNULL(u.runs, 0))
+		  FROM entries e LEFT JOIN uses u ON u.key = e.key
+		 GROUP BY e.kind ORDER BY e.kind`)
 	if err != nil {
 		return nil, c.wrap("kind stats", err)
 	}
