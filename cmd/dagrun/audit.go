@@ -16,11 +16,7 @@ func (a *app) auditCommand() *cobra.Command {
 		Short: "recompute a random sample of cached nodes and compare output digests",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := a.load(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.openCache(args[0])
+			g, c, err := a.loadWithCache(args[0])
 			if err != nil {
 				return err
 			}

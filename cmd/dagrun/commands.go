@@ -55,11 +55,7 @@ func (a *app) planCommand() *cobra.Command {
 		Short: "show which nodes are cached and which would run, and why",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := a.load(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.openCache(args[0])
+			g, c, err := a.loadWithCache(args[0])
 			if err != nil {
 				return err
 			}

@@ -74,3 +74,17 @@ func (a *app) openCache(specPath string) (*cache.Cache, error) {
 	}
 	return c, nil
 }
+
+// loadWithCache loads the spec at path and opens the cache that belongs to
+// it; the caller closes the cache.
+func (a *app) loadWithCache(path string) (*dag.Graph, *cache.Cache, error) {
+	g, err := a.load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := a.openCache(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, c, nil
+}

@@ -28,11 +28,7 @@ func (a *app) runCommand() *cobra.Command {
 }
 
 func (a *app) runSpec(ctx context.Context, path string) error {
-	g, err := a.load(path)
-	if err != nil {
-		return err
-	}
-	c, err := a.openCache(path)
+	g, c, err := a.loadWithCache(path)
 	if err != nil {
 		return err
 	}
