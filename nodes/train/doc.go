@@ -1,7 +1,7 @@
 // Package train holds the train kind: it fits an nn network (mlp or cnn
 // for classification, fcn for segmentation) to a dataset dir written by
 // nodes/data, and writes model/ (nn.Model.Save), loss.csv, decisions.csv,
-// metrics.json and, with a val input, val.csv.
+// metrics.json, with a val input val.csv, and gallery/ (gallery.go).
 //
 // Each iteration draws a real batch and, unless the select mode is none,
 // asks a Proposer for a generated part (from the pool input by default).
@@ -55,6 +55,18 @@
 // node has already filtered). The decision log counts the pasted
 // instances' sources and categories.
 //
+// Gallery (gallery.go). gallery/ holds up to 48 accepted and 48 rejected
+// generated items met in training, for the report's accepted-vs-rejected
+// grid: images.npy and masks.npy (uint8 [N, H, W]; a classification item
+// whole, a pasted instance as its generated crop with its mask, before
+// resize and flip) and gallery.csv (iteration, accepted, score, threshold,
+// source, category, pool item; row r is tile r). Items are taken evenly
+// over the stream of proposed items of each decision by a deterministic
+// stride, no random stream; in modes filter and offline the pool items the
+// scores input left out are the rejected ones (iteration 0). Written only
+// when there is an item to show from a proposer that can draw its items
+// (the pool and the paster; not a Proposer set on Node).
+//
 // pool_fraction keeps, per pool dir and per category, the first
 // ⌈fraction·n⌉ items in file order, so smaller fractions nest in larger
 // ones and a single pool serves every point of a data-amount curve.
@@ -71,7 +83,8 @@
 //   - A look-ahead leaves the weights bit-identical to what they were before
 //     it; only the chosen update moves them.
 //   - decisions.csv has one row per iteration that was offered a generated
-//     part, in iteration order.
+//     part, in iteration order; every gallery.csv row with iteration ≥ 1
+//     has the accepted flag, score and threshold of that iteration's row.
 //   - Pasting never edits the real batch; a rejected iteration trains on
 //     exactly the un-pasted scenes.
 //   - No output file holds a time: metrics.json and every other output

@@ -456,6 +456,7 @@ func (ps *paster) Propose(_ context.Context, _ Step, real Batch) (Proposal, bool
 		for _, q := range pl {
 			pr.Sources = append(pr.Sources, ps.inst.Sources[ps.inst.Source[q.Item]])
 			pr.Categories = append(pr.Categories, ps.inst.Classes[q.Category])
+			pr.Items = append(pr.Items, q.Item)
 		}
 	}
 	if len(pr.Sources) == 0 {

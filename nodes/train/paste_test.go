@@ -532,7 +532,7 @@ func TestPasteEndToEnd(t *testing.T) {
 		t.Errorf("%d accepted rows, metrics say %d", acc, m.Accepted)
 	}
 	again := trainOnce()
-	for _, f := range []string{"metrics.json", "decisions.csv", "loss.csv", "model/model.json"} {
+	for _, f := range []string{"metrics.json", "decisions.csv", "loss.csv", "model/model.json", "gallery/gallery.csv", "gallery/images.npy"} {
 		a, err1 := os.ReadFile(filepath.Join(out, f))
 		b, err2 := os.ReadFile(filepath.Join(again, f))
 		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {

@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -243,12 +244,14 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 	}
 	prefix := pool.prefix(n.Params.PoolFraction)
 	eligible := slices.Clone(prefix)
+	var scores []float64
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		dir := env.Input("scores")
 		if dir == "" {
 			return nil, nil, fmt.Errorf("select mode %q needs a scores input", sp.Mode)
 		}
-		scores, accepted, err := LoadScores(dir, pool.N())
+		var accepted []int
+		scores, accepted, err = LoadScores(dir, pool.N())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -274,6 +277,10 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 	var pre *preselection
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		pre = newPreselection(pool, prefix, eligible, ds.Groups)
+		pre.scores, pre.tau = scores, math.NaN()
+		if sp.Mode == ModeFilter {
+			pre.tau = sp.Tau
+		}
 	}
 	k := sp.Batch
 	if k == 0 {
@@ -285,10 +292,16 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 // preselection holds the acceptance rates of a selection made before
 // training (filter, offline): the fractions of the offered pool items
 // (those within pool_fraction) kept, overall, per source and per frequency
-// group.
+// group; and, for the gallery, the offered items left out (ascending),
+// every pool item's score and the filter's threshold (NaN for offline).
 type preselection struct {
 	rate              float64
 	bySource, byGroup map[string]float64
+
+	pool    *Pool
+	dropped []int
+	scores  []float64
+	tau     float64
 }
 
 func newPreselection(pool *Pool, offered, eligible []int, groups map[string]string) *preselection {
@@ -311,5 +324,12 @@ func newPreselection(pool *Pool, offered, eligible []int, groups map[string]stri
 			}
 		}
 	}
-	return &preselection{rate: float64(len(eligible)) / float64(len(offered)), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen)}
+	var dropped []int
+	for _, i := range offered {
+		if !keep[i] {
+			dropped = append(dropped, i)
+		}
+	}
+	return &preselection{rate: float64(len(eligible)) / float64(len(offered)), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen),
+		pool: pool, dropped: dropped}
 }

@@ -112,7 +112,7 @@ func Kind() *nodes.Kind {
 	return &nodes.Kind{
 		Name:    "train",
 		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead",
-		Version: 3,
+		Version: 4,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
 			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
@@ -120,7 +120,7 @@ func Kind() *nodes.Kind {
 			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
 		Produces: TypeModel,
-		Outputs:  []string{"model", "loss.csv", "val.csv", "decisions.csv", "metrics.json"},
+		Outputs:  []string{"model", "loss.csv", "val.csv", "decisions.csv", "metrics.json", GalleryDir},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -197,8 +197,9 @@ type Metrics struct {
 	AcceptByGroup  map[string]float64 `json:"accept_by_group,omitempty"`
 }
 
-// Run trains, then writes model/, loss.csv, metrics.json and, with a val
-// input, val.csv into env.OutDir.
+// Run trains, then writes model/, loss.csv, decisions.csv, metrics.json,
+// with a val input val.csv, and, when generated items were met, gallery/
+// into env.OutDir.
 func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	p := n.Params
 	trainDir := env.Input("train")
@@ -261,6 +262,11 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	}
 	dlog := newDecisionLog(ds.Groups)
 	dlog.pre = pre
+	var gal *gallery
+	if proposer != nil && p.Select.usesPool() {
+		gal = newGallery(proposer)
+		gal.dropped(pre)
+	}
 
 	var lossCSV, valCSV bytes.Buffer
 	lossCSV.WriteString("iteration,loss\n")
@@ -285,6 +291,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 			return fmt.Errorf("train: iteration %d: %w", it+1, err)
 		}
 		dlog.add(it+1, res)
+		gal.add(it+1, res)
 		losses = append(losses, loss)
 		fmt.Fprintf(&lossCSV, "%d,%s\n", it+1, ftoa(loss))
 		last := it == p.Iterations-1
@@ -305,6 +312,9 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		m.ValLoss, m.ValAccuracy = &vl, &va
 	}
 	if err := model.Save(filepath.Join(env.OutDir, "model")); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := gal.write(env.OutDir); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	files := map[string][]byte{"loss.csv": lossCSV.Bytes(), "decisions.csv": dlog.bytes()}

@@ -1,0 +1,223 @@
+package train
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"dagrun/nodes/artifact"
+)
+
+// Gallery output: the folder under the train node's output and its files.
+// Row r of GalleryCSV describes tile r of GalleryImages and GalleryMasks.
+const (
+	GalleryDir = "gallery"
+	// GalleryCSV has one row per shown item (GalleryHeader): accepted items
+	// first, then rejected ones, each in the order training met them.
+	GalleryCSV = "gallery.csv"
+	// GalleryImages is uint8 [N, H, W]: each item's grey pixels, centred
+	// in a tile as large as the largest shown item.
+	GalleryImages = "images.npy"
+	// GalleryMasks is uint8 [N, H, W]: 1 where the item is (the whole
+	// image for a classification item, the instance mask for a pasted
+	// instance), 0 on the tile's padding and the instance's background.
+	GalleryMasks = "masks.npy"
+	// GalleryK is the most items kept per decision (accepted, rejected).
+	GalleryK = 48
+)
+
+// GalleryHeader is the header row of gallery.csv. iteration is 1-based as
+// in decisions.csv, or 0 for an item dropped before training by the
+// scores input (modes filter and offline), whose score is its per-item
+// score and threshold the filter's tau (empty for offline). item is the
+// index of the item in the pool input (classification: over the pool
+// dirs in input order; instances: over the kept instances in input
+// order).
+var GalleryHeader = []string{"iteration", "accepted", "score", "threshold", "source", "category", "item"}
+
+// itemDrawer is implemented by the proposers whose Proposal.Items the
+// gallery can draw.
+type itemDrawer interface {
+	// drawItem returns pool item i as a w×h grey image and its 0/1 mask.
+	drawItem(i int) (w, h int, grey, mask []uint8)
+}
+
+func (p *poolProposer) drawItem(i int) (w, h int, grey, mask []uint8) {
+	hw := p.pool.H * p.pool.W
+	mask = make([]uint8, hw)
+	for j := range mask {
+		mask[j] = 1
+	}
+	return p.pool.W, p.pool.H, p.pool.Images[i*hw : (i+1)*hw], mask
+}
+
+// drawItem returns the instance crop as loaded, before any resize or flip
+// of a paste: the generated item as the generator made it.
+func (ps *paster) drawItem(i int) (w, h int, grey, mask []uint8) {
+	it := ps.inst.Items[i]
+	grey, mask = make([]uint8, len(it.Values)), make([]uint8, len(it.Mask))
+	for j, v := range it.Values {
+		grey[j] = uint8(math.Round(float64(v) * 255))
+		if it.Mask[j] {
+			mask[j] = 1
+		}
+	}
+	return it.W, it.H, grey, mask
+}
+
+// galleryItem is one generated item met in training.
+type galleryItem struct {
+	it, item    int
+	accepted    bool
+	score, tau  float64
+	source, cat string
+	seq         int // position among the items of its decision
+}
+
+// thinned keeps an evenly spaced subset of a stream of unknown length in
+// bounded memory and without randomness: item n is kept while n is a
+// multiple of stride, and the stride doubles (dropping every other kept
+// item) whenever more than limit are kept.
+type thinned struct {
+	limit, stride, n int
+	items            []galleryItem
+}
+
+func (t *thinned) offer(g galleryItem) {
+	if t.stride == 0 {
+		t.stride = 1
+	}
+	if t.n%t.stride == 0 {
+		g.seq = t.n
+		t.items = append(t.items, g)
+	}
+	t.n++
+	if len(t.items) > t.limit {
+		t.stride *= 2
+		kept := t.items[:0]
+		for _, x := range t.items {
+			if x.seq%t.stride == 0 {
+				kept = append(kept, x)
+			}
+		}
+		t.items = kept
+	}
+}
+
+// pick returns k of the kept items at evenly spaced positions (all of them
+// when there are at most k).
+func (t *thinned) pick(k int) []galleryItem {
+	n := len(t.items)
+	if n <= k {
+		return t.items
+	}
+	out := make([]galleryItem, k)
+	for j := range out {
+		out[j] = t.items[(2*j+1)*n/(2*k)]
+	}
+	return out
+}
+
+// gallery collects, for the gallery output, the generated items of every
+// proposal whose proposer can name them, split by decision: at most
+// GalleryK of each, spread evenly over the items met. It only reads what
+// the loop already decided, so it cannot change training.
+type gallery struct {
+	drawer   itemDrawer
+	acc, rej thinned
+}
+
+// newGallery returns nil when proposer cannot draw its items.
+func newGallery(proposer Proposer) *gallery {
+	d, ok := proposer.(itemDrawer)
+	if !ok {
+		return nil
+	}
+	return &gallery{drawer: d, acc: thinned{limit: 4 * GalleryK}, rej: thinned{limit: 4 * GalleryK}}
+}
+
+// add records the items of iteration it (1-based), if a generated part
+// with named items was proposed.
+func (g *gallery) add(it int, r stepResult) {
+	if g == nil || !r.proposed || len(r.prop.Items) != len(r.prop.Sources) {
+		return
+	}
+	for k, i := range r.prop.Items {
+		x := galleryItem{it: it, item: i, accepted: r.dec.Accepted, score: r.dec.Score, tau: r.dec.Tau,
+			source: r.prop.Sources[k], cat: r.prop.Categories[k]}
+		if x.accepted {
+			g.acc.offer(x)
+		} else {
+			g.rej.offer(x)
+		}
+	}
+}
+
+// dropped records the pool items a preselection left out (iteration 0).
+func (g *gallery) dropped(pre *preselection) {
+	if g == nil || pre == nil {
+		return
+	}
+	for _, i := range pre.dropped {
+		g.rej.offer(galleryItem{item: i, score: pre.scores[i], tau: pre.tau,
+			source: pre.pool.Sources[pre.pool.Source[i]], cat: pre.pool.Classes[pre.pool.Labels[i]]})
+	}
+}
+
+// write writes dir/gallery/{gallery.csv,images.npy,masks.npy}; it writes
+// nothing when no item was met.
+func (g *gallery) write(dir string) error {
+	if g == nil {
+		return nil
+	}
+	items := append(append([]galleryItem(nil), g.acc.pick(GalleryK)...), g.rej.pick(GalleryK)...)
+	if len(items) == 0 {
+		return nil
+	}
+	type drawn struct {
+		w, h       int
+		grey, mask []uint8
+	}
+	pics := make([]drawn, len(items))
+	tw, th := 0, 0
+	for n, x := range items {
+		w, h, grey, mask := g.drawer.drawItem(x.item)
+		pics[n] = drawn{w, h, grey, mask}
+		tw, th = max(tw, w), max(th, h)
+	}
+	images, masks := make([]uint8, len(items)*tw*th), make([]uint8, len(items)*tw*th)
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	cw.Write(GalleryHeader)
+	for n, x := range items {
+		p := pics[n]
+		ox, oy := (tw-p.w)/2, (th-p.h)/2
+		for y := 0; y < p.h; y++ {
+			for xx := 0; xx < p.w; xx++ {
+				j := n*tw*th + (y+oy)*tw + xx + ox
+				images[j], masks[j] = p.grey[y*p.w+xx], p.mask[y*p.w+xx]
+			}
+		}
+		cw.Write([]string{strconv.Itoa(x.it), strconv.FormatBool(x.accepted), fmtScore(x.score), fmtScore(x.tau),
+			x.source, x.cat, strconv.Itoa(x.item)})
+	}
+	cw.Flush()
+	out := filepath.Join(dir, GalleryDir)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("write gallery: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, GalleryCSV), buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write gallery: %w", err)
+	}
+	if err := artifact.SaveNPY(filepath.Join(out, GalleryImages), artifact.U8Array(images, len(items), th, tw)); err != nil {
+		return fmt.Errorf("write gallery: %w", err)
+	}
+	if err := artifact.SaveNPY(filepath.Join(out, GalleryMasks), artifact.U8Array(masks, len(items), th, tw)); err != nil {
+		return fmt.Errorf("write gallery: %w", err)
+	}
+	return nil
+}
