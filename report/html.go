@@ -292,6 +292,7 @@ th { background: #eef1f6; } tr.baseline td { background: #f7f3e3; }
 td.num { font-variant-numeric: tabular-nums; }
 .note, .muted { color: #5b6475; font-size: 12px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
+.grid.wide { grid-template-columns: 1fr; } .grid.wide img { width: auto; max-width: 100%; }
 figure { margin: 0; border: 1px solid #e3e7ee; padding: 6px; background: #fafbfc; }
 figure img { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #39414f; margin-top: 4px; }
@@ -316,7 +317,7 @@ code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; } .
 {{end}}
 {{range .Sections}}
 <h2 id="{{.ID}}">{{.Title}}</h2>
-<div class="grid">{{range .Plots}}
+<div class="grid{{if eq .ID "instances"}} wide{{end}}">{{range .Plots}}
 <figure><a href="plots/{{.File}}"><img src="plots/{{.File}}" alt="{{.Title}}"></a><figcaption><b>{{.Title}}</b>. {{.Caption}}</figcaption></figure>{{end}}
 </div>
 {{end}}

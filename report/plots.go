@@ -20,14 +20,15 @@ type Plot struct {
 	File    string
 	Title   string
 	Caption string
-	// Section groups plots on the page: "metrics", "acceptance",
-	// "scores", "loss".
+	// Section groups plots on the page: "metrics", "instances",
+	// "acceptance", "scores", "loss".
 	Section string
 }
 
 // Plot sections, in page order.
 var sections = []struct{ ID, Title string }{
 	{"metrics", "Metrics"},
+	{"instances", "Accepted vs rejected generated instances"},
 	{"acceptance", "Acceptance over training"},
 	{"scores", "Scores and thresholds"},
 	{"loss", "Training loss"},
@@ -89,9 +90,11 @@ func hasFile(it *dag.PlanItem, name string) bool {
 // `over` axes, e.g. AP vs amount of generated data); per configuration
 // with decisions.csv, the acceptance rate over training per generator
 // source and per frequency group, the score histogram of accepted vs
-// rejected batches and the threshold against the scores; per node with
-// loss.csv, the loss curves (mean over seeds). Files that are absent or
-// unreadable are skipped.
+// rejected batches and the threshold against the scores; per
+// configuration with a gallery (gallery/), its accepted and rejected
+// generated items side by side by source; per node with loss.csv, the loss
+// curves (mean over seeds). Files that are absent or unreadable are
+// skipped.
 func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write plots: %w", err)
@@ -102,6 +105,14 @@ func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 			if err := w.metric(r.Table, i, m); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, g := range r.groupsWith(galleryCSV) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := r.galleryPlot(w, g); err != nil {
+			return nil, err
 		}
 	}
 	for _, g := range r.groupsWith("decisions.csv") {
@@ -324,6 +335,49 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 			return SaveThreshold(p, f, first)
 		})
 }
+
+// galleryPlot draws the accepted vs rejected grid of one configuration
+// from the gallery of its first run that has a readable one, with the
+// per-source acceptance rates of that run's metrics.json.
+func (r *Report) galleryPlot(w *plotWriter, g *group) error {
+	for _, it := range g.items {
+		c, ok1 := r.readFile(it, galleryCSV)
+		im, ok2 := r.readFile(it, galleryImages)
+		ms, ok3 := r.readFile(it, galleryMasks)
+		if !ok1 || !ok2 || !ok3 {
+			continue
+		}
+		items, err := ParseGallery(c, im, ms)
+		if err != nil || len(items) == 0 {
+			continue
+		}
+		var m struct {
+			AcceptBySource map[string]float64 `json:"accept_by_source"`
+		}
+		if b, ok := r.readFile(it, "metrics.json"); ok {
+			json.Unmarshal(b, &m) // rates are optional: without them bands show counts only
+		}
+		caption := fmt.Sprintf("Generated items met in training, up to %d accepted (left, green) and %d rejected (right, red), "+
+			"taken evenly over training; one band per generator source, lowest acceptance rate (metrics.json) first; "+
+			"pasted instances show their generated crop, dark outside the mask; each tile is labelled with its category.",
+			maxGalleryItems, maxGalleryItems)
+		for _, x := range items {
+			if x.Iteration == 0 && !x.Accepted {
+				caption += " The rejected items were left out before training by the scores input."
+				break
+			}
+		}
+		caption += " Run " + it.Node.Name() + "; gallery/gallery.csv in its artifacts lists every tile with its iteration and score."
+		return w.add("instances", "accepted vs rejected generated instances: "+g.label, caption, func(p string, f Figure) error {
+			return SaveGallery(p, f, items, m.AcceptBySource)
+		})
+	}
+	return nil
+}
+
+// maxGalleryItems is the most items of each decision a train node's
+// gallery holds (nodes/train GalleryK).
+const maxGalleryItems = 48
 
 // categoryGroups finds the category → frequency group map in the
 // meta.json of the nearest upstream output that has one ("groups").

@@ -21,7 +21,9 @@ import (
 
 // synthSpec stands in for a BSGAL experiment with shell commands: a data
 // node whose meta.json names frequency groups, a train node writing
-// decisions.csv, loss.csv and a kept-vs-dropped picture, and an evaluate
+// decisions.csv, loss.csv, a kept-vs-dropped picture and, for bsgal, a
+// gallery of generated items with their sources' acceptance rates in
+// metrics.json (the fixture of galleryFixture), and an evaluate
 // node whose ap is 0.1·amount/10 + 0.01·seed, plus 0.05 for bsgal.
 const synthSpec = `name: synth
 matrix:
@@ -32,19 +34,26 @@ nodes:
   grid:
     kind: file
     params: {path: grid.png}
+  gal:
+    kind: file
+    params: {path: gallery}
   data:
     kind: command
     params:
       argv: [sh, -c, "printf '{\"groups\": {\"cat\": \"rare\", \"dog\": \"frequent\"}}' > {out}/meta.json"]
   train:
     kind: command
-    inputs: {train: data, grid: grid}
+    inputs: {train: data, grid: grid, gal: gal}
     params:
       argv:
         - sh
         - -c
         - |
           cp {in.grid}/grid.png {out}/kept_vs_dropped.png
+          if [ ${method} = bsgal ]; then
+            mkdir {out}/gallery && cp {in.gal}/* {out}/gallery/
+            printf '{"accept_by_source": {"good": 0.75, "bad": 0.1}}' > {out}/metrics.json
+          fi
           awk -v seed=${seed} -v m=${method} -v amt=${amount} 'BEGIN {
             srand(seed); print "iteration,score,threshold,accepted,sources,categories" > "{out}/decisions.csv"
             print "iteration,loss" > "{out}/loss.csv"
@@ -89,6 +98,7 @@ func runSynth(t testing.TB) (*Report, string) {
 		t.Fatal(err)
 	}
 	f.Close()
+	writeGalleryDir(t, filepath.Join(dir, "gallery"))
 	s, err := spec.Load(filepath.Join(dir, "synth.yaml"), spec.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +172,11 @@ func TestWritePlotsFromCache(t *testing.T) {
 	var titles []string
 	for _, p := range plots {
 		titles = append(titles, p.Title)
-		checkPNG(t, filepath.Join(out, p.File), 640, 400)
+		if p.Section == "instances" {
+			checkPNG(t, filepath.Join(out, p.File), 0, 0) // sized by its items
+		} else {
+			checkPNG(t, filepath.Join(out, p.File), 640, 400)
+		}
 	}
 	all := strings.Join(titles, "\n")
 	for _, want := range []string{
@@ -172,18 +186,24 @@ func TestWritePlotsFromCache(t *testing.T) {
 		"scores: train[method=bsgal,amount=10]",
 		"threshold and scores: train[method=bsgal,amount=50]",
 		"training loss: train",
+		"accepted vs rejected generated instances: train[method=bsgal,amount=10]",
+		"accepted vs rejected generated instances: train[method=bsgal,amount=50]",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no plot %q among:\n%s", want, all)
 		}
 	}
 	// method=none has no decisions: no acceptance plots for it.
-	if strings.Contains(all, "acceptance by source: train[method=none") {
+	if strings.Contains(all, "acceptance by source: train[method=none") || strings.Contains(all, "instances: train[method=none") {
 		t.Errorf("acceptance plot for a run without decisions:\n%s", all)
 	}
-	// 1 metric + 2 configurations × 4 decision plots + 1 loss plot.
-	if len(plots) != 10 {
-		t.Errorf("%d plots, want 10:\n%s", len(plots), all)
+	// 1 metric + 2 configurations × (4 decision plots + 1 gallery) + 1
+	// loss plot.
+	if len(plots) != 12 {
+		t.Errorf("%d plots, want 12:\n%s", len(plots), all)
+	}
+	if plots[1].Section != "instances" {
+		t.Errorf("plot 2 is in section %q, want the galleries right after the metrics", plots[1].Section)
 	}
 }
 
@@ -202,7 +222,7 @@ func TestWriteHTMLRefusesForeignFolder(t *testing.T) {
 }
 
 // BenchmarkWritePlots measures regenerating every plot of the synthetic
-// experiment from the cache (10 plots per op).
+// experiment from the cache (12 plots per op).
 func BenchmarkWritePlots(b *testing.B) {
 	r, dir := runSynth(b)
 	out := filepath.Join(dir, "plots")
