@@ -69,7 +69,7 @@ func (c Config) specs() []paramSpec {
 //	     logits = conv1x1(concat(f2, upsample2(h)))               full res
 //
 // All 3×3 convolutions are padded to keep their size.
-func (c Config) forward(x *G.Node, p []*G.Node) (*G.Node, error) {
+func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error) {
 	n := x.Shape()[0]
 	switch c.Arch {
 	case ArchMLP:
@@ -78,19 +78,19 @@ func (c Config) forward(x *G.Node, p []*G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("flatten: %w", err)
 		}
 		for i := range c.Hidden {
-			if h, err = linear(h, p[2*i], p[2*i+1], true); err != nil {
+			if h, err = linear(h, p[2*i], p[2*i+1], true, sp); err != nil {
 				return nil, fmt.Errorf("layer fc%d: %w", i+1, err)
 			}
 		}
 		l := len(c.Hidden)
-		return linear(h, p[2*l], p[2*l+1], false)
+		return linear(h, p[2*l], p[2*l+1], false, sp)
 	case ArchCNN:
-		h, err := conv(x, p[0], p[1], 1, true)
+		h, err := conv(x, p[0], p[1], 1, true, sp)
 		if err == nil {
 			h, err = pool2(h)
 		}
 		if err == nil {
-			h, err = conv(h, p[2], p[3], 1, true)
+			h, err = conv(h, p[2], p[3], 1, true, sp)
 		}
 		if err == nil {
 			h, err = pool2(h)
@@ -101,21 +101,21 @@ func (c Config) forward(x *G.Node, p []*G.Node) (*G.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return linear(h, p[4], p[5], false)
+		return linear(h, p[4], p[5], false, sp)
 	case ArchFCN:
-		f, err := conv(x, p[0], p[1], 1, true)
+		f, err := conv(x, p[0], p[1], 1, true, sp)
 		if err == nil {
-			f, err = conv(f, p[2], p[3], 1, true)
+			f, err = conv(f, p[2], p[3], 1, true, sp)
 		}
 		var h *G.Node
 		if err == nil {
 			h, err = pool2(f)
 		}
 		if err == nil {
-			h, err = conv(h, p[4], p[5], 1, true)
+			h, err = conv(h, p[4], p[5], 1, true, sp)
 		}
 		if err == nil {
-			h, err = conv(h, p[6], p[7], 2, true)
+			h, err = conv(h, p[6], p[7], 2, true, sp)
 		}
 		if err == nil {
 			h, err = G.ApplyOp(newUp2(), h)
@@ -126,21 +126,21 @@ func (c Config) forward(x *G.Node, p []*G.Node) (*G.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return conv(h, p[8], p[9], 1, false)
+		return conv(h, p[8], p[9], 1, false, sp)
 	}
 	return nil, fmt.Errorf("unknown arch %q", c.Arch)
 }
 
 // conv is a stride-1 k×k convolution padded to keep the size, dilated by
 // dil, plus bias and optional ReLU.
-func conv(x, w, b *G.Node, dil int, relu bool) (*G.Node, error) {
+func conv(x, w, b *G.Node, dil int, relu bool, sp *splitState) (*G.Node, error) {
 	k := w.Shape()[2]
 	pad := dil * (k - 1) / 2
-	y, err := G.ApplyOp(newConv(k, pad, dil), x, w)
+	y, err := G.ApplyOp(newConv(k, pad, dil, sp), x, w)
 	if err != nil {
 		return nil, fmt.Errorf("conv %v: %w", w.Shape(), err)
 	}
-	return G.ApplyOp(newBias(relu), y, b)
+	return G.ApplyOp(newBias(relu, sp), y, b)
 }
 
 func pool2(x *G.Node) (*G.Node, error) {
@@ -151,10 +151,10 @@ func pool2(x *G.Node) (*G.Node, error) {
 	return y, nil
 }
 
-func linear(x, w, b *G.Node, relu bool) (*G.Node, error) {
-	y, err := G.Mul(x, w)
+func linear(x, w, b *G.Node, relu bool, sp *splitState) (*G.Node, error) {
+	y, err := G.ApplyOp(newLinear(sp), x, w)
 	if err != nil {
 		return nil, fmt.Errorf("linear %v: %w", w.Shape(), err)
 	}
-	return G.ApplyOp(newBias(relu), y, b)
+	return G.ApplyOp(newBias(relu, sp), y, b)
 }

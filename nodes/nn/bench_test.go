@@ -60,3 +60,59 @@ func BenchmarkTrainStepFCN(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTwoGradients compares the ways to get the gradients of two
+// batches of 32 (BSGAL's real and generated batch): two FlatGrad passes,
+// one SplitGrad pass over both, and, for scale, one FlatGrad over the 64
+// (one gradient only).
+func BenchmarkTwoGradients(b *testing.B) {
+	for _, cfg := range []Config{
+		{Arch: ArchMLP, Classes: 10, H: 28, W: 28, Hidden: []int{128}, Seed: 1},
+		{Arch: ArchCNN, Classes: 10, H: 28, W: 28, Seed: 1},
+	} {
+		m, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tc := testCase{cfg: cfg, n: 32}
+		xa, ya, _ := tc.batch(1)
+		xb, yb, _ := tc.batch(2)
+		xu, yu := append(append([]float32{}, xa...), xb...), append(append([]int{}, ya...), yb...)
+		ways := []struct {
+			name string
+			f    func() error
+		}{
+			{"two-passes", func() error {
+				if _, _, err := m.FlatGrad(xa, ya, nil, nil); err != nil {
+					return err
+				}
+				_, _, err := m.FlatGrad(xb, yb, nil, nil)
+				return err
+			}},
+			{"split", func() error {
+				_, _, _, _, err := m.SplitGrad(xa, ya, nil, xb, yb, nil)
+				return err
+			}},
+			{"union", func() error {
+				_, _, err := m.FlatGrad(xu, yu, nil, nil)
+				return err
+			}},
+		}
+		for _, w := range ways {
+			b.Run(cfg.Arch+"/"+w.name, func(b *testing.B) {
+				if err := w.f(); err != nil { // compile outside the timing
+					b.Fatal(err)
+				}
+				cpu0 := cpuTime()
+				b.ResetTimer()
+				for range b.N {
+					if err := w.f(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}

@@ -22,10 +22,11 @@ import (
 type convOp struct {
 	opBase
 	k, pad, dil int
+	split       *splitState
 }
 
-func newConv(k, pad, dil int) convOp {
-	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil}
+func newConv(k, pad, dil int, sp *splitState) convOp {
+	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp}
 }
 
 func (o convOp) Type() hm.Type {
@@ -57,7 +58,7 @@ func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o}, in[0], grad)
+	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}}, in[0], grad)
 	return G.Nodes{dx, dw}, err
 }
 
@@ -245,11 +246,16 @@ func convForward[T float](g convGeom, y, x, w []T) {
 	})
 }
 
-// convGradFilterOp is dL/dw = Σ_images gy[O, Ho·Wo] × col[C·k·k, Ho·Wo]ᵀ.
+// convGradFilterOp is dL/dw = Σ_images gy[O, Ho·Wo] × col[C·k·k, Ho·Wo]ᵀ;
+// of a split batch it sums images [0, r) here and [r, N) into its side
+// buffer.
 type convGradFilterOp struct {
 	opBase
 	conv convOp
+	side *sideBuf
 }
+
+func (o convGradFilterOp) sideBuffer() *sideBuf { return o.side }
 
 func (o convGradFilterOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -276,11 +282,23 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := o.conv.geom(x.Shape(), gy.Shape()[1])
 	dw := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.o, g.c, g.k, g.k))
+	r := o.conv.split.at(g.n)
+	ga, gb := g, g
+	ga.n, gb.n = r, g.n-r
+	xa, ya := r*g.c*g.h*g.w, r*g.o*g.ho*g.wo // where the second part starts
 	switch xd := x.Data().(type) {
 	case []float32:
-		convFilterGrad(g, dw.Data().([]float32), xd, gy.Data().([]float32))
+		gyd := gy.Data().([]float32)
+		convFilterGrad(ga, dw.Data().([]float32), xd[:xa], gyd[:ya])
+		if gb.n > 0 {
+			convFilterGrad(gb, o.side.like(dw).Data().([]float32), xd[xa:], gyd[ya:])
+		}
 	case []float64:
-		convFilterGrad(g, dw.Data().([]float64), xd, gy.Data().([]float64))
+		gyd := gy.Data().([]float64)
+		convFilterGrad(ga, dw.Data().([]float64), xd[:xa], gyd[:ya])
+		if gb.n > 0 {
+			convFilterGrad(gb, o.side.like(dw).Data().([]float64), xd[xa:], gyd[ya:])
+		}
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
 	}

@@ -33,6 +33,7 @@ type Model struct {
 	f64     []float64 // all parameters back to back (float64 models)
 	values  []*tensor.Dense
 	progs   map[progKey]*program
+	split   *splitState // shared by the ops of every program (see SplitGrad)
 }
 
 type progKey struct {
@@ -58,7 +59,7 @@ func New(cfg Config) (*Model, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("new %q model: %w", cfg.Arch, err)
 	}
-	m := &Model{cfg: cfg, specs: cfg.specs(), progs: map[progKey]*program{}}
+	m := &Model{cfg: cfg, specs: cfg.specs(), progs: map[progKey]*program{}, split: &splitState{}}
 	for _, s := range m.specs {
 		m.offsets = append(m.offsets, m.size)
 		m.size += numel(s.shape)
@@ -309,30 +310,42 @@ func flatGrad[T float](m *Model, x []float32, y []int, w []float32, subset []str
 	if err != nil {
 		return 0, nil, err
 	}
-	var out []T
+	size := 0
+	for _, i := range sel {
+		size += numel(m.specs[i].shape)
+	}
+	out := make([]T, 0, size)
 	for _, i := range sel {
 		gv := p.grads[i].Value()
 		if gv == nil {
 			return 0, nil, fmt.Errorf("no gradient for %q", m.specs[i].name)
 		}
-		g, err := dense(gv)
-		if err != nil {
+		if out, err = appendFlat(out, gv); err != nil {
 			return 0, nil, fmt.Errorf("gradient of %q: %w", m.specs[i].name, err)
-		}
-		switch gd := g.Data().(type) {
-		case []float32:
-			for _, v := range gd {
-				out = append(out, T(v))
-			}
-		case []float64:
-			for _, v := range gd {
-				out = append(out, T(v))
-			}
-		default:
-			return 0, nil, fmt.Errorf("gradient of %q has type %T", m.specs[i].name, gd)
 		}
 	}
 	return loss, out, nil
+}
+
+// appendFlat appends the float32 or float64 data of a tensor value to out.
+func appendFlat[T float](out []T, v G.Value) ([]T, error) {
+	g, err := dense(v)
+	if err != nil {
+		return nil, err
+	}
+	switch gd := g.Data().(type) {
+	case []float32:
+		for _, v := range gd {
+			out = append(out, T(v))
+		}
+	case []float64:
+		for _, v := range gd {
+			out = append(out, T(v))
+		}
+	default:
+		return nil, fmt.Errorf("type %T", gd)
+	}
+	return out, nil
 }
 
 func (m *Model) selectParams(subset []string) ([]int, error) {
@@ -377,46 +390,60 @@ func (m *Model) run(x []float32, y []int, w []float32, grad bool) (*program, err
 	if err != nil {
 		return nil, err
 	}
-	switch d := p.xT.Data().(type) {
-	case []float32:
-		copy(d, x)
-	case []float64:
-		for i, v := range x {
-			d[i] = float64(v)
+	feedX(p.xT, 0, x)
+	clearTarget(p.tT)
+	if y != nil {
+		if err := m.fillPart(p.tT, 0, n, y, w); err != nil {
+			return nil, err
 		}
 	}
-	if err := m.fillTarget(p.tT, n, y, w); err != nil {
-		return nil, err
-	}
+	return p, p.exec()
+}
+
+// exec runs the program on the values in xT and tT.
+func (p *program) exec() error {
 	if err := G.Let(p.x, p.xT); err != nil {
-		return nil, fmt.Errorf("feed input: %w", err)
+		return fmt.Errorf("feed input: %w", err)
 	}
 	if err := G.Let(p.t, p.tT); err != nil {
-		return nil, fmt.Errorf("feed target: %w", err)
+		return fmt.Errorf("feed target: %w", err)
 	}
 	p.vm.Reset()
 	if err := p.vm.RunAll(); err != nil {
-		return nil, fmt.Errorf("run graph: %w", err)
+		return fmt.Errorf("run graph: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
-// fillTarget writes weight/Σweights at each (sample or pixel, label) and zero
-// elsewhere; the xent op turns that into the normalized weighted loss.
-func (m *Model) fillTarget(t *tensor.Dense, n int, y []int, w []float32) error {
-	c := m.cfg.Outputs()
-	s := 1
-	if m.cfg.Segmentation() {
-		s = m.cfg.H * m.cfg.W
+// feedX copies x into the input tensor from offset at.
+func feedX(t *tensor.Dense, at int, x []float32) {
+	switch d := t.Data().(type) {
+	case []float32:
+		copy(d[at:], x)
+	case []float64:
+		for i, v := range x {
+			d[at+i] = float64(v)
+		}
 	}
+}
+
+func clearTarget(t *tensor.Dense) {
 	switch d := t.Data().(type) {
 	case []float32:
 		clear(d)
 	case []float64:
 		clear(d)
 	}
-	if y == nil {
-		return nil
+}
+
+// fillPart writes, for the n images from image first on, weight/Σweights
+// at each (sample or pixel, label) of y; the xent op turns that into the
+// normalized weighted loss. The target must be cleared before.
+func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) error {
+	c := m.cfg.Outputs()
+	s := 1
+	if m.cfg.Segmentation() {
+		s = m.cfg.H * m.cfg.W
 	}
 	if len(y) != n*s {
 		return fmt.Errorf("got %d labels for %d inputs, want %d", len(y), n, n*s)
@@ -446,7 +473,7 @@ func (m *Model) fillTarget(t *tensor.Dense, n int, y []int, w []float32) error {
 		if w != nil {
 			wj = float64(w[j])
 		}
-		i, px := j/s, j%s
+		i, px := first+j/s, j%s
 		at := (i*c+lab)*s + px
 		switch d := t.Data().(type) {
 		case []float32:
@@ -494,13 +521,13 @@ func (m *Model) compile(n int, grad bool) (*program, error) {
 	p.x = G.NewTensor(g, dt, 4, G.WithShape(xShape...), G.WithName("x"), G.WithValue(p.xT))
 	p.t = G.NewTensor(g, dt, len(tShape), G.WithShape(tShape...), G.WithName("target"), G.WithValue(p.tT))
 	var err error
-	if p.logits, err = m.cfg.forward(p.x, params); err != nil {
+	if p.logits, err = m.cfg.forward(p.x, params, m.split); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	if !slices.Equal(p.logits.Shape(), tShape) {
 		return nil, fmt.Errorf("logits have shape %v, want %v", p.logits.Shape(), tShape)
 	}
-	if p.cost, err = G.ApplyOp(newXent(dt), p.logits, p.t); err != nil {
+	if p.cost, err = G.ApplyOp(newXent(dt, m.split), p.logits, p.t); err != nil {
 		return nil, fmt.Errorf("loss: %w", err)
 	}
 	if grad {

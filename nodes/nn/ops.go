@@ -115,14 +115,15 @@ type xentOp struct {
 	opBase
 	dt    tensor.Dtype
 	cache *xentCache
+	split *splitState
 }
 
 // xentCache holds the softmax of the last forward pass ([]float32 or
 // []float64, z's shape; valid where the targets are not all zero).
 type xentCache struct{ p any }
 
-func newXent(dt tensor.Dtype) xentOp {
-	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{}}
+func newXent(dt tensor.Dtype, sp *splitState) xentOp {
+	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{}, sp}
 }
 
 func (o xentOp) Type() hm.Type {
@@ -153,7 +154,7 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float32, len(zd))
 			o.cache.p = p
 		}
-		l := xentForward(p, zd, t.Data().([]float32), n, c, s)
+		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n)))
 		return tensor.New(tensor.FromScalar(float32(l))), nil
 	case []float64:
 		p, _ := o.cache.p.([]float64)
@@ -161,16 +162,24 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float64, len(zd))
 			o.cache.p = p
 		}
-		l := xentForward(p, zd, t.Data().([]float64), n, c, s)
+		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n)))
 		return tensor.New(tensor.FromScalar(l)), nil
 	}
 	return nil, fmt.Errorf("softmax xent: unsupported dtype %v", z.Dtype())
 }
 
-// xentForward returns the loss, accumulated in float64 whatever the element
-// type, and writes the softmax into prob where the targets are not all zero.
-// Images run in parallel; their losses are added in image order.
-func xentForward[T float](prob, z, t []T, n, c, s int) float64 {
+// keep leaves the two losses of a split batch in the split state and
+// returns the loss of the whole batch.
+func (o xentOp) keep(a, b float64) float64 {
+	o.split.lossA, o.split.lossB = a, b
+	return a + b
+}
+
+// xentForward returns the losses of images [0, r) and [r, n), accumulated
+// in float64 whatever the element type, and writes the softmax into prob
+// where the targets are not all zero. Images run in parallel; their losses
+// are added in image order.
+func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 	losses := make([]float64, n)
 	type scratch struct {
 		tsum, se []float64
@@ -217,11 +226,14 @@ func xentForward[T float](prob, z, t []T, n, c, s int) float64 {
 		}
 		losses[i] = loss
 	})
-	var loss float64
-	for _, l := range losses {
-		loss += l
+	var a, b float64
+	for _, l := range losses[:r] {
+		a += l
 	}
-	return loss
+	for _, l := range losses[r:] {
+		b += l
+	}
+	return a, b
 }
 
 // xentGradOp is d/dz of xentOp times the upstream scalar gradient,
@@ -312,14 +324,15 @@ func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
 // ReLU; fusing the two saves a pass and a broadcast over the activations.
 type biasOp struct {
 	opBase
-	relu bool
+	relu  bool
+	split *splitState
 }
 
-func newBias(relu bool) biasOp {
+func newBias(relu bool, sp *splitState) biasOp {
 	if relu {
-		return biasOp{opBase{"BiasReLU", 2}, true}
+		return biasOp{opBase{"BiasReLU", 2}, true, sp}
 	}
-	return biasOp{opBase{"Bias", 2}, false}
+	return biasOp{opBase{"Bias", 2}, false, sp}
 }
 
 func (o biasOp) Type() hm.Type {
@@ -337,7 +350,7 @@ func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 			return nil, err
 		}
 	}
-	db, err := G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims()}, dpre)
+	db, err := G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), o.split, &sideBuf{}}, dpre)
 	return G.Nodes{dpre, db}, err
 }
 func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
@@ -438,11 +451,16 @@ func reluMask[T float](d, y, g []T) {
 	}
 }
 
-// biasGradOp sums g [N, C, S...] over every axis but 1.
+// biasGradOp sums g [N, C, S...] over every axis but 1; of a split batch
+// it sums images [0, r) here and [r, N) into its side buffer.
 type biasGradOp struct {
 	opBase
-	dims int // of g
+	dims  int // of g
+	split *splitState
+	side  *sideBuf
 }
+
+func (o biasGradOp) sideBuffer() *sideBuf { return o.side }
 
 func (o biasGradOp) Type() hm.Type {
 	d := hm.TypeVariable('p')
@@ -461,12 +479,23 @@ func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, c, s := dims(g.Shape())
+	r := o.split.at(n)
 	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(c))
+	var side *tensor.Dense
+	if r < n {
+		side = o.side.like(out)
+	}
 	switch gd := g.Data().(type) {
 	case []float32:
-		biasSum(out.Data().([]float32), gd, n, c, s)
+		biasSum(out.Data().([]float32), gd[:r*c*s], r, c, s)
+		if side != nil {
+			biasSum(side.Data().([]float32), gd[r*c*s:], n-r, c, s)
+		}
 	case []float64:
-		biasSum(out.Data().([]float64), gd, n, c, s)
+		biasSum(out.Data().([]float64), gd[:r*c*s], r, c, s)
+		if side != nil {
+			biasSum(side.Data().([]float64), gd[r*c*s:], n-r, c, s)
+		}
 	default:
 		return nil, fmt.Errorf("bias grad: unsupported dtype %v", g.Dtype())
 	}
