@@ -72,8 +72,10 @@ func (c *GradCache) Update(g []float32) error {
 	if c.steps > 0 && len(g) != len(c.c) {
 		return fmt.Errorf("update gradient cache: gradient has %d entries, cache has %d", len(g), len(c.c))
 	}
+	// An entry is ±Inf or NaN when its exponent bits are all ones: one
+	// branch-free-in-practice pass over the bits, no float dependency chain.
 	for i, v := range g {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
 			return fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
 		}
 	}

@@ -82,10 +82,16 @@ func TestGradCacheErrors(t *testing.T) {
 	if err := c.Update([]float32{1, 2, 3}); err == nil {
 		t.Error("length change: no error")
 	}
-	if err := c.Update([]float32{1, float32(math.NaN())}); err == nil {
-		t.Error("NaN gradient: no error")
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if err := c.Update([]float32{1, float32(bad)}); err == nil || !strings.Contains(err.Error(), "entry 1") {
+			t.Errorf("%v in the gradient: error %v, want one naming entry 1", bad, err)
+		}
 	}
 	if got := c.Vector(); got[0] != 1 || got[1] != 2 || c.Steps() != 1 {
 		t.Errorf("rejected updates changed the cache: %v after %d steps", got, c.Steps())
+	}
+	// Large finite entries are fine.
+	if err := c.Update([]float32{math.MaxFloat32, -math.MaxFloat32}); err != nil {
+		t.Errorf("finite gradient rejected: %v", err)
 	}
 }
