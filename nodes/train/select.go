@@ -154,6 +154,10 @@ type Proposal struct {
 	// Sources and Categories name the generator and the category of each
 	// generated item, for the decision log and the acceptance rates.
 	Sources, Categories []string
+	// Items, when not nil, holds the pool index of each generated item
+	// (in the order of Sources), so that the gallery output can draw the
+	// items a proposer that implements itemDrawer proposed.
+	Items []int
 }
 
 // Proposer is the seam through which generated data enters the loop: each
@@ -181,7 +185,7 @@ func (p *poolProposer) Propose(_ context.Context, _ Step, _ Batch) (Proposal, bo
 		return Proposal{}, false, nil
 	}
 	idx := p.sampler.next(p.n)
-	pr := Proposal{Gen: p.pool.Batch(idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx))}
+	pr := Proposal{Gen: p.pool.Batch(idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx)), Items: idx}
 	for k, i := range idx {
 		pr.Sources[k] = p.pool.Sources[p.pool.Source[i]]
 		pr.Categories[k] = p.pool.Classes[p.pool.Labels[i]]
@@ -208,12 +212,18 @@ func Mass(b Batch) float64 {
 // divided by its mass, the union's is (ma·a + mb·b)/(ma+mb), and so is its
 // gradient. Sums are taken in float64.
 func Combine(lossA float64, gradA []float32, massA float64, lossB float64, gradB []float32, massB float64) (float64, []float32) {
+	return combineInto(make([]float32, len(gradA)), lossA, gradA, massA, lossB, gradB, massB)
+}
+
+// combineInto is Combine writing the gradient into out, which may be gradA
+// or gradB.
+func combineInto(out []float32, lossA float64, gradA []float32, massA float64, lossB float64, gradB []float32, massB float64) (float64, []float32) {
 	t := massA + massB
 	if t == 0 {
-		return 0, make([]float32, len(gradA))
+		clear(out)
+		return 0, out
 	}
 	wa, wb := massA/t, massB/t
-	out := make([]float32, len(gradA))
 	for i := range out {
 		out[i] = float32(wa*float64(gradA[i]) + wb*float64(gradB[i]))
 	}
@@ -352,17 +362,15 @@ func (s *selection) step(ctx context.Context, st Step, real Batch) (stepResult, 
 		res.dec = bsgal.Decision{Score: u, Tau: s.p.Rate, Accepted: u < s.p.Rate}
 		return s.train(m, real, prop, res, nil, 0, nil, 0)
 	case ModeBSGAL:
-		lr, gr, err := m.FlatGrad(real.X, real.Y, real.W, nil)
+		// One pass over both batches gives both gradients (nn.SplitGrad),
+		// bit for bit as two passes would.
+		lr, gr, lg, gg, err := m.SplitGrad(real.X, real.Y, real.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
 		if err != nil {
-			return res, fmt.Errorf("real gradient: %w", err)
+			return res, fmt.Errorf("real and generated gradients: %w", err)
 		}
 		// The cache learns the current real gradient before the score.
 		if err := s.cache.Update(gather(gr, s.ranges, &s.buf)); err != nil {
 			return res, err
-		}
-		lg, gg, err := m.FlatGrad(prop.Gen.X, prop.Gen.Y, prop.Gen.W, nil)
-		if err != nil {
-			return res, fmt.Errorf("generated gradient: %w", err)
 		}
 		score := bsgal.Score(s.cache.Vector(), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
 		res.dec = bsgal.Decide(s.th, st.It, score)
@@ -393,7 +401,8 @@ func (s *selection) train(m *nn.Model, real Batch, prop Proposal, res stepResult
 		t := prop.Train
 		res.loss, res.grad, err = m.FlatGrad(t.X, t.Y, t.W, nil)
 	case gr != nil && gg != nil:
-		res.loss, res.grad = Combine(lr, gr, Mass(real), lg, gg, Mass(prop.Gen))
+		// gr is not needed after this iteration: mix into it.
+		res.loss, res.grad = combineInto(gr, lr, gr, Mass(real), lg, gg, Mass(prop.Gen))
 	default:
 		u := Concat(real, prop.Gen)
 		res.loss, res.grad, err = m.FlatGrad(u.X, u.Y, u.W, nil)
