@@ -39,6 +39,7 @@ type GradCache struct {
 	steps int
 	c     []float64
 	out   []float32
+	stale bool // out lags c (after UpdateScore); Vector refreshes it
 }
 
 // NewGradCache returns an empty cache. momentum is used only in Momentum mode
@@ -69,25 +70,9 @@ func (c *GradCache) Steps() int { return c.steps }
 // length of the first one; a non-finite entry is rejected so that one bad
 // batch cannot poison every later score.
 func (c *GradCache) Update(g []float32) error {
-	if c.steps > 0 && len(g) != len(c.c) {
-		return fmt.Errorf("update gradient cache: gradient has %d entries, cache has %d", len(g), len(c.c))
-	}
-	// An entry is ±Inf or NaN when its exponent bits are all ones: one
-	// branch-free-in-practice pass over the bits, no float dependency chain.
-	for i, v := range g {
-		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-			return fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
-		}
-	}
-	if c.steps == 0 {
-		c.c = make([]float64, len(g))
-		c.out = make([]float32, len(g))
-		for i, v := range g {
-			c.c[i] = float64(v)
-			c.out[i] = v
-		}
-		c.steps = 1
-		return nil
+	first, err := c.begin(g)
+	if err != nil || first {
+		return err
 	}
 	switch c.mode {
 	case Momentum:
@@ -104,10 +89,124 @@ func (c *GradCache) Update(g []float32) error {
 		}
 	}
 	c.steps++
+	c.stale = false
 	return nil
+}
+
+// begin checks g and, on the first update, sets the cache to it (first is
+// then true and the update is done).
+func (c *GradCache) begin(g []float32) (first bool, err error) {
+	if c.steps > 0 && len(g) != len(c.c) {
+		return false, fmt.Errorf("update gradient cache: gradient has %d entries, cache has %d", len(g), len(c.c))
+	}
+	// An entry is ±Inf or NaN when its exponent bits are all ones: one
+	// branch-free-in-practice pass over the bits, no float dependency chain.
+	for i, v := range g {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			return false, fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
+		}
+	}
+	if c.steps > 0 {
+		return false, nil
+	}
+	c.c = make([]float64, len(g))
+	c.out = make([]float32, len(g))
+	for i, v := range g {
+		c.c[i] = float64(v)
+		c.out[i] = v
+	}
+	c.steps, c.stale = 1, false
+	return true, nil
+}
+
+// UpdateScore is Update(g) followed by Score(Vector(), gen, normalize), bit
+// for bit, in one pass over memory: the new estimate is scored as it is
+// formed, without writing and rereading its float32 copy. On this
+// machine's memory bandwidth that pass is a tenth of a BSGAL iteration.
+func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, error) {
+	if len(gen) != len(g) {
+		return 0, fmt.Errorf("update and score: real gradient has %d entries, generated %d", len(g), len(gen))
+	}
+	first, err := c.begin(g)
+	if err != nil {
+		return 0, err
+	}
+	if first {
+		return Score(c.out, gen, normalize), nil
+	}
+	// The lanes and their order are fused's.
+	var d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64
+	n := len(g) &^ 3
+	cc, y := c.c[:len(g)], gen[:len(g)]
+	next := func(i int) float64 { // the new estimate at i, as Vector gives it
+		if c.mode == Momentum {
+			cc[i] = c.m*cc[i] + (1-c.m)*float64(g[i])
+		} else {
+			t := float64(c.steps)
+			cc[i] = (t*cc[i] + float64(g[i])) / (t + 1)
+		}
+		return float64(float32(cc[i]))
+	}
+	if c.mode == Momentum {
+		m, k := c.m, 1-c.m
+		for i := 0; i < n; i += 4 {
+			cc[i] = m*cc[i] + k*float64(g[i])
+			cc[i+1] = m*cc[i+1] + k*float64(g[i+1])
+			cc[i+2] = m*cc[i+2] + k*float64(g[i+2])
+			cc[i+3] = m*cc[i+3] + k*float64(g[i+3])
+			x0, x1, x2, x3 := float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3]))
+			y0, y1, y2, y3 := float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3])
+			d0 += x0 * y0
+			d1 += x1 * y1
+			d2 += x2 * y2
+			d3 += x3 * y3
+			a0 += x0 * x0
+			a1 += x1 * x1
+			a2 += x2 * x2
+			a3 += x3 * x3
+			b0 += y0 * y0
+			b1 += y1 * y1
+			b2 += y2 * y2
+			b3 += y3 * y3
+		}
+	} else {
+		for i := 0; i < n; i += 4 {
+			x0, x1, x2, x3 := next(i), next(i+1), next(i+2), next(i+3)
+			y0, y1, y2, y3 := float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3])
+			d0 += x0 * y0
+			d1 += x1 * y1
+			d2 += x2 * y2
+			d3 += x3 * y3
+			a0 += x0 * x0
+			a1 += x1 * x1
+			a2 += x2 * x2
+			a3 += x3 * x3
+			b0 += y0 * y0
+			b1 += y1 * y1
+			b2 += y2 * y2
+			b3 += y3 * y3
+		}
+	}
+	for i := n; i < len(g); i++ {
+		x, yi := next(i), float64(y[i])
+		d0 += x * yi
+		a0 += x * x
+		b0 += yi * yi
+	}
+	c.steps++
+	c.stale = true
+	return scoreOf((d0+d1)+(d2+d3), (a0+a1)+(a2+a3), (b0+b1)+(b2+b3), normalize), nil
 }
 
 // Vector returns the current estimate as float32 (nil before the first
 // Update). The slice is owned by the cache and overwritten by the next Update;
 // copy it to keep it.
-func (c *GradCache) Vector() []float32 { return c.out }
+func (c *GradCache) Vector() []float32 {
+	if c.stale {
+		for i, v := range c.c {
+			c.out[i] = float32(v)
+		}
+		c.stale = false
+	}
+	return c.out
+}

@@ -2,6 +2,8 @@ package bsgal
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,5 +95,46 @@ func TestGradCacheErrors(t *testing.T) {
 	// Large finite entries are fine.
 	if err := c.Update([]float32{math.MaxFloat32, -math.MaxFloat32}); err != nil {
 		t.Errorf("finite gradient rejected: %v", err)
+	}
+}
+
+// TestUpdateScoreBits checks the fused pass against Update then Score, bit
+// for bit, in both modes, on lengths that do and do not fill its lanes, and
+// that Vector gives the same estimate afterwards.
+func TestUpdateScoreBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, mode := range []CacheMode{Momentum, Average} {
+		for _, n := range []int{1, 3, 4, 7, 1001} {
+			a, _ := NewGradCache(mode, 0.1)
+			b, _ := NewGradCache(mode, 0.1)
+			for step := range 6 {
+				g, gen := make([]float32, n), make([]float32, n)
+				for i := range g {
+					g[i], gen[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*(1+float64(step)))
+				}
+				norm := step%2 == 0
+				if err := a.Update(g); err != nil {
+					t.Fatal(err)
+				}
+				want := Score(a.Vector(), gen, norm)
+				got, err := b.UpdateScore(g, gen, norm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(got) != math.Float64bits(want) {
+					t.Fatalf("%s n=%d step %d: fused score %v, separate %v", mode, n, step, got, want)
+				}
+				if !slices.Equal(a.Vector(), b.Vector()) || a.Steps() != b.Steps() {
+					t.Fatalf("%s n=%d step %d: estimates differ", mode, n, step)
+				}
+			}
+		}
+	}
+	c, _ := NewGradCache(Momentum, 0.1)
+	if _, err := c.UpdateScore([]float32{1, 2}, []float32{1}, true); err == nil {
+		t.Error("lengths differ: no error")
+	}
+	if _, err := c.UpdateScore([]float32{1, float32(math.Inf(1))}, []float32{1, 2}, true); err == nil || c.Steps() != 0 {
+		t.Errorf("Inf in the gradient: error %v, %d steps", err, c.Steps())
 	}
 }

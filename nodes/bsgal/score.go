@@ -17,6 +17,11 @@ const CosineEps = 1e-8
 // different parameter sets).
 func Score(a, b []float32, normalize bool) float64 {
 	dot, aa, bb := fused(a, b)
+	return scoreOf(dot, aa, bb, normalize)
+}
+
+// scoreOf is the score from ⟨a,b⟩, ‖a‖² and ‖b‖².
+func scoreOf(dot, aa, bb float64, normalize bool) float64 {
 	if !normalize {
 		return dot
 	}

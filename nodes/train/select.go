@@ -368,11 +368,12 @@ func (s *selection) step(ctx context.Context, st Step, real Batch) (stepResult, 
 		if err != nil {
 			return res, fmt.Errorf("real and generated gradients: %w", err)
 		}
-		// The cache learns the current real gradient before the score.
-		if err := s.cache.Update(gather(gr, s.ranges, &s.buf)); err != nil {
+		// The cache learns the current real gradient before the score (one
+		// fused pass; the same bits as Update then Score).
+		score, err := s.cache.UpdateScore(gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
+		if err != nil {
 			return res, err
 		}
-		score := bsgal.Score(s.cache.Vector(), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
 		res.dec = bsgal.Decide(s.th, st.It, score)
 		return s.train(m, real, prop, res, gr, lr, gg, lg)
 	case ModeLookahead:
