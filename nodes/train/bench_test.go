@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,11 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// dagrunGOGC is the collector setting the dagrun binary runs with (see
+// cmd/dagrun/main.go) unless GOGC is set: the benchmarks measure the
+// iterations as the tool runs them, not under the test binary's default.
+const dagrunGOGC = 400
 
 // looper runs training iterations of one select mode on its own model,
 // with batches of 32 real and 32 generated images.
@@ -93,6 +99,7 @@ func BenchmarkModesInterleaved(b *testing.B) {
 		{Arch: nn.ArchCNN, Classes: 10, H: 28, W: 28, Seed: 1},
 	} {
 		b.Run(cfg.Arch, func(b *testing.B) {
+			defer debug.SetGCPercent(debug.SetGCPercent(dagrunGOGC))
 			ds, pool := benchData(512)
 			modes := []string{ModeNone, ModeBSGAL, ModeAll, ModeLookahead}
 			loops := make([]*looper, len(modes))
@@ -129,6 +136,7 @@ func BenchmarkModesInterleaved(b *testing.B) {
 // allocated per iteration and the peak heap in use (runtime.MemStats,
 // sampled after every iteration outside the timer).
 func benchIteration(b *testing.B, cfg nn.Config, mode string) {
+	defer debug.SetGCPercent(debug.SetGCPercent(dagrunGOGC))
 	ds, pool := benchData(512)
 	l := newLooper(b, cfg, mode, ds, pool)
 	runtime.GC()
