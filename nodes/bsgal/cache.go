@@ -121,8 +121,8 @@ func (c *GradCache) begin(g []float32) (first bool, err error) {
 
 // UpdateScore is Update(g) followed by Score(Vector(), gen, normalize), bit
 // for bit, in one pass over memory: the new estimate is scored as it is
-// formed, without writing and rereading its float32 copy. On this
-// machine's memory bandwidth that pass is a tenth of a BSGAL iteration.
+// formed, without writing and rereading its float32 copy
+// (BenchmarkUpdateScore compares it with the two passes).
 func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, error) {
 	if len(gen) != len(g) {
 		return 0, fmt.Errorf("update and score: real gradient has %d entries, generated %d", len(g), len(gen))
@@ -134,8 +134,8 @@ func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, erro
 	if first {
 		return Score(c.out, gen, normalize), nil
 	}
-	// The lanes and their order are fused's.
-	var d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64
+	// Summed through fused's lanes, in its order.
+	var l lanes
 	n := len(g) &^ 3
 	cc, y := c.c[:len(g)], gen[:len(g)]
 	next := func(i int) float64 { // the new estimate at i, as Vector gives it
@@ -147,55 +147,28 @@ func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, erro
 		}
 		return float64(float32(cc[i]))
 	}
-	if c.mode == Momentum {
+	if c.mode == Momentum { // the common case, without a call per entry
 		m, k := c.m, 1-c.m
 		for i := 0; i < n; i += 4 {
 			cc[i] = m*cc[i] + k*float64(g[i])
 			cc[i+1] = m*cc[i+1] + k*float64(g[i+1])
 			cc[i+2] = m*cc[i+2] + k*float64(g[i+2])
 			cc[i+3] = m*cc[i+3] + k*float64(g[i+3])
-			x0, x1, x2, x3 := float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3]))
-			y0, y1, y2, y3 := float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3])
-			d0 += x0 * y0
-			d1 += x1 * y1
-			d2 += x2 * y2
-			d3 += x3 * y3
-			a0 += x0 * x0
-			a1 += x1 * x1
-			a2 += x2 * x2
-			a3 += x3 * x3
-			b0 += y0 * y0
-			b1 += y1 * y1
-			b2 += y2 * y2
-			b3 += y3 * y3
+			l.add4(float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3])),
+				float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
 		}
 	} else {
 		for i := 0; i < n; i += 4 {
-			x0, x1, x2, x3 := next(i), next(i+1), next(i+2), next(i+3)
-			y0, y1, y2, y3 := float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3])
-			d0 += x0 * y0
-			d1 += x1 * y1
-			d2 += x2 * y2
-			d3 += x3 * y3
-			a0 += x0 * x0
-			a1 += x1 * x1
-			a2 += x2 * x2
-			a3 += x3 * x3
-			b0 += y0 * y0
-			b1 += y1 * y1
-			b2 += y2 * y2
-			b3 += y3 * y3
+			l.add4(next(i), next(i+1), next(i+2), next(i+3), float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
 		}
 	}
 	for i := n; i < len(g); i++ {
-		x, yi := next(i), float64(y[i])
-		d0 += x * yi
-		a0 += x * x
-		b0 += yi * yi
+		l.add1(next(i), float64(y[i]))
 	}
 	c.steps++
 	c.stale = true
-	return scoreOf((d0+d1)+(d2+d3), (a0+a1)+(a2+a3), (b0+b1)+(b2+b3), normalize), nil
+	dot, xx, yy := l.sums()
+	return scoreOf(dot, xx, yy, normalize), nil
 }
 
 // Vector returns the current estimate as float32 (nil before the first

@@ -138,3 +138,33 @@ func TestUpdateScoreBits(t *testing.T) {
 		t.Errorf("Inf in the gradient: error %v, %d steps", err, c.Steps())
 	}
 }
+
+// BenchmarkUpdateScore compares the fused cache update and score with
+// Update then Score, on a gradient the size of table1's MLP (101,770
+// parameters), in one run.
+func BenchmarkUpdateScore(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	g, gen := make([]float32, 101_770), make([]float32, 101_770)
+	for i := range g {
+		g[i], gen[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+	}
+	b.Run("fused", func(b *testing.B) {
+		c, _ := NewGradCache(Momentum, 0.1)
+		for b.Loop() {
+			s, err := c.UpdateScore(g, gen, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sink = s
+		}
+	})
+	b.Run("separate", func(b *testing.B) {
+		c, _ := NewGradCache(Momentum, 0.1)
+		for b.Loop() {
+			if err := c.Update(g); err != nil {
+				b.Fatal(err)
+			}
+			sink = Score(c.Vector(), gen, true)
+		}
+	})
+}

@@ -34,37 +34,53 @@ func Dot(a, b []float32) float64 { return Score(a, b, false) }
 // Cosine returns ⟨a,b⟩/(‖a‖‖b‖+CosineEps); it panics if the lengths differ.
 func Cosine(a, b []float32) float64 { return Score(a, b, true) }
 
-// fused computes ⟨a,b⟩, ‖a‖² and ‖b‖² in one pass over memory. Four
-// independent float64 lanes per quantity break the add dependency chain; the
-// lanes are combined in a fixed order, so the result is deterministic.
+// fused computes ⟨a,b⟩, ‖a‖² and ‖b‖² in one pass over memory.
 func fused(a, b []float32) (dot, aa, bb float64) {
 	if len(a) != len(b) {
 		panic(fmt.Sprintf("bsgal: score: vector lengths differ: %d and %d", len(a), len(b)))
 	}
-	var d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64
+	var l lanes
 	n := len(a) &^ 3
 	b = b[:len(a)] // one bounds check for the loop below
 	for i := 0; i < n; i += 4 {
-		x0, x1, x2, x3 := float64(a[i]), float64(a[i+1]), float64(a[i+2]), float64(a[i+3])
-		y0, y1, y2, y3 := float64(b[i]), float64(b[i+1]), float64(b[i+2]), float64(b[i+3])
-		d0 += x0 * y0
-		d1 += x1 * y1
-		d2 += x2 * y2
-		d3 += x3 * y3
-		a0 += x0 * x0
-		a1 += x1 * x1
-		a2 += x2 * x2
-		a3 += x3 * x3
-		b0 += y0 * y0
-		b1 += y1 * y1
-		b2 += y2 * y2
-		b3 += y3 * y3
+		l.add4(float64(a[i]), float64(a[i+1]), float64(a[i+2]), float64(a[i+3]),
+			float64(b[i]), float64(b[i+1]), float64(b[i+2]), float64(b[i+3]))
 	}
 	for i := n; i < len(a); i++ {
-		x, y := float64(a[i]), float64(b[i])
-		d0 += x * y
-		a0 += x * x
-		b0 += y * y
+		l.add1(float64(a[i]), float64(b[i]))
 	}
-	return (d0 + d1) + (d2 + d3), (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3)
+	return l.sums()
+}
+
+// lanes accumulates ⟨x,y⟩, ‖x‖² and ‖y‖² in four independent float64
+// lanes per quantity, which break the add dependency chain: element i of a
+// block of four goes to lane i, elements after the last full block to lane
+// 0, and the lanes are combined in a fixed order, so the result is
+// deterministic. Score and GradCache.UpdateScore both sum through it, which
+// keeps their bits equal.
+type lanes struct{ d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64 }
+
+func (l *lanes) add4(x0, x1, x2, x3, y0, y1, y2, y3 float64) {
+	l.d0 += x0 * y0
+	l.d1 += x1 * y1
+	l.d2 += x2 * y2
+	l.d3 += x3 * y3
+	l.a0 += x0 * x0
+	l.a1 += x1 * x1
+	l.a2 += x2 * x2
+	l.a3 += x3 * x3
+	l.b0 += y0 * y0
+	l.b1 += y1 * y1
+	l.b2 += y2 * y2
+	l.b3 += y3 * y3
+}
+
+func (l *lanes) add1(x, y float64) {
+	l.d0 += x * y
+	l.a0 += x * x
+	l.b0 += y * y
+}
+
+func (l *lanes) sums() (dot, xx, yy float64) {
+	return (l.d0 + l.d1) + (l.d2 + l.d3), (l.a0 + l.a1) + (l.a2 + l.a3), (l.b0 + l.b1) + (l.b2 + l.b3)
 }
