@@ -1,9 +1,7 @@
 package dag
 
 import (
-	"bytes"
 	"container/heap"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -18,14 +16,10 @@ import (
 
 // Node is a spec node bound to its kind and built.
 type Node struct {
-	Spec   *spec.Node
-	Kind   *nodes.Kind
-	Impl   nodes.Node
-	Params any
-	// ParamsJSON is the canonical encoding of the decoded params (sorted
-	// keys); it enters the key.
-	ParamsJSON string
-	Inputs     []Edge
+	Spec *spec.Node
+	// Binding holds the node's kind, params and implementation (see Bind).
+	Binding
+	Inputs []Edge
 	// Downstream lists the nodes that read this one, in spec order.
 	Downstream []*Node
 	index      int
@@ -67,9 +61,10 @@ func (g *Graph) Node(name string) (*Node, bool) {
 	return n, ok
 }
 
-// Build binds every node of s to its kind, decodes and checks params, checks
-// inputs and output references, and orders the graph. All problems are
-// returned together as a sorted spec.ErrorList.
+// Build binds every node of s to its kind with Bind (decoding and checking
+// params, constructing the node), checks inputs and output references, and
+// orders the graph. All problems are returned together as a sorted
+// spec.ErrorList.
 func Build(s *spec.Spec, reg *nodes.Registry) (*Graph, error) {
 	var errs spec.ErrorList
 	g := &Graph{Spec: s, byName: make(map[string]*Node, len(s.Nodes))}
@@ -80,47 +75,9 @@ func Build(s *spec.Spec, reg *nodes.Registry) (*Graph, error) {
 	}
 	lookPath := memoLookPath()
 	for _, n := range g.Nodes {
-		sn := n.Spec
-		k, ok := reg.Lookup(sn.Kind)
-		if !ok {
-			msg := fmt.Sprintf("unknown kind %q", sn.Kind)
-			if h := spec.DidYouMean(sn.Kind, reg.Names()); h != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", h)
-			} else {
-				msg += " (dagrun kinds lists them)"
-			}
-			errs.Add(sn.KindPos, sn.Base, "%s", msg)
-			continue
-		}
-		n.Kind = k
-		var params any
-		if k.Params != nil {
-			params = k.Params()
-			if e := spec.DecodeParams(sn, params); len(e) > 0 {
-				errs = append(errs, e...)
-				continue
-			}
-		} else if sn.Params != nil && len(sn.Params.Content) > 0 {
-			errs.Add(sn.ParamsPos, sn.Base, "kind %q takes no params", k.Name)
-			continue
-		}
-		n.Params = params
-		js, err := canonicalJSON(params)
-		if err != nil {
-			errs.Add(sn.ParamsPos, sn.Base, "encode params: %v", err)
-			continue
-		}
-		n.ParamsJSON = js
-		impl, err := k.New(nodes.Build{Dir: sn.Dir, LookPath: lookPath}, params)
-		if err != nil {
-			pos := sn.ParamsPos
-			if pos.Line == 0 {
-				pos = sn.Pos
-			}
-			errs.Add(pos, sn.Base, "params: %v", err)
-			continue
-		}
-		n.Impl = impl
+		b, e := Bind(reg, n.Spec, lookPath)
+		n.Binding = *b
+		errs = append(errs, e...)
 	}
 	for _, n := range g.Nodes {
 		if n.Kind == nil {
@@ -308,26 +265,4 @@ func (h *indexHeap) Pop() any {
 	n := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return n
-}
-
-// canonicalJSON encodes v with sorted object keys, whatever its Go type.
-func canonicalJSON(v any) (string, error) {
-	if v == nil {
-		return "null", nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return "", err
-	}
-	out, err := json.Marshal(generic)
-	if err != nil {
-		return "", err
-	}
-	return string(out), nil
 }

@@ -1,12 +1,24 @@
 package dag
 
+// Everything that enters a cache key lives in this file: which parts there
+// are, how a node's parts are computed, the canonical JSON its params enter
+// as, how the parts are hashed into the key, and how they are stored with a
+// cache entry and decoded back for `plan` and `plan --explain`.
+
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sort"
 	"strconv"
+
+	"dagrun/cache"
+	"dagrun/nodes"
 )
 
 // keyFormat versions the key encoding itself; changing it invalidates every
@@ -67,6 +79,76 @@ func (p *KeyParts) Key() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// canonicalJSON encodes decoded params with sorted object keys, whatever
+// their Go type, numbers kept as encoding/json writes them ("null" for a
+// kind without params). Bind computes it once per node; it is the params
+// part of the key.
+func canonicalJSON(v any) (string, error) {
+	if v == nil {
+		return "null", nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return "", err
+	}
+	out, err := json.Marshal(generic)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// staticParts returns the parts of n known before any input has run: its
+// kind, version and params.
+func staticParts(n *Node) *KeyParts {
+	return &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}
+}
+
+// Parts computes the key parts of n from the results of its inputs.
+func Parts(ctx context.Context, n *Node, h nodes.FileHasher, input func(*Node) *cache.Entry) (*KeyParts, error) {
+	p := staticParts(n)
+	if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
+		files, err := fp.Fingerprint(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		p.Files = sortedFiles(files)
+	}
+	for _, e := range n.Inputs {
+		ent := input(e.From)
+		if ent == nil {
+			return nil, errUnknownInput
+		}
+		d, err := outputDigest(ent, e)
+		if err != nil {
+			return nil, err
+		}
+		p.Inputs = append(p.Inputs, InputPart{Slot: e.Slot, Index: e.Index, Digest: d, From: e.From.Name()})
+	}
+	return p, nil
+}
+
+var errUnknownInput = errors.New("input not computed yet")
+
+// outputDigest is the digest an input slot enters the key with: that of
+// the upstream node's whole output, or of the named part of it.
+func outputDigest(ent *cache.Entry, e Edge) (string, error) {
+	if e.Output == "" {
+		return ent.Digest, nil
+	}
+	sub := ent.Manifest.Sub(e.Output)
+	if len(sub) == 0 {
+		return "", fmt.Errorf("input %q: node %q wrote no output %q", e.Slot, e.From.Name(), e.Output)
+	}
+	return sub.Digest(), nil
+}
+
 func sortedFiles(m map[string]string) []NamedValue {
 	out := make([]NamedValue, 0, len(m))
 	for k, v := range m {
@@ -76,12 +158,29 @@ func sortedFiles(m map[string]string) []NamedValue {
 	return out
 }
 
-func (p *KeyParts) inputsJSON() string {
-	b, _ := json.Marshal(p.Inputs)
-	return string(b)
+// record returns the cache record fields that store the parts: kind,
+// version, params, and the inputs and files as JSON. PartsOf reads them
+// back.
+func (p *KeyParts) record() cache.Record {
+	// Marshal cannot fail here: the slices hold only strings and ints.
+	inputs, _ := json.Marshal(p.Inputs)
+	files, _ := json.Marshal(p.Files)
+	return cache.Record{Kind: p.Kind, Version: p.Version, Params: p.Params, Inputs: string(inputs), Extra: string(files)}
 }
 
-func (p *KeyParts) filesJSON() string {
-	b, _ := json.Marshal(p.Files)
-	return string(b)
+// PartsOf decodes the key parts stored with an entry (see record). A
+// stored row that does not decode is an error: an explanation built from
+// it would silently leave parts out.
+func PartsOf(r cache.Record) (*KeyParts, error) {
+	p := &KeyParts{Kind: r.Kind, Version: r.Version, Params: r.Params}
+	if !json.Valid([]byte(r.Params)) {
+		return nil, fmt.Errorf("decode stored params: not JSON: %q", clip(r.Params))
+	}
+	if err := json.Unmarshal([]byte(r.Inputs), &p.Inputs); err != nil {
+		return nil, fmt.Errorf("decode stored inputs: %w", err)
+	}
+	if err := json.Unmarshal([]byte(r.Extra), &p.Files); err != nil {
+		return nil, fmt.Errorf("decode stored files: %w", err)
+	}
+	return p, nil
 }

@@ -113,11 +113,14 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 			// so an all-cached plan does one lookup per node.
 			it.PrevKey = last[n.Name()].Key
 			if len(blockedBy) > 0 {
-				prev := previous(ctx, c, last, n.Name())
+				prev, err := previous(ctx, c, last, n.Name())
+				if err != nil {
+					return nil, err
+				}
 				it.Prev = prev
 				it.Status = Blocked
 				if prev != nil {
-					it.Reasons = diffParts(prev, &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}, false)
+					it.Reasons = diffParts(prev, staticParts(n), false)
 				}
 				if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
 					files, err := fp.Fingerprint(ctx, c)
@@ -151,11 +154,16 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 				if it.PrevKey == it.Key {
 					it.Prev = it.Parts
 				} else if it.PrevKey != "" {
-					it.Prev = previous(ctx, c, last, n.Name())
+					if it.Prev, err = previous(ctx, c, last, n.Name()); err != nil {
+						return nil, err
+					}
 				}
 				continue
 			}
-			prev := previous(ctx, c, last, n.Name())
+			prev, err := previous(ctx, c, last, n.Name())
+			if err != nil {
+				return nil, err
+			}
 			it.Prev = prev
 			it.Status = WillRun
 			switch {
@@ -179,26 +187,23 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 	return p, nil
 }
 
-// previous returns the key parts of the node's entry in the last run, if the
-// entry is still cached.
-func previous(ctx context.Context, c *cache.Cache, last map[string]cache.RunNode, name string) *KeyParts {
+// previous returns the key parts of the node's entry in the last run, or
+// nil if there is none or the entry is no longer cached. Stored parts that
+// do not decode are an error.
+func previous(ctx context.Context, c *cache.Cache, last map[string]cache.RunNode, name string) (*KeyParts, error) {
 	rn, ok := last[name]
 	if !ok || rn.Key == "" {
-		return nil
+		return nil, nil
 	}
 	ent, err := c.Get(ctx, rn.Key)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return PartsOf(ent.Record)
-}
-
-// PartsOf reconstructs the key parts stored with an entry.
-func PartsOf(r cache.Record) *KeyParts {
-	p := &KeyParts{Kind: r.Kind, Version: r.Version, Params: r.Params}
-	_ = json.Unmarshal([]byte(r.Inputs), &p.Inputs)
-	_ = json.Unmarshal([]byte(r.Extra), &p.Files)
-	return p
+	p, err := PartsOf(ent.Record)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: last run's entry %s: %w", name, short(rn.Key), err)
+	}
+	return p, nil
 }
 
 // diffParts lists, in words, what differs between the old and new key
@@ -333,7 +338,7 @@ type ExplainRow struct {
 func Explain(it *PlanItem) []ExplainRow {
 	cur := it.Parts
 	if cur == nil {
-		cur = &KeyParts{Kind: it.Node.Kind.Name, Version: it.Node.Kind.Version, Params: it.Node.ParamsJSON}
+		cur = staticParts(it.Node)
 	}
 	prev := it.Prev
 	var rows []ExplainRow

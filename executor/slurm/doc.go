@@ -5,12 +5,16 @@
 // scratch folder under the cache's tmp/, and verifies and registers the
 // outputs. Executor only replaces the call of the node: it writes a job file
 // into the scratch folder, submits `dagrun exec JOBFILE` with sbatch, and
-// polls slurmctld until the job has ended. On the cluster, RunJob rebuilds
+// polls slurmctld until the job has ended. On the cluster, RunJob rebinds
 // the node from the registry and runs it against the same folders.
 //
 // Invariants:
 //   - The cache folder is on a filesystem every cluster node sees at the
 //     same path: job files, inputs, outputs and logs are plain paths there.
+//   - A job binds its node with dag.Bind, the function dag.Build binds the
+//     driver's nodes with, from the params YAML the spec gave; it refuses a
+//     kind or version this binary lacks and params that encode otherwise
+//     than the driver keyed them.
 //   - Jobs never touch SQLite; only the driver does, after a job ended
 //     COMPLETED.
 //   - Execute returns only once its job is gone from the queue: after a

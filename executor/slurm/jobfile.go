@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
+	"dagrun/dag"
 	"dagrun/nodes"
 	"dagrun/spec"
 
@@ -77,12 +77,10 @@ func ReadJobFile(path string) (*JobFile, error) {
 }
 
 // RunJob runs the node that the job file at path describes, with its
-// console output and diagnostics appended to the job's log. It rebuilds the
-// node from reg (params YAML → the kind's params struct, decoded as the spec
-// loader does → New), checks that the params encode to the keyed canonical
-// JSON, and runs it. The error is the node's (or why it could not be
-// built); `dagrun exec` prints it to stderr, which sbatch --output sends to
-// the same log, whose tail the driver reports.
+// console output and diagnostics appended to the job's log. It rebinds the
+// node with BindJob and runs it. The error is the node's (or why it could
+// not be bound); `dagrun exec` prints it to stderr, which sbatch --output
+// sends to the same log, whose tail the driver reports.
 func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
 	jf, err := ReadJobFile(path)
 	if err != nil {
@@ -93,7 +91,7 @@ func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
 		return fmt.Errorf("open job log: %w", err)
 	}
 	defer log.Close()
-	node, err := buildNode(jf, reg)
+	b, err := BindJob(jf, reg)
 	if err != nil {
 		return err
 	}
@@ -104,7 +102,7 @@ func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
 		Log:     slog.New(slog.NewTextHandler(log, nil)).With("node", jf.Node),
 		Output:  log,
 	}
-	if err := node.Run(ctx, env); err != nil {
+	if err := b.Impl.Run(ctx, env); err != nil {
 		return fmt.Errorf("node %q (%s): run: %w", jf.Node, jf.Kind, err)
 	}
 	if err := log.Close(); err != nil {
@@ -113,66 +111,36 @@ func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
 	return nil
 }
 
-// buildNode rebuilds the node of jf from reg.
-func buildNode(jf *JobFile, reg *nodes.Registry) (nodes.Node, error) {
-	k, ok := reg.Lookup(jf.Kind)
-	if !ok {
-		return nil, fmt.Errorf("node %q: this dagrun has no kind %q", jf.Node, jf.Kind)
-	}
-	if k.Version != jf.Version {
-		return nil, fmt.Errorf("node %q: kind %q is version %d here, the driver has %d (run the same dagrun binary on both)", jf.Node, jf.Kind, k.Version, jf.Version)
-	}
-	var params any
-	if k.Params != nil {
-		params = k.Params()
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(jf.ParamsYAML), &doc); err != nil {
-			return nil, fmt.Errorf("node %q: parse params: %w", jf.Node, err)
-		}
-		sn := &spec.Node{Name: jf.Node, Kind: jf.Kind, Dir: jf.Dir}
-		if len(doc.Content) > 0 {
-			sn.Params = doc.Content[0]
-		}
-		if errs := spec.DecodeParams(sn, params); len(errs) > 0 {
-			return nil, fmt.Errorf("node %q: decode params: %w", jf.Node, errs)
-		}
-	}
-	again, err := canonicalJSON(params)
-	if err != nil {
-		return nil, fmt.Errorf("node %q: encode params: %w", jf.Node, err)
-	}
-	if again != jf.Params {
-		return nil, fmt.Errorf("node %q: params of kind %q decode here to %s, the driver keyed %s (run the same dagrun binary on both)", jf.Node, jf.Kind, again, jf.Params)
-	}
-	node, err := k.New(nodes.Build{Dir: jf.Dir}, params)
-	if err != nil {
-		return nil, fmt.Errorf("node %q: params: %w", jf.Node, err)
-	}
-	return node, nil
-}
+// paramsFile is the file name params errors of a job are positioned in:
+// lines and columns count within the job file's params_yaml.
+const paramsFile = "params_yaml"
 
-// canonicalJSON encodes v with sorted keys and numbers kept as written, the
-// form dag keys params by ("null" for no params).
-func canonicalJSON(v any) (string, error) {
-	if v == nil {
-		return "null", nil
+// BindJob rebinds the node of jf from reg with dag.Bind, as the driver
+// bound it (params YAML → the kind's params struct → canonical JSON →
+// New), and checks that this binary has the same kind at the same version
+// and that the params encode to the canonical JSON the driver keyed.
+func BindJob(jf *JobFile, reg *nodes.Registry) (*dag.Binding, error) {
+	sn := &spec.Node{Name: jf.Node, Base: jf.Node, Kind: jf.Kind, Dir: jf.Dir, Pos: spec.Pos{File: paramsFile}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(jf.ParamsYAML), &doc); err != nil {
+		return nil, fmt.Errorf("node %q: parse params: %w", jf.Node, err)
 	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return "", err
+	if len(doc.Content) > 0 {
+		sn.Params = doc.Content[0]
+		sn.ParamsPos = sn.PosOf(sn.Params)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return "", err
+	b, errs := dag.Bind(reg, sn, nil)
+	// A different kind, version or params encoding explains a bad value
+	// better than the value's own error: report those first.
+	switch {
+	case b.Kind == nil:
+		return nil, fmt.Errorf("node %q: this dagrun has no kind %q", jf.Node, jf.Kind)
+	case b.Kind.Version != jf.Version:
+		return nil, fmt.Errorf("node %q: kind %q is version %d here, the driver has %d (run the same dagrun binary on both)", jf.Node, jf.Kind, b.Kind.Version, jf.Version)
+	case b.ParamsJSON != "" && b.ParamsJSON != jf.Params:
+		return nil, fmt.Errorf("node %q: params of kind %q decode here to %s, the driver keyed %s (run the same dagrun binary on both)", jf.Node, jf.Kind, b.ParamsJSON, jf.Params)
+	case len(errs) > 0:
+		return nil, fmt.Errorf("bind job: %w", errs)
 	}
-	if dec.More() {
-		return "", errors.New("trailing data after params")
-	}
-	out, err := json.Marshal(generic)
-	if err != nil {
-		return "", err
-	}
-	return string(out), nil
+	return b, nil
 }

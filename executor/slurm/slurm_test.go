@@ -110,7 +110,8 @@ func TestRunJobMatchesLocal(t *testing.T) {
 			wantErr: `params of kind "concat" decode here to`},
 		{name: "unknown kind", edit: func(jf *slurm.JobFile) { jf.Kind = "concatt" }, wantErr: `this dagrun has no kind "concatt"`},
 		{name: "other version", edit: func(jf *slurm.JobFile) { jf.Version = 9 }, wantErr: `kind "concat" is version 1 here, the driver has 9`},
-		{name: "bad params", edit: func(jf *slurm.JobFile) { jf.ParamsYAML = "repeat: many\n" }, wantErr: `decode params`},
+		{name: "bad params", edit: func(jf *slurm.JobFile) { jf.ParamsYAML = "repeat: many\n" },
+			wantErr: `bind job: params_yaml:1:9: node "both": param "repeat": cannot use "many" (string) as int`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
