@@ -14,6 +14,10 @@
 //     and blobs): a node that is not cached is shown as such, and an output
 //     file that is absent, unreadable or malformed is skipped, never an
 //     error.
+//   - Each observation is one instance of the report node; its metrics
+//     are read from the instances spec resolved for it
+//     (spec.ReportSource.Instances, the same cell of every node named in
+//     `metrics:`). A metric whose node is not cached is not observed.
 //   - Paired differences pair instances by the values of every non-row
 //     axis (the same seeds); unpaired values are left out of the
 //     difference, not of the row's mean.

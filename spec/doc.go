@@ -24,8 +24,10 @@
 //     before parsing, aliases are expanded under a node budget, interpolation and matrix
 //     expansion are bounded.
 //   - On success, expanded node names are unique, every Input.Node names a node of the
-//     Spec, the dependency graph is acyclic, and Nodes lists included files' nodes first,
-//     then the file's own, each in file order, cells in matrix order.
+//     Spec, every instance of Report.Node maps, in each ReportSource.Instances, to a node
+//     of the Spec in the same cell, the dependency graph is acyclic, and Nodes lists
+//     included files' nodes first, then the file's own, each in file order, cells in
+//     matrix order.
 //   - The package reads files only through Options.ReadFile (or os.ReadFile) and keeps no
 //     state between calls.
 package spec
