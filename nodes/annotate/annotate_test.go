@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 func TestThresholdMask(t *testing.T) {

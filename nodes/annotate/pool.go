@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // Output type tags (see the shared pool formats).

@@ -7,8 +7,8 @@ import (
 	"math"
 	"path/filepath"
 
+	"dagrun/lib/onnx"
 	"dagrun/nodes"
-	"dagrun/nodes/onnx"
 )
 
 // SaliencyParams configure the onnx-saliency annotator.

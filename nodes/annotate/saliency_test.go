@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
-	ot "dagrun/nodes/onnx/onnxtest"
 )
 
 // saliencyModel is a tiny U2Net-shaped model: the channel mean of the

@@ -15,8 +15,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // COCOParams are the params of the coco kind.

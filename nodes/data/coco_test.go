@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // writeCOCOFixture writes two 8×6 images (an RGB PNG and a JPEG) and a COCO

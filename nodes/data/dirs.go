@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // Group names of the LVIS frequency groups.

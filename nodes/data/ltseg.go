@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // ltsegCategories is the number of lt-seg categories: 10 digits, then 10

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // smallLTSeg sets params for a fast run with shrunken group thresholds.

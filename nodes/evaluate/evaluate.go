@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagrun/lib/metrics"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
 	"dagrun/nodes/data"
-	"dagrun/nodes/evaluate/metrics"
-	"dagrun/nodes/nn"
 	"dagrun/nodes/train"
 )
 

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/metrics"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
-	"dagrun/nodes/evaluate/metrics"
-	"dagrun/nodes/nn"
 )
 
 // param returns the named parameter of m (a writable view).

@@ -6,9 +6,9 @@ import (
 	"math"
 	"strings"
 
+	"dagrun/lib/nn"
+	"dagrun/lib/onnx"
 	"dagrun/nodes/annotate"
-	"dagrun/nodes/nn"
-	"dagrun/nodes/onnx"
 )
 
 // Scorer rates masked composites against the category each item was

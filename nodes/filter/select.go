@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/onnx"
 	"dagrun/nodes"
 	"dagrun/nodes/annotate"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
-	"dagrun/nodes/onnx"
 )
 
 // TypeInstances is the select kind's output: the kept items with their

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/nn"
+	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
 	"dagrun/nodes/annotate"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/nn"
-	ot "dagrun/nodes/onnx/onnxtest"
 )
 
 func TestChoose(t *testing.T) {

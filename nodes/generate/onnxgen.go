@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"dagrun/lib/onnx"
 	"dagrun/nodes"
-	"dagrun/nodes/onnx"
 )
 
 // Category input formats of onnx-generate.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
-	ot "dagrun/nodes/onnx/onnxtest"
 )
 
 // decoderGraph is a tiny decoder: pixels = sigmoid(z·W + b + E[category]),

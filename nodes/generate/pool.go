@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // TypePool is the output type of every generator kind: a POOL dir holding

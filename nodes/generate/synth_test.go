@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
 )
 

@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/lib/nn"
 	"dagrun/nodes"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // TypeVAE is the output type of vae-train: model/ (weights as .npy plus

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"

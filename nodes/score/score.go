@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/bsgal"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/bsgal"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 	"dagrun/nodes/train"
 )
 

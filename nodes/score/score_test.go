@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 	"dagrun/nodes/train"
 )
 

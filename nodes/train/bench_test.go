@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dagrun/nodes/nn"
+	"dagrun/lib/nn"
 )
 
 // benchData is an in-memory 28×28 ten-class set and pool of random pixels:

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // Gallery output: the folder under the train node's output and its files.

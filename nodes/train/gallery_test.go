@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"testing"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // TestThinnedEvenSpread: from a stream of n items, the kept ones are

@@ -12,8 +12,8 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
 )
 

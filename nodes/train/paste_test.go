@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
 )
 

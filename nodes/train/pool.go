@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
 )
 

@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"dagrun/nodes/bsgal"
-	"dagrun/nodes/nn"
+	"dagrun/lib/bsgal"
+	"dagrun/lib/nn"
 )
 
 // Selection modes (SelectParams.Mode).

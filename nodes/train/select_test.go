@@ -13,10 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // writePool writes a pool dir of n images like writeClassification's with

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"dagrun/lib/nn"
 	"dagrun/nodes"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // TypeModel is the output type tag of a train node: a directory holding

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/lib/artifact"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // writeClassification writes n 8×8 images of 4 classes: class c lights up

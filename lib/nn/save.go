@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // ManifestFile is the name of the JSON manifest Save writes beside the

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"dagrun/nodes/onnx"
-	ot "dagrun/nodes/onnx/onnxtest"
+	"dagrun/lib/onnx"
+	ot "dagrun/lib/onnx/onnxtest"
 )
 
 func TestFindLibrary(t *testing.T) {

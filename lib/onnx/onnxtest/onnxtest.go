@@ -14,7 +14,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"dagrun/nodes/onnx"
+	"dagrun/lib/onnx"
 )
 
 // ONNX TensorProto element types used here.

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 var dumpDir = flag.String("dump", "", "directory to write networks, a batch, the loss and the flat gradient for scripts/torch_check.py")
@@ -24,7 +24,7 @@ var dumpCases = []testCase{
 // TestDumpForTorch writes, per network, DIR/NAME/{model/, x.npy, y.npy,
 // [w.npy,] loss.npy, grad.npy} (float32 model, loss in float64). Run:
 //
-//	go test ./nodes/nn -run TestDumpForTorch -dump /tmp/nncheck
+//	go test ./lib/nn -run TestDumpForTorch -dump /tmp/nncheck
 //	/usr/bin/python3 scripts/torch_check.py /tmp/nncheck
 func TestDumpForTorch(t *testing.T) {
 	if *dumpDir == "" {

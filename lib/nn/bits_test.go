@@ -37,7 +37,7 @@ func digest(loss float64, vs ...[]float32) string {
 // TestBitsGolden pins the bits of FlatGrad, Forward and Predict on fixed
 // models and batches. A change of the kernels that moves any bit fails it:
 // then the kinds built on nn (train, evaluate, score, select, vae-train)
-// need a version bump, and `go test ./nodes/nn -run TestBitsGolden
+// need a version bump, and `go test ./lib/nn -run TestBitsGolden
 // -update-bits` rewrites the digests.
 func TestBitsGolden(t *testing.T) {
 	var got strings.Builder
