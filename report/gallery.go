@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // Files of a train node's gallery output (nodes/train gallery.go).

@@ -6,11 +6,11 @@ import (
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
-	"dagrun/nodes/filter"
+	"dagrun/nodes/file"
 	"dagrun/nodes/generate"
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
-	"dagrun/nodes/source"
+	"dagrun/nodes/selection"
 	"dagrun/nodes/train"
 )
 
@@ -19,12 +19,12 @@ import (
 func registry() *nodes.Registry {
 	kinds := []*nodes.Kind{
 		command.Kind(),
-		source.Kind(),
+		file.Kind(),
 		train.Kind(),
 		evaluate.Kind(),
 		score.Kind(),
 		noise.Kind(),
-		filter.Kind(),
+		selection.Kind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)

@@ -86,7 +86,7 @@ type Patch struct {
 	Mask   []bool
 }
 
-// LoadInstances reads INSTANCES dirs (see nodes/filter). They must share
+// LoadInstances reads INSTANCES dirs (see nodes/selection). They must share
 // their class list. fraction keeps, per dir and per category, only the
 // first ⌈fraction·n⌉ of its n items in file order, so that the kept sets
 // of smaller fractions nest in those of larger ones. Items whose mask is

@@ -1,5 +1,5 @@
-// Package filter holds the select kind: X-Paste's best-mask selection and
-// filter. Inputs: a POOL, one MASKS per annotator (a Many slot) and, for
+// Package selection holds the select kind: X-Paste's best-mask selection
+// and filter (the package cannot be called select, a Go keyword). Inputs: a POOL, one MASKS per annotator (a Many slot) and, for
 // the classifier scorer, a train node's classifier. Per item it builds
 // each annotator's composite (image·mask on black), scores it against the
 // item's category, keeps the best-scoring annotator (the first on ties),
@@ -28,4 +28,4 @@
 // inputs, params and (clip-onnx) the model and vocabulary bytes, which
 // enter the key by content; two masks inputs from the same annotator kind
 // are told apart as "otsu", "otsu#2".
-package filter
+package selection

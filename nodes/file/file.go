@@ -1,11 +1,4 @@
-// Package source provides the `file` kind: a source node whose output is a
-// file or folder from outside the cache, identified by content.
-//
-// Invariants: the key holds the content digest of every file (and, for a
-// single file, its base name, since the output keeps it), never the
-// folder it lives in; digests are memoized by the engine, so a no-op rerun
-// hashes nothing.
-package source
+package file
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package filter
+package selection
 
 // Drop reasons, as counted in metrics.json and meta.json.
 const (
