@@ -15,6 +15,7 @@ import (
 	"dagrun/nodes/generate"
 	"dagrun/nodes/selection"
 	"dagrun/nodes/train"
+	"dagrun/nodes/vae"
 	"dagrun/spec"
 )
 
@@ -24,6 +25,7 @@ func genRegistry() *nodes.Registry {
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
+	kinds = append(kinds, vae.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }
 

@@ -12,6 +12,7 @@ import (
 	"dagrun/nodes/score"
 	"dagrun/nodes/selection"
 	"dagrun/nodes/train"
+	"dagrun/nodes/vae"
 )
 
 // registry lists every node kind dagrun knows. It is the one place where
@@ -29,5 +30,6 @@ func registry() *nodes.Registry {
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
+	kinds = append(kinds, vae.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }

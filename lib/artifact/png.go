@@ -94,6 +94,18 @@ func Overlay(grey []uint8, h, w int, class, instance []int32) *image.RGBA {
 	return img
 }
 
+// MaskOverlay draws a 0/1 mask over a grey h×w image in LabelColor(label)
+// (Overlay with one class and no instances).
+func MaskOverlay(grey, mask []uint8, h, w, label int) image.Image {
+	cls := make([]int32, h*w)
+	for i, v := range mask {
+		if v != 0 {
+			cls[i] = int32(label)
+		}
+	}
+	return Overlay(grey, h, w, cls, nil)
+}
+
 // WriteGridPNG draws tiles, each magnified by an integer scale (nearest
 // neighbour), into a grid of cols columns separated by gap pixels of dark
 // grey, and writes it as PNG. The bytes depend only on the tiles and the

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/format"
 	"dagrun/lib/artifact"
 	"dagrun/nodes"
 )
@@ -81,11 +82,11 @@ func LTSegKind() *nodes.Kind {
 		Doc:     "long-tailed mini instance segmentation benchmark (20 categories from mnist + fashion-mnist)",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "mnist", Doc: "the mnist dataset node (train/ and test/)", Accepts: []string{TypeSplits}},
-			{Name: "fashion", Doc: "the fashion-mnist dataset node (train/ and test/)", Accepts: []string{TypeSplits}},
+			{Name: "mnist", Doc: "the mnist dataset node (train/ and test/)", Accepts: []string{format.TypeSplits}},
+			{Name: "fashion", Doc: "the fashion-mnist dataset node (train/ and test/)", Accepts: []string{format.TypeSplits}},
 		},
-		Produces: TypeBenchmark,
-		Outputs:  []string{"train", "test", "reference", "preview.png"},
+		Produces: format.TypeBenchmark,
+		Outputs:  []string{format.BenchmarkTrain, format.BenchmarkTest, format.BenchmarkReference, format.BenchmarkPreview},
 		Params: func() any {
 			p := DefaultLTSegParams()
 			return &p
@@ -151,9 +152,9 @@ func planLTSeg(p LTSegParams) (*ltsegPlan, error) {
 	}
 	at := 0
 	for _, b := range []band{
-		{Frequent, p.Frequent, p.CommonMax + 1, p.FrequentMax},
-		{Common, p.Common, p.RareMax + 1, p.CommonMax},
-		{Rare, p.Rare, 1, p.RareMax},
+		{format.Frequent, p.Frequent, p.CommonMax + 1, p.FrequentMax},
+		{format.Common, p.Common, p.RareMax + 1, p.CommonMax},
+		{format.Rare, p.Rare, 1, p.RareMax},
 	} {
 		for j, n := range expProfile(b.k, b.hi, b.lo) {
 			c := perm[at+j]
@@ -188,7 +189,7 @@ type ltsegNode struct {
 // ltsegSource is one source dataset (mnist or fashion) with both splits.
 type ltsegSource struct {
 	name        string
-	train, test *Classification
+	train, test *format.Classification
 }
 
 func loadLTSegSource(name, dir string) (*ltsegSource, error) {
@@ -197,10 +198,10 @@ func loadLTSegSource(name, dir string) (*ltsegSource, error) {
 	}
 	s := &ltsegSource{name: name}
 	var err error
-	if s.train, err = LoadClassification(filepath.Join(dir, "train")); err != nil {
+	if s.train, err = format.LoadClassification(filepath.Join(dir, format.SplitsTrain)); err != nil {
 		return nil, fmt.Errorf("input %q: %w", name, err)
 	}
-	if s.test, err = LoadClassification(filepath.Join(dir, "test")); err != nil {
+	if s.test, err = format.LoadClassification(filepath.Join(dir, format.SplitsTest)); err != nil {
 		return nil, fmt.Errorf("input %q: %w", name, err)
 	}
 	if len(s.train.Meta.Classes) != 10 {
@@ -254,7 +255,7 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("train scenes: %w", err)
 	}
 	used := [2]map[int]bool{{}, {}}
-	train, err := n.render(ctx, rng, layout, srcs, func(s *ltsegSource) *Classification { return s.train }, &used)
+	train, err := n.render(ctx, rng, layout, srcs, func(s *ltsegSource) *format.Classification { return s.train }, &used)
 	if err != nil {
 		return fmt.Errorf("train scenes: %w", err)
 	}
@@ -279,7 +280,7 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("test scenes: %w", err)
 	}
-	test, err := n.render(ctx, trng, tlayout, srcs, func(s *ltsegSource) *Classification { return s.test }, nil)
+	test, err := n.render(ctx, trng, tlayout, srcs, func(s *ltsegSource) *format.Classification { return s.test }, nil)
 	if err != nil {
 		return fmt.Errorf("test scenes: %w", err)
 	}
@@ -295,12 +296,12 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 	for _, w := range []struct {
 		name string
 		save func(string) error
-	}{{"train", train.Save}, {"test", test.Save}, {"reference", ref.save}} {
+	}{{format.BenchmarkTrain, train.Save}, {format.BenchmarkTest, test.Save}, {format.BenchmarkReference, ref.save}} {
 		if err := w.save(filepath.Join(env.OutDir, w.name)); err != nil {
 			return fmt.Errorf("write %s: %w", w.name, err)
 		}
 	}
-	if err := writePreview(filepath.Join(env.OutDir, "preview.png"), n.p.Preview, train, test); err != nil {
+	if err := writePreview(filepath.Join(env.OutDir, format.BenchmarkPreview), n.p.Preview, train, test); err != nil {
 		return err
 	}
 	env.Report(4, 4)
@@ -470,17 +471,17 @@ func wholeShape(src []uint8, h, w int, frac float64) bool {
 // that fail wholeShape); used, when not nil, collects the source indices per
 // dataset.
 func (n *ltsegNode) render(ctx context.Context, rng *rand.Rand, layout [][]int, srcs [2]*ltsegSource,
-	split func(*ltsegSource) *Classification, used *[2]map[int]bool) (*Segmentation, error) {
+	split func(*ltsegSource) *format.Classification, used *[2]map[int]bool) (*format.Segmentation, error) {
 	S := n.p.Size
 	// Seeded queue of source images per category.
-	byClass := [2][][]int{split(srcs[0]).byClass(), split(srcs[1]).byClass()}
+	byClass := [2][][]int{byClass(split(srcs[0])), byClass(split(srcs[1]))}
 	queues := make([][]int, ltsegCategories)
 	for c := range queues {
 		queues[c] = byClass[c/10][c%10]
 		q := queues[c]
 		rng.Shuffle(len(q), func(i, j int) { q[i], q[j] = q[j], q[i] })
 	}
-	seg := &Segmentation{N: len(layout), H: S, W: S,
+	seg := &format.Segmentation{N: len(layout), H: S, W: S,
 		Images: make([]uint8, len(layout)*S*S), Semantic: make([]uint8, len(layout)*S*S), Instances: make([]int32, len(layout)*S*S)}
 	seg.COCO = &artifact.COCO{Images: []artifact.COCOImage{}, Annotations: []artifact.COCOAnnotation{}}
 	var sources []string
@@ -662,7 +663,7 @@ func imageCounts(sem []uint8, n, cats int) []int {
 }
 
 // finish fills a rendered split's categories and meta.
-func (n *ltsegNode) finish(seg *Segmentation, names []string, groups map[string]string, thresholds map[string]int) error {
+func (n *ltsegNode) finish(seg *format.Segmentation, names []string, groups map[string]string, thresholds map[string]int) error {
 	imgs := imageCounts(seg.Semantic, seg.N, len(names))
 	inst := make([]int, len(names))
 	for _, a := range seg.COCO.Annotations {
@@ -683,7 +684,7 @@ func (n *ltsegNode) finish(seg *Segmentation, names []string, groups map[string]
 
 // sizeStats summarizes the annotations' areas and longer box sides per
 // category.
-func sizeStats(c *artifact.COCO, names []string) map[string]SizeStat {
+func sizeStats(c *artifact.COCO, names []string) map[string]format.SizeStat {
 	type acc struct{ n, a, a2, s, s2 float64 }
 	accs := make([]acc, len(names))
 	for _, a := range c.Annotations {
@@ -696,14 +697,14 @@ func sizeStats(c *artifact.COCO, names []string) map[string]SizeStat {
 		k.s2 += float64(side * side)
 	}
 	r := func(x float64) float64 { return math.Round(x*1000) / 1000 }
-	out := map[string]SizeStat{}
+	out := map[string]format.SizeStat{}
 	for c, k := range accs {
 		if k.n == 0 {
-			out[names[c]] = SizeStat{}
+			out[names[c]] = format.SizeStat{}
 			continue
 		}
 		am, sm := k.a/k.n, k.s/k.n
-		out[names[c]] = SizeStat{
+		out[names[c]] = format.SizeStat{
 			Count:    int(k.n),
 			AreaMean: r(am), AreaStd: r(math.Sqrt(math.Max(0, k.a2/k.n-float64(am*am)))),
 			SideMean: r(sm), SideStd: r(math.Sqrt(math.Max(0, k.s2/k.n-float64(sm*sm)))),
@@ -714,7 +715,7 @@ func sizeStats(c *artifact.COCO, names []string) map[string]SizeStat {
 
 // ltsegReference is the reference corpus with the source of each image.
 type ltsegReference struct {
-	c       *Classification
+	c       *format.Classification
 	sources []int64 // [N,2]: dataset (0 mnist, 1 fashion), index in its train split
 }
 
@@ -722,7 +723,7 @@ func (r *ltsegReference) save(dir string) error {
 	if err := r.c.Save(dir); err != nil {
 		return err
 	}
-	return artifact.SaveNPY(filepath.Join(dir, "sources.npy"), artifact.I64Array(r.sources, r.c.N, 2))
+	return artifact.SaveNPY(filepath.Join(dir, format.BenchmarkSources), artifact.I64Array(r.sources, r.c.N, 2))
 }
 
 // reference collects the training images no scene used, interleaving the
@@ -730,12 +731,12 @@ func (r *ltsegReference) save(dir string) error {
 func (n *ltsegNode) reference(srcs [2]*ltsegSource, used [2]map[int]bool, names []string, groups map[string]string) *ltsegReference {
 	a, b := srcs[0].train, srcs[1].train
 	per := a.H * a.W
-	out := &Classification{H: a.H, W: a.W}
+	out := &format.Classification{H: a.H, W: a.W}
 	var sources []int64
 	taken := make([]int, ltsegCategories)
 	counts := map[string]int{}
 	for i := 0; i < max(a.N, b.N); i++ {
-		for d, ds := range []*Classification{a, b} {
+		for d, ds := range []*format.Classification{a, b} {
 			if i >= ds.N || used[d][i] {
 				continue
 			}
@@ -754,18 +755,18 @@ func (n *ltsegNode) reference(srcs [2]*ltsegSource, used [2]map[int]bool, names 
 	if len(out.Images) != out.N*per {
 		panic("ltseg: reference images out of step")
 	}
-	out.Meta = ClassMeta{Classes: names, Groups: groups, Counts: counts}
+	out.Meta = format.ClassMeta{Classes: names, Groups: groups, Counts: counts}
 	return &ltsegReference{c: out, sources: sources}
 }
 
 // writePreview draws up to k scenes, half from train and half from test,
 // with their instance masks in category colours.
-func writePreview(path string, k int, train, test *Segmentation) error {
+func writePreview(path string, k int, train, test *format.Segmentation) error {
 	if k == 0 {
 		k = 1
 	}
 	var tiles []image.Image
-	add := func(s *Segmentation, m int) {
+	add := func(s *format.Segmentation, m int) {
 		per := s.H * s.W
 		for i := 0; i < min(m, s.N); i++ {
 			class := make([]int32, per)

@@ -8,7 +8,7 @@ import (
 
 	"dagrun/lib/nn"
 	"dagrun/lib/onnx"
-	"dagrun/nodes/annotate"
+	"dagrun/lib/resample"
 )
 
 // Scorer rates masked composites against the category each item was
@@ -215,7 +215,7 @@ func PreprocessImage(img []uint8, h, w, size int, mean, std []float64) []float32
 	for i, v := range img {
 		grey[i] = float32(v) / 255
 	}
-	r := annotate.Resize(grey, h, w, size, size)
+	r := resample.Bilinear(grey, h, w, size, size)
 	plane := size * size
 	x := make([]float32, 3*plane)
 	for ch := 0; ch < 3; ch++ {

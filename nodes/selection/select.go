@@ -10,19 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dagrun/format"
 	"dagrun/lib/artifact"
 	"dagrun/lib/onnx"
 	"dagrun/nodes"
-	"dagrun/nodes/annotate"
-	"dagrun/nodes/data"
 )
-
-// TypeInstances is the select kind's output: the kept items with their
-// chosen masks (see the shared pool formats).
-const TypeInstances = "instances"
-
-// typeModel is the train kind's output tag (nodes/train.TypeModel).
-const typeModel = "model"
 
 // Scorer names.
 const (
@@ -121,12 +113,12 @@ func Kind() *nodes.Kind {
 		Doc:     "per item keep the annotator whose masked composite the scorer likes best; drop low scores and masks outside [min_area, max_area]",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "pool", Doc: "the generated pool (or a classification dataset dir, for checks on real images)", Accepts: []string{annotate.TypePool, data.TypeClassification}},
-			{Name: "masks", Doc: "one masks node per annotator, over that pool", Many: true, Accepts: []string{annotate.TypeMasks}},
-			{Name: "scorer", Doc: "scorer classifier: a train node's classifier over the pool's classes", Optional: true, Accepts: []string{typeModel}},
+			{Name: "pool", Doc: "the generated pool (or a classification dataset dir, for checks on real images)", Accepts: []string{format.TypePool, format.TypeClassification}},
+			{Name: "masks", Doc: "one masks node per annotator, over that pool", Many: true, Accepts: []string{format.TypeMasks}},
+			{Name: "scorer", Doc: "scorer classifier: a train node's classifier over the pool's classes", Optional: true, Accepts: []string{format.TypeModel}},
 		},
-		Produces: TypeInstances,
-		Outputs:  []string{"images.npy", "masks.npy", "labels.npy", "scores.npy", "meta.json", "metrics.json", "kept_vs_dropped.png"},
+		Produces: format.TypeInstances,
+		Outputs:  []string{format.ImagesFile, format.MasksFile, format.LabelsFile, format.InstancesScoresFile, format.MetaFile, "metrics.json", "kept_vs_dropped.png"},
 		Params:   func() any { p := DefaultParams(); return &p },
 		New: func(b nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*Params)
@@ -167,19 +159,6 @@ func (n *Node) Fingerprint(_ context.Context, h nodes.FileHasher) (map[string]st
 	return out, nil
 }
 
-// Meta is the INSTANCES meta.json.
-type Meta struct {
-	Task       string         `json:"task"`
-	Classes    []string       `json:"classes"`
-	Source     string         `json:"source"`
-	Annotators []string       `json:"annotators"`
-	Scorer     string         `json:"scorer"`
-	Threshold  float64        `json:"threshold"`
-	Kept       int            `json:"kept"`
-	Dropped    map[string]int `json:"dropped"`
-	Chosen     map[string]int `json:"chosen_annotator_counts"`
-}
-
 // Metrics is metrics.json.
 type Metrics struct {
 	Items        int            `json:"items"`
@@ -205,7 +184,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 }
 
 func (n *Node) run(ctx context.Context, env *nodes.Env) error {
-	pool, err := annotate.LoadPool(env.Input("pool"))
+	pool, err := format.LoadPool(env.Input("pool"))
 	if err != nil {
 		return err
 	}
@@ -216,11 +195,11 @@ func (n *Node) run(ctx context.Context, env *nodes.Env) error {
 	if len(dirs) == 0 {
 		return errors.New("no masks input")
 	}
-	masks := make([]*annotate.Masks, len(dirs))
+	masks := make([]*format.Masks, len(dirs))
 	names := make([]string, len(dirs))
 	seen := map[string]int{}
 	for a, d := range dirs {
-		if masks[a], err = annotate.LoadMasks(d); err != nil {
+		if masks[a], err = format.LoadMasks(d); err != nil {
 			return err
 		}
 		if m := masks[a]; m.N != pool.N || m.H != pool.H || m.W != pool.W {
@@ -259,14 +238,14 @@ func (n *Node) run(ctx context.Context, env *nodes.Env) error {
 }
 
 // scorer builds the configured scorer; closeFn frees what it holds.
-func (n *Node) scorer(env *nodes.Env, pool *annotate.Pool) (s Scorer, closeFn func(), err error) {
+func (n *Node) scorer(env *nodes.Env, pool *format.Pool) (s Scorer, closeFn func(), err error) {
 	noop := func() {}
 	dir := env.Input("scorer")
 	if n.p.Scorer == ScorerClassifier {
 		if dir == "" {
 			return nil, noop, errors.New("scorer classifier needs the scorer input (a train node's classifier on the reference corpus)")
 		}
-		c, err := NewClassifier(filepath.Join(dir, "model"), pool.H, pool.W, pool.Classes)
+		c, err := NewClassifier(filepath.Join(dir, format.ModelDir), pool.H, pool.W, pool.Meta.Classes)
 		return c, noop, err
 	}
 	if dir != "" {
@@ -291,7 +270,7 @@ func (n *Node) scorer(env *nodes.Env, pool *annotate.Pool) (s Scorer, closeFn fu
 		return nil, noop, err
 	}
 	closeFn = func() { img.Close(); txt.Close() }
-	c, err := NewCLIP(img, txt, tok, pool.Classes, CLIPConfig{Prompt: n.p.Prompt, Size: n.p.ImageSize,
+	c, err := NewCLIP(img, txt, tok, pool.Meta.Classes, CLIPConfig{Prompt: n.p.Prompt, Size: n.p.ImageSize,
 		Mean: n.p.Mean, Std: n.p.Std, ImageOutput: n.p.ImageOutput, TextOutput: n.p.TextOutput})
 	if err != nil {
 		closeFn()
@@ -300,7 +279,7 @@ func (n *Node) scorer(env *nodes.Env, pool *annotate.Pool) (s Scorer, closeFn fu
 	return c, closeFn, nil
 }
 
-func (n *Node) write(out string, pool *annotate.Pool, masks []*annotate.Masks, names []string, dec []Decision, thr float64) error {
+func (n *Node) write(out string, pool *format.Pool, masks []*format.Masks, names []string, dec []Decision, thr float64) error {
 	var imgs, ms []uint8
 	var labels []int64
 	var scores []float32
@@ -317,7 +296,7 @@ func (n *Node) write(out string, pool *annotate.Pool, masks []*annotate.Masks, n
 		if !d.Kept() {
 			met.Dropped[d.Reason]++
 			if len(droppedTiles) < 32 {
-				droppedTiles = append(droppedTiles, annotate.MaskOverlay(pool.Image(i), mask, pool.H, pool.W, 1))
+				droppedTiles = append(droppedTiles, artifact.MaskOverlay(pool.Image(i), mask, pool.H, pool.W, 1))
 			}
 			continue
 		}
@@ -329,7 +308,7 @@ func (n *Node) write(out string, pool *annotate.Pool, masks []*annotate.Masks, n
 		labels = append(labels, pool.Labels[i])
 		scores = append(scores, float32(d.Score))
 		if len(keptTiles) < 32 {
-			keptTiles = append(keptTiles, annotate.MaskOverlay(pool.Image(i), mask, pool.H, pool.W, 2))
+			keptTiles = append(keptTiles, artifact.MaskOverlay(pool.Image(i), mask, pool.H, pool.W, 2))
 		}
 	}
 	met.DroppedScore, met.DroppedArea = met.Dropped[ReasonScore], met.Dropped[ReasonArea]
@@ -343,30 +322,18 @@ func (n *Node) write(out string, pool *annotate.Pool, masks []*annotate.Masks, n
 	if imgs == nil {
 		imgs, ms, labels, scores = []uint8{}, []uint8{}, []int64{}, []float32{}
 	}
-	files := []struct {
-		name string
-		a    *artifact.Array
-	}{
-		{"images.npy", artifact.U8Array(imgs, k, pool.H, pool.W)},
-		{"masks.npy", artifact.U8Array(ms, k, pool.H, pool.W)},
-		{"labels.npy", artifact.I64Array(labels, k)},
-		{"scores.npy", artifact.F32Array(scores, k)},
+	inst := &format.Instances{N: k, H: pool.H, W: pool.W, Images: imgs, Masks: ms, Labels: labels, Scores: scores,
+		Meta: format.InstancesMeta{Classes: pool.Meta.Classes, Source: pool.Meta.Source, Annotators: names,
+			Scorer: n.p.Scorer, Threshold: thr, Kept: k, Dropped: met.Dropped, Chosen: met.Chosen}}
+	if err := inst.Save(out); err != nil {
+		return err
 	}
-	for _, f := range files {
-		if err := artifact.SaveNPY(filepath.Join(out, f.name), f.a); err != nil {
-			return fmt.Errorf("write %q: %w", f.name, err)
-		}
+	b, err := json.MarshalIndent(met, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", "metrics.json", err)
 	}
-	meta := Meta{Task: TypeInstances, Classes: pool.Classes, Source: pool.Source, Annotators: names,
-		Scorer: n.p.Scorer, Threshold: thr, Kept: k, Dropped: met.Dropped, Chosen: met.Chosen}
-	for name, v := range map[string]any{"meta.json": meta, "metrics.json": met} {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode %q: %w", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(out, name), append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("write %q: %w", name, err)
-		}
+	if err := os.WriteFile(filepath.Join(out, "metrics.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %q: %w", "metrics.json", err)
 	}
 	return savePreview(filepath.Join(out, "kept_vs_dropped.png"), keptTiles, droppedTiles, pool.H, pool.W)
 }

@@ -13,11 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/lib/artifact"
 	"dagrun/lib/nn"
 	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
-	"dagrun/nodes/annotate"
 )
 
 func TestChoose(t *testing.T) {
@@ -67,7 +67,7 @@ func TestCompositeArea(t *testing.T) {
 type fixture struct {
 	pool  string
 	masks []string
-	p     *annotate.Pool
+	p     *format.Pool
 }
 
 func newFixture(t *testing.T, n int) fixture {
@@ -104,7 +104,7 @@ func newFixture(t *testing.T, n int) fixture {
 	must(t, artifact.SaveNPY(filepath.Join(f.pool, "labels.npy"), artifact.I64Array(labels, n)))
 	must(t, os.WriteFile(filepath.Join(f.pool, "meta.json"), []byte(`{"task":"pool","classes":["digit","shirt"],"source":"test-gen","per_class":2}`), 0o644))
 	var err error
-	if f.p, err = annotate.LoadPool(f.pool); err != nil {
+	if f.p, err = format.LoadPool(f.pool); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []struct {
@@ -113,7 +113,7 @@ func newFixture(t *testing.T, n int) fixture {
 	}{{"square", sq}, {"all", all}, {"corner", corner}} {
 		d := filepath.Join(root, m.name)
 		os.MkdirAll(d, 0o755)
-		ms := &annotate.Masks{N: n, H: s, W: s, Masks: m.v, Meta: annotate.MasksMeta{Annotator: m.name}}
+		ms := &format.Masks{N: n, H: s, W: s, Masks: m.v, Meta: format.MasksMeta{Annotator: m.name}}
 		must(t, ms.Save(d, f.p))
 		f.masks = append(f.masks, d)
 	}
@@ -129,7 +129,7 @@ func must(t *testing.T, err error) {
 
 type output struct {
 	dir     string
-	meta    Meta
+	meta    format.InstancesMeta
 	metrics Metrics
 	images  *artifact.Array
 	masks   *artifact.Array
@@ -233,7 +233,7 @@ func check(t *testing.T, f fixture, o *output, want [][]float64, thr, minA, maxA
 	if !mapsEqual(o.meta.Chosen, chosen) {
 		t.Errorf("chosen %v, want %v", o.meta.Chosen, chosen)
 	}
-	if o.meta.Task != TypeInstances || o.meta.Source != "test-gen" || !slices.Equal(o.meta.Annotators, names) || o.meta.Threshold != thr {
+	if o.meta.Task != format.TypeInstances || o.meta.Source != "test-gen" || !slices.Equal(o.meta.Annotators, names) || o.meta.Threshold != thr {
 		t.Errorf("meta = %+v", o.meta)
 	}
 }
@@ -267,7 +267,7 @@ func TestSelectClassifier(t *testing.T) {
 	must(t, m.Save(filepath.Join(scorer, "model")))
 	want := make([][]float64, 3)
 	for a, d := range f.masks {
-		ms, err := annotate.LoadMasks(d)
+		ms, err := format.LoadMasks(d)
 		must(t, err)
 		for i := 0; i < f.p.N; i++ {
 			x := make([]float32, 64)
@@ -405,7 +405,7 @@ func TestSelectCLIP(t *testing.T) {
 	}
 	want := make([][]float64, 3)
 	for a, d := range f.masks {
-		ms, err := annotate.LoadMasks(d)
+		ms, err := format.LoadMasks(d)
 		must(t, err)
 		for i := 0; i < f.p.N; i++ {
 			comp := Composite(f.p.Image(i), ms.Mask(i))

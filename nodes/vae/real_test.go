@@ -1,11 +1,11 @@
-package generate
+package vae
 
 import (
 	"path/filepath"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
 )
 
 // TestClassConditionalReal trains a ci-sized model on the real lt-seg
@@ -23,7 +23,7 @@ func TestClassConditionalReal(t *testing.T) {
 	}
 	model := runKind(t, TrainKind(), nodes.Build{}, func(p *TrainParams) { p.Iterations, p.FinetuneIterations = iters, ftIters },
 		map[string][]string{"data": {refDir}, "finetune": {filepath.Join(lt, "train")}})
-	ref, err := data.LoadClassification(refDir)
+	ref, err := format.LoadClassification(refDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestClassConditionalReal(t *testing.T) {
 	for _, tc := range []struct {
 		temperature, min float64
 	}{{1, minRate[0]}, {1.5, minRate[1]}} {
-		pool, err := LoadPool(runKind(t, SampleKind(), nodes.Build{}, func(p *SampleParams) {
+		pool, err := format.LoadPool(runKind(t, SampleKind(), nodes.Build{}, func(p *SampleParams) {
 			p.NPerClass, p.Temperature = 50, tc.temperature
 		}, map[string][]string{"model": {model}}))
 		if err != nil {

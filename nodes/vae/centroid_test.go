@@ -1,11 +1,9 @@
-package generate
+package vae
 
-import (
-	"dagrun/nodes/data"
-)
+import "dagrun/format"
 
 // centroids are the per-category mean images of a classification set.
-func centroids(ref *data.Classification) [][]float64 {
+func centroids(ref *format.Classification) [][]float64 {
 	k := len(ref.Meta.Classes)
 	P := ref.H * ref.W
 	sum := make([][]float64, k)
@@ -46,7 +44,7 @@ func nearest(cs [][]float64, img []uint8) int {
 
 // centroidRate is the fraction of items that the nearest-centroid
 // classifier of ref assigns to their own label.
-func centroidRate(ref *data.Classification, images []uint8, labels []int64) float64 {
+func centroidRate(ref *format.Classification, images []uint8, labels []int64) float64 {
 	cs := centroids(ref)
 	P := ref.H * ref.W
 	hit := 0

@@ -1,11 +1,11 @@
-package annotate
+package resample
 
-// Resize resamples a row-major h×w plane to oh×ow bilinearly with
+// Bilinear resamples a row-major h×w plane to oh×ow bilinearly with
 // half-pixel centres and clamped edges (PyTorch's interpolate with
 // mode="bilinear", align_corners=False, no antialiasing — what U2Net and
 // ISNet were trained with). Output pixel x samples source coordinate
 // (x+0.5)·w/ow − 0.5.
-func Resize(src []float32, h, w, oh, ow int) []float32 {
+func Bilinear(src []float32, h, w, oh, ow int) []float32 {
 	out := make([]float32, oh*ow)
 	if h == oh && w == ow {
 		copy(out, src)

@@ -1,34 +1,24 @@
-package generate
+package vae
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 
+	"dagrun/format"
+	"dagrun/lib/chunkrng"
+	"dagrun/lib/resample"
 	"dagrun/nodes"
 )
-
-// ChunkSize is how many items of one category share a noise stream. Item j
-// of category c draws from the stream seeded by (seed, c, j/ChunkSize), so
-// the first n items never depend on how many are generated in all.
-const ChunkSize = 64
-
-// chunkRNG is the noise stream of one (seed, category, chunk).
-func chunkRNG(seed uint64, c, chunk int) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, 0x73616d706c65<<16^uint64(c)<<32^uint64(chunk))) // "sample"
-}
 
 // chunkedNoise returns n standard normal vectors of dimension dim for
 // category c, drawn chunk by chunk (prefix-stable).
 func chunkedNoise(seed uint64, c, n, dim int) [][]float64 {
 	out := make([][]float64, 0, n)
 	for k := 0; len(out) < n; k++ {
-		rng := chunkRNG(seed, c, k)
-		for range min(ChunkSize, n-len(out)) {
+		rng := chunkrng.Stream(seed, c, k)
+		for range min(chunkrng.Size, n-len(out)) {
 			z := make([]float64, dim)
 			for i := range z {
 				z[i] = rng.NormFloat64()
@@ -41,16 +31,16 @@ func chunkedNoise(seed uint64, c, n, dim int) [][]float64 {
 
 // sampleAll decodes n items per category of classes (category-major) into
 // a pool, item j of category c from z = Mean[c] + temperature·Chol[c]·ε_j.
-func sampleAll(v *VAE, classes []int, n int, temperature float64, seed uint64) *Pool {
+func sampleAll(v *VAE, classes []int, n int, temperature float64, seed uint64) *format.Pool {
 	cfg := v.Config()
 	P := cfg.Pixels()
-	pool := &Pool{Size: cfg.Size, Meta: PoolMeta{Classes: cfg.Names, PerClass: n}}
+	pool := &format.Pool{H: cfg.Size, W: cfg.Size, Meta: format.PoolMeta{Classes: cfg.Names, PerClass: n}}
 	px := make([]float64, P)
 	for _, c := range classes {
 		for _, eps := range chunkedNoise(seed, c, n, cfg.Latent) {
 			v.Decode(px, v.prior.sample(c, eps, temperature), c)
 			for _, p := range px {
-				pool.Images = append(pool.Images, toU8(p*255))
+				pool.Images = append(pool.Images, resample.ToByte(p*255))
 			}
 			pool.Labels = append(pool.Labels, int64(c))
 		}
@@ -75,10 +65,10 @@ func SampleKind() *nodes.Kind {
 		Doc:     "generate a pool from a vae-train model: n_per_class items per category, z = mean_c + T·chol_c·ε from the fitted per-category latent prior, prefix-stable in n_per_class",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "model", Doc: "a vae-train node (or its model output)", Accepts: []string{TypeVAE}},
+			{Name: "model", Doc: "a vae-train node (or its model output)", Accepts: []string{format.TypeVAE}},
 		},
-		Produces: TypePool,
-		Outputs:  []string{"images.npy", "labels.npy", "meta.json", "preview.png"},
+		Produces: format.TypePool,
+		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
 		Params:   func() any { return &SampleParams{NPerClass: 100, Temperature: 1, Preview: 8} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*SampleParams)
@@ -112,17 +102,9 @@ func SampleKind() *nodes.Kind {
 
 type sampleNode struct{ p SampleParams }
 
-// modelDir accepts a vae-train output dir or its model/ dir.
-func modelDir(dir string) string {
-	if _, err := os.Stat(filepath.Join(dir, vaeManifestFile)); err == nil {
-		return dir
-	}
-	return filepath.Join(dir, "model")
-}
-
 // Run implements nodes.Node.
 func (n *sampleNode) Run(ctx context.Context, env *nodes.Env) error {
-	v, err := LoadVAE(modelDir(env.Input("model")))
+	v, err := LoadVAE(format.ResolveVAE(env.Input("model")))
 	if err != nil {
 		return fmt.Errorf("read model: %w", err)
 	}
@@ -136,7 +118,7 @@ func (n *sampleNode) Run(ctx context.Context, env *nodes.Env) error {
 			return fmt.Errorf("classes: category %d is outside the model's %d", c, cfg.Classes)
 		}
 	}
-	pool := &Pool{Size: cfg.Size, Meta: PoolMeta{Classes: cfg.Names, PerClass: n.p.NPerClass, Source: n.p.Source}}
+	pool := &format.Pool{H: cfg.Size, W: cfg.Size, Meta: format.PoolMeta{Classes: cfg.Names, PerClass: n.p.NPerClass, Source: n.p.Source}}
 	for i, c := range classes {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -1,12 +1,12 @@
-package generate
+package resample
 
 import "math"
 
-// resample scales a sw×sh image to dw×dh by area averaging: each output
+// Area scales a sw×sh image to dw×dh by area averaging: each output
 // pixel is the mean of the source area it covers, weighted by overlap. It
 // is separable (rows, then columns) and plain float64, so it is exact up to
 // rounding and deterministic.
-func resample(src []float64, sw, sh, dw, dh int) []float64 {
+func Area(src []float64, sw, sh, dw, dh int) []float64 {
 	tmp := make([]float64, dw*sh)
 	for y := range sh {
 		resample1(tmp[y*dw:(y+1)*dw], 1, src[y*sw:(y+1)*sw], 1, sw, dw)
@@ -34,10 +34,10 @@ func resample1(dst []float64, ds int, src []float64, ss, n, m int) {
 	}
 }
 
-// fitCentered scales a w×h image so its longer side becomes side (keeping
+// FitCentered scales a w×h image so its longer side becomes side (keeping
 // the aspect ratio; the shorter side is at least 1) and pastes it centred on
 // a zero size×size canvas. side is clamped to size.
-func fitCentered(src []float64, w, h, side, size int) []float64 {
+func FitCentered(src []float64, w, h, side, size int) []float64 {
 	side = max(1, min(side, size))
 	dw, dh := side, side
 	if w > h {
@@ -45,7 +45,7 @@ func fitCentered(src []float64, w, h, side, size int) []float64 {
 	} else if h > w {
 		dw = max(1, int(math.Round(float64(w)*float64(side)/float64(h))))
 	}
-	r := resample(src, w, h, dw, dh)
+	r := Area(src, w, h, dw, dh)
 	out := make([]float64, size*size)
 	ox, oy := (size-dw)/2, (size-dh)/2
 	for y := range dh {
@@ -54,9 +54,9 @@ func fitCentered(src []float64, w, h, side, size int) []float64 {
 	return out
 }
 
-// toU8 rounds a value on the 0–255 scale to the nearest byte (halves away
+// ToByte rounds a value on the 0–255 scale to the nearest byte (halves away
 // from zero), clamping to [0, 255].
-func toU8(v float64) uint8 {
+func ToByte(v float64) uint8 {
 	switch {
 	case !(v > 0): // also NaN
 		return 0

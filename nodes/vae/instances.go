@@ -1,18 +1,19 @@
-package generate
+package vae
 
 import (
 	"fmt"
 	"math"
 	"slices"
 
-	"dagrun/nodes/data"
+	"dagrun/format"
+	"dagrun/lib/resample"
 )
 
 // objectSides returns, per category, the mean longer bounding-box side of
 // the images of c, the box spanning the pixels at least half as bright as
 // the image's brightest (the rule lt-seg masks with). Categories without
 // images get 0.
-func objectSides(c *data.Classification, classes int) []float64 {
+func objectSides(c *format.Classification, classes int) []float64 {
 	sum := make([]float64, classes)
 	cnt := make([]int, classes)
 	for i := range c.N {
@@ -55,7 +56,7 @@ func brightBox(img []uint8, w, h int) (x0, y0, x1, y1 int, ok bool) {
 // scaled (keeping the aspect ratio) so its longer side is sides[category]
 // (rounded; size when that is 0) and centred on a size×size canvas, as
 // bytes. Labels are categories. Order: scene, then instance id.
-func cropInstances(s *data.Segmentation, sides []float64, size int) ([]uint8, []int, error) {
+func cropInstances(s *format.Segmentation, sides []float64, size int) ([]uint8, []int, error) {
 	var xs []uint8
 	var labels []int
 	hw := s.H * s.W
@@ -99,8 +100,8 @@ func cropInstances(s *data.Segmentation, sides []float64, size int) ([]uint8, []
 			if sides[b.cat] > 0 {
 				side = int(math.Round(sides[b.cat]))
 			}
-			for _, v := range fitCentered(crop, w, h, side, size) {
-				xs = append(xs, toU8(v))
+			for _, v := range resample.FitCentered(crop, w, h, side, size) {
+				xs = append(xs, resample.ToByte(v))
 			}
 			labels = append(labels, b.cat)
 		}

@@ -1,4 +1,4 @@
-package generate
+package vae
 
 import (
 	"bytes"
@@ -12,14 +12,10 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/format"
 	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
 )
-
-// TypeVAE is the output type of vae-train: model/ (weights as .npy plus
-// model.json), loss.csv, metrics.json and preview.png.
-const TypeVAE = "vae-model"
 
 // TrainParams are the params of the vae-train kind.
 type TrainParams struct {
@@ -75,11 +71,11 @@ func TrainKind() *nodes.Kind {
 		Doc:     "train a class-conditional VAE generator (embedded stand-in for a pretrained generator) on the reference corpus, optionally fine-tuned on real training instances",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "data", Doc: "classification dataset dir to train on (e.g. ltseg.reference)", Accepts: []string{data.TypeClassification}},
-			{Name: "finetune", Doc: "segmentation dataset dir (e.g. ltseg.train) whose instance crops fine-tune the model", Optional: true, Accepts: []string{data.TypeSegmentation}},
+			{Name: "data", Doc: "classification dataset dir to train on (e.g. ltseg.reference)", Accepts: []string{format.TypeClassification}},
+			{Name: "finetune", Doc: "segmentation dataset dir (e.g. ltseg.train) whose instance crops fine-tune the model", Optional: true, Accepts: []string{format.TypeSegmentation}},
 		},
-		Produces: TypeVAE,
-		Outputs:  []string{"model", "loss.csv", "metrics.json", "preview.png"},
+		Produces: format.TypeVAE,
+		Outputs:  []string{format.ModelDir, "loss.csv", "metrics.json", format.PreviewFile},
 		Params: func() any {
 			p := DefaultTrainParams()
 			return &p
@@ -108,7 +104,7 @@ const (
 // Run implements nodes.Node.
 func (n *trainNode) Run(ctx context.Context, env *nodes.Env) error {
 	p := n.p
-	ref, err := data.LoadClassification(env.Input("data"))
+	ref, err := format.LoadClassification(env.Input("data"))
 	if err != nil {
 		return fmt.Errorf("read data: %w", err)
 	}
@@ -124,7 +120,7 @@ func (n *trainNode) Run(ctx context.Context, env *nodes.Env) error {
 	var ftX []uint8
 	var ftLabels []int
 	if dir := env.Input("finetune"); dir != "" {
-		seg, err := data.LoadSegmentation(dir)
+		seg, err := format.LoadSegmentation(dir)
 		if err != nil {
 			return fmt.Errorf("read finetune: %w", err)
 		}
@@ -191,7 +187,7 @@ func (n *trainNode) Run(ctx context.Context, env *nodes.Env) error {
 		metrics["finetune_recon"], metrics["finetune_kl"], metrics["finetune_loss"] = last.Recon, last.KL, last.Total
 	}
 
-	if err := vae.Save(filepath.Join(env.OutDir, "model")); err != nil {
+	if err := vae.Save(filepath.Join(env.OutDir, format.ModelDir)); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(env.OutDir, "loss.csv"), csv.Bytes(), 0o644); err != nil {
@@ -209,7 +205,7 @@ func (n *trainNode) Run(ctx context.Context, env *nodes.Env) error {
 		return err
 	}
 	// Only the preview image is kept: the model's own samples are vae-sample's job.
-	if err := os.Rename(filepath.Join(env.OutDir, "preview", "preview.png"), filepath.Join(env.OutDir, "preview.png")); err != nil {
+	if err := os.Rename(filepath.Join(env.OutDir, "preview", format.PreviewFile), filepath.Join(env.OutDir, format.PreviewFile)); err != nil {
 		return fmt.Errorf("write preview: %w", err)
 	}
 	return os.RemoveAll(filepath.Join(env.OutDir, "preview"))

@@ -1,4 +1,4 @@
-package generate
+package vae
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"dagrun/format"
 	"dagrun/lib/artifact"
 
 	G "gorgonia.org/gorgonia"
@@ -405,9 +406,6 @@ func (v *VAE) Encode(x []float32, c int) (mu, logvar []float64) {
 	return head("mu"), head("logvar")
 }
 
-// vaeManifestFile is the JSON manifest SaveVAE writes beside the .npy files.
-const vaeManifestFile = "model.json"
-
 const vaeFormat = "dagrun-cvae/1"
 
 type vaeManifest struct {
@@ -460,7 +458,7 @@ func (v *VAE) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("save vae: encode manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, vaeManifestFile), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, format.VAEManifest), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save vae: %w", err)
 	}
 	return nil
@@ -469,7 +467,7 @@ func (v *VAE) Save(dir string) error {
 // LoadVAE reads a model written by Save.
 func LoadVAE(dir string) (*VAE, error) {
 	wrap := func(err error) error { return fmt.Errorf("load vae %q: %w", dir, err) }
-	b, err := os.ReadFile(filepath.Join(dir, vaeManifestFile))
+	b, err := os.ReadFile(filepath.Join(dir, format.VAEManifest))
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -477,7 +475,7 @@ func LoadVAE(dir string) (*VAE, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&man); err != nil {
-		return nil, wrap(fmt.Errorf("decode %q: %w", vaeManifestFile, err))
+		return nil, wrap(fmt.Errorf("decode %q: %w", format.VAEManifest, err))
 	}
 	if man.Format != vaeFormat {
 		return nil, wrap(fmt.Errorf("format %q, want %q (is this a vae-train output?)", man.Format, vaeFormat))

@@ -1,4 +1,4 @@
-package generate
+package vae
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
 )
 
 // shape draws one of three synthetic categories into a 28×28 image with a
@@ -46,7 +46,7 @@ func shape(rng *rand.Rand, c int) []uint8 {
 func synthReference(t *testing.T, perClass int) string {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 3))
-	c := &data.Classification{H: 28, W: 28, Meta: data.ClassMeta{Classes: []string{"hbar", "vbar", "ring"}}}
+	c := &format.Classification{H: 28, W: 28, Meta: format.ClassMeta{Classes: []string{"hbar", "vbar", "ring"}}}
 	for i := range 3 * perClass {
 		c.Images = append(c.Images, shape(rng, i%3)...)
 		c.Labels = append(c.Labels, int64(i%3))
@@ -64,8 +64,8 @@ func synthReference(t *testing.T, perClass int) string {
 // 2, instance 2) at the bottom.
 func synthScenes(t *testing.T, n int) string {
 	t.Helper()
-	s := &data.Segmentation{H: 40, W: 40, COCO: &artifact.COCO{},
-		Meta: data.SegMeta{Classes: []string{"hbar", "vbar", "ring"}}}
+	s := &format.Segmentation{H: 40, W: 40, COCO: &artifact.COCO{},
+		Meta: format.SegMeta{Classes: []string{"hbar", "vbar", "ring"}}}
 	for range n {
 		img := make([]uint8, 1600)
 		sem := make([]uint8, 1600)
@@ -214,7 +214,7 @@ func equalFloats(a, b []float64) bool {
 }
 
 func TestCropInstances(t *testing.T) {
-	s, err := data.LoadSegmentation(synthScenes(t, 1))
+	s, err := format.LoadSegmentation(synthScenes(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,9 +247,9 @@ func TestCropInstances(t *testing.T) {
 func TestSamplePrefixStableAndDeterministic(t *testing.T) {
 	model := runKind(t, TrainKind(), nodes.Build{}, tiny, map[string][]string{"data": {synthReference(t, 20)}})
 	in := map[string][]string{"model": {model}}
-	load := func(set func(*SampleParams)) *Pool {
+	load := func(set func(*SampleParams)) *format.Pool {
 		t.Helper()
-		p, err := LoadPool(runKind(t, SampleKind(), nodes.Build{}, set, in))
+		p, err := format.LoadPool(runKind(t, SampleKind(), nodes.Build{}, set, in))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,8 +257,8 @@ func TestSamplePrefixStableAndDeterministic(t *testing.T) {
 	}
 	small := load(func(p *SampleParams) { p.NPerClass = 70 })
 	big := load(func(p *SampleParams) { p.NPerClass = 150 })
-	if small.Len() != 210 || big.Len() != 450 {
-		t.Fatalf("pools of %d and %d items, want 210 and 450", small.Len(), big.Len())
+	if small.N != 210 || big.N != 450 {
+		t.Fatalf("pools of %d and %d items, want 210 and 450", small.N, big.N)
 	}
 	if small.Meta.Source != "vae-t1.0" || small.Meta.PerClass != 70 || len(small.Meta.Classes) != 3 {
 		t.Errorf("meta = %+v", small.Meta)
@@ -286,15 +286,15 @@ func TestSamplePrefixStableAndDeterministic(t *testing.T) {
 	}
 	// Temperature 0 decodes every item of a category from its prior mean.
 	cold := load(func(p *SampleParams) { p.NPerClass = 3; p.Temperature = 0; p.Classes = []int{2} })
-	if cold.Len() != 3 || cold.Labels[0] != 2 || !bytes.Equal(cold.Images[:P], cold.Images[2*P:]) {
-		t.Errorf("temperature 0: %d items, labels %v, want 3 identical items of category 2", cold.Len(), cold.Labels)
+	if cold.N != 3 || cold.Labels[0] != 2 || !bytes.Equal(cold.Images[:P], cold.Images[2*P:]) {
+		t.Errorf("temperature 0: %d items, labels %v, want 3 identical items of category 2", cold.N, cold.Labels)
 	}
 	if cold.Meta.Source != "vae-t0.0" {
 		t.Errorf("source %q, want vae-t0.0", cold.Meta.Source)
 	}
 	// The trained model's samples look like their category: the nearest
 	// centroid of the synthetic reference is the intended category.
-	ref, err := data.LoadClassification(synthReference(t, 20))
+	ref, err := format.LoadClassification(synthReference(t, 20))
 	if err != nil {
 		t.Fatal(err)
 	}
