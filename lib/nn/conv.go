@@ -63,12 +63,8 @@ func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o convOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := dense(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	w, err := dense(vs[1])
-	if err != nil {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
 	}
 	s, err := o.InferShape(x.Shape(), w.Shape())
@@ -79,15 +75,11 @@ func (o convOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
-	x, err := dense(vs[0])
-	if err != nil {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
 	}
-	w, err := dense(vs[1])
-	if err != nil {
-		return nil, err
-	}
-	y, err := dense(pre)
+	y, err := o.output(pre)
 	if err != nil {
 		return nil, err
 	}
@@ -272,12 +264,8 @@ func (o convGradFilterOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
-	x, err := dense(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	gy, err := dense(vs[1])
-	if err != nil {
+	var x, gy *tensor.Dense
+	if err := o.args(vs, &x, &gy); err != nil {
 		return nil, err
 	}
 	g := o.conv.geom(x.Shape(), gy.Shape()[1])
@@ -354,12 +342,8 @@ func (o convGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
-	w, err := dense(vs[0])
-	if err != nil {
-		return nil, err
-	}
-	gy, err := dense(vs[1])
-	if err != nil {
+	var w, gy *tensor.Dense
+	if err := o.args(vs, &w, &gy); err != nil {
 		return nil, err
 	}
 	g := o.conv.geom(o.xShape, w.Shape()[0])

@@ -47,8 +47,8 @@ func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
-	x, w, err := two(vs)
-	if err != nil {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
 	}
 	s, err := o.InferShape(x.Shape(), w.Shape())
@@ -59,11 +59,11 @@ func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
-	x, w, err := two(vs)
-	if err != nil {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
 	}
-	y, err := dense(pre)
+	y, err := o.output(pre)
 	if err != nil {
 		return nil, err
 	}
@@ -89,19 +89,19 @@ func (o linearGradInputOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 
 func (o linearGradInputOp) Do(vs ...G.Value) (G.Value, error) {
-	g, w, err := two(vs)
-	if err != nil {
+	var g, w *tensor.Dense
+	if err := o.args(vs, &g, &w); err != nil {
 		return nil, err
 	}
 	return o.UsePreallocDo(tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(g.Shape()[0], w.Shape()[0])), vs...)
 }
 
 func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
-	g, w, err := two(vs)
-	if err != nil {
+	var g, w *tensor.Dense
+	if err := o.args(vs, &g, &w); err != nil {
 		return nil, err
 	}
-	dx, err := dense(pre)
+	dx, err := o.output(pre)
 	if err != nil {
 		return nil, err
 	}
@@ -135,19 +135,19 @@ func (o linearGradWeightOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o linearGradWeightOp) sideBuffer() *sideBuf { return o.side }
 
 func (o linearGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
-	x, g, err := two(vs)
-	if err != nil {
+	var x, g *tensor.Dense
+	if err := o.args(vs, &x, &g); err != nil {
 		return nil, err
 	}
 	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()[1], g.Shape()[1])), vs...)
 }
 
 func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
-	x, g, err := two(vs)
-	if err != nil {
+	var x, g *tensor.Dense
+	if err := o.args(vs, &x, &g); err != nil {
 		return nil, err
 	}
-	dw, err := dense(pre)
+	dw, err := o.output(pre)
 	if err != nil {
 		return nil, err
 	}
@@ -177,13 +177,4 @@ func blasGemm(tA, tB blas.Transpose, m, n, k int, a *tensor.Dense, lda int, b *t
 		return fmt.Errorf("linear: unsupported dtype %v", a.Dtype())
 	}
 	return nil
-}
-
-func two(vs []G.Value) (*tensor.Dense, *tensor.Dense, error) {
-	a, err := dense(vs[0])
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := dense(vs[1])
-	return a, b, err
 }
