@@ -1,6 +1,7 @@
 // Package selection holds the select kind: X-Paste's best-mask selection
-// and filter (the package cannot be called select, a Go keyword). Inputs: a POOL, one MASKS per annotator (a Many slot) and, for
-// the classifier scorer, a train node's classifier. Per item it builds
+// and filter (the package cannot be called select, a Go keyword). Inputs:
+// a pool, one masks dir per annotator (a Many slot) and, for the
+// classifier scorer, a train node's classifier. Per item it builds
 // each annotator's composite (image·mask on black), scores it against the
 // item's category, keeps the best-scoring annotator (the first on ties),
 // and drops the item when that score is below the threshold or the chosen
@@ -18,7 +19,7 @@
 //     tokenizer. Default threshold 0.21 (X-Paste). Images are resized
 //     bilinearly (CLIP uses bicubic) and normalised with CLIP's mean/std.
 //
-// Output (INSTANCES): the kept items only — images.npy, masks.npy,
+// Output (format.TypeInstances): the kept items only — images.npy, masks.npy,
 // labels.npy, scores.npy (the chosen composite's score), meta.json
 // {"task":"instances","classes","source","annotators","kept","dropped",
 // "chosen_annotator_counts",...}, metrics.json (kept rate, drops by reason,
