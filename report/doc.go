@@ -14,8 +14,9 @@
 // Invariants:
 //   - Everything comes from the cache alone (dag.MakePlan, cache entries
 //     and blobs): a node that is not cached is shown as such, and an output
-//     file that is absent, unreadable or malformed is skipped, never an
-//     error.
+//     file that is absent or unreadable is skipped. A malformed
+//     decisions.csv or gallery (the package format reads them) is an error
+//     naming the node and the file, never a plot that silently vanishes.
 //   - Each observation is one instance of the report node; its metrics
 //     are read from the instances spec resolved for it
 //     (spec.ReportSource.Instances, the same cell of every node named in

@@ -15,7 +15,7 @@ import (
 	"dagrun/dag"
 	"dagrun/nodes"
 	"dagrun/nodes/command"
-	"dagrun/nodes/source"
+	"dagrun/nodes/file"
 	"dagrun/spec"
 )
 
@@ -106,7 +106,7 @@ func runSynth(t testing.TB) (*Report, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := dag.Build(s, nodes.NewRegistry(command.Kind(), source.Kind()))
+	g, err := dag.Build(s, nodes.NewRegistry(command.Kind(), file.Kind()))
 	if err != nil {
 		t.Fatal(err)
 	}
