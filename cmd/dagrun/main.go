@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes, as DESIGN.md and README.md state them.
+// Exit codes (README.md; docs/architecture.md, Exit codes).
 const (
 	exitOK          = 0
 	exitNodeFailed  = 1

@@ -1,7 +1,10 @@
 // Package archtest holds the test that enforces the import rules between
 // dagrun's layers (go test ./internal/archtest). It has no code of its
 // own: the rules live in rules_test.go, next to the test that checks them
-// against `go list -json ./...`.
+// against `go list -json ./...`. docs_test.go keeps docs/architecture.md,
+// which describes these layers, from rotting: every repository path it
+// names exists, every package is named in it, and every citation of it in
+// code names one of its sections.
 //
 // The layers, from the bottom:
 //

@@ -209,14 +209,20 @@ func importingFile(root string) func(p pkg, path string, test bool) string {
 	}
 }
 
-// goList runs `go list -json ./...` at the module root.
-func goList(t *testing.T) ([]pkg, string) {
+// moduleRoot returns the folder holding the module's go.mod.
+func moduleRoot(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatalf("go env GOMOD: %v", err)
 	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// goList runs `go list -json ./...` at the module root.
+func goList(t *testing.T) ([]pkg, string) {
+	t.Helper()
+	root := moduleRoot(t)
 	cmd := exec.Command("go", "list", "-json", "./...")
 	cmd.Dir = root
 	var stderr bytes.Buffer

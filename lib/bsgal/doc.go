@@ -1,9 +1,10 @@
-// Package bsgal is the BSGAL selection rule of DESIGN.md section 4 as plain
-// float math: gradient scores (dot product or cosine), the real-gradient
-// cache (momentum or running average), thresholds (fixed, dynamic quantile,
-// linear rate schedule), the per-iteration decision, the look-ahead rule and
-// the offline selection helpers. It knows nothing of models or autodiff:
-// gradients arrive as flat []float32 vectors.
+// Package bsgal is the BSGAL selection rule as plain float math
+// (docs/architecture.md, The method): gradient scores (dot product or
+// cosine), the real-gradient cache (momentum or running average),
+// thresholds (fixed, dynamic quantile, linear rate schedule), the
+// per-iteration decision, the look-ahead rule and the offline selection
+// helpers. It knows nothing of models or autodiff: gradients arrive as flat
+// []float32 vectors.
 //
 // Invariants:
 //   - Every reduction is accumulated in float64 in a fixed order, so the same

@@ -5,9 +5,10 @@ import (
 	"math"
 )
 
-// CosineEps is added to the product of the norms in the cosine score, as in
-// DESIGN.md section 4: ⟨a,b⟩/(‖a‖‖b‖+1e-8). It also makes the cosine of a zero
-// vector 0 instead of NaN.
+// CosineEps is added to the product of the norms in the cosine score
+// (docs/architecture.md, Contribution and its first-order estimate):
+// ⟨a,b⟩/(‖a‖‖b‖+1e-8). It also makes the cosine of a zero vector 0 instead
+// of NaN.
 const CosineEps = 1e-8
 
 // Score returns the BSGAL contribution score of a generated-batch gradient b

@@ -1,7 +1,8 @@
 // Package noise holds the noise kind, the generator of the toy experiment
-// (DESIGN.md section 5, table 1): it turns a real classification split into
-// a pool of "generated" images by adding Gaussian noise of standard
-// deviation σ on the 0–255 pixel scale, so generated quality is a knob.
+// (table 1; docs/architecture.md, The toy): it turns a real classification
+// split into a pool of "generated" images by adding Gaussian noise of
+// standard deviation σ on the 0–255 pixel scale, so generated quality is a
+// knob.
 //
 // Invariants:
 //   - Noise is drawn from a PCG stream seeded by the seed param, one value

@@ -1,12 +1,12 @@
-// Package score holds the score kind, BSGAL's offline setting (DESIGN.md
-// section 4): given a model trained on real data, the real data and a pool
-// of generated items, it computes the real-data gradient ∇L_R of that fixed
-// model once (over every real image), scores every generated item — or
-// every run of batch consecutive items of one pool dir — by the cosine (or
-// dot product) of its loss gradient with ∇L_R, and keeps those at or above
-// a threshold or the top fraction. The train kind's offline mode then
-// trains on real data plus the kept items; offline and online read the
-// same pool.
+// Package score holds the score kind, BSGAL's offline setting
+// (docs/architecture.md, The offline setting): given a model trained on
+// real data, the real data and a pool of generated items, it computes the
+// real-data gradient ∇L_R of that fixed model once (over every real
+// image), scores every generated item — or every run of batch consecutive
+// items of one pool dir — by the cosine (or dot product) of its loss
+// gradient with ∇L_R, and keeps those at or above a threshold or the top
+// fraction. The train kind's offline mode then trains on real data plus
+// the kept items; offline and online read the same pool.
 //
 // Invariants:
 //   - The real gradient is the gradient of the mean loss over all real

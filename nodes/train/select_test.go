@@ -188,8 +188,8 @@ func quantile(xs []float64, q float64) float64 {
 }
 
 // replay re-runs the train loop by hand for mode bsgal or lookahead, from
-// the formulas of DESIGN.md section 4, training on a direct pass over the
-// union when accepting, and returns the decisions it makes.
+// the formulas of docs/architecture.md, The method, training on a direct
+// pass over the union when accepting, and returns the decisions it makes.
 func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionRow {
 	t.Helper()
 	ds, _, err := loadDataset(trainDir)
