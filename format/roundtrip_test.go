@@ -2,9 +2,11 @@ package format_test
 
 import (
 	"context"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"dagrun/format"
 	"dagrun/lib/artifact"
+	"dagrun/lib/metrics"
 	"dagrun/lib/nn"
 	"dagrun/nodes"
 	"dagrun/nodes/annotate"
@@ -296,4 +299,124 @@ func segScenes(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestCOCOSetThroughEvaluate feeds a coco kind's segmentation dir to
+// evaluate and scores evaluate's detections.json against the dir's
+// annotations.json from the two files alone (as the official tools read
+// them): the numbers must be metrics.json's, so the two files agree on
+// image and category ids, masks and order. The COCO file has unsorted,
+// sparse image and category ids, an image with two instances of a category
+// and equal scores across images.
+func TestCOCOSetThroughEvaluate(t *testing.T) {
+	const s = 16
+	dir := t.TempDir()
+	// Squares (x0, y0, side, brightness) per image.
+	type square struct{ x, y, side, v int }
+	scenes := map[string][]square{"a.png": {{1, 1, 5, 200}, {9, 9, 6, 220}}, "b.png": {{2, 8, 4, 200}}, "c.png": {{8, 1, 5, 200}, {1, 9, 5, 220}}}
+	for name, sq := range scenes {
+		g := image.NewGray(image.Rect(0, 0, s, s))
+		for y := 0; y < s; y++ {
+			for x := 0; x < s; x++ {
+				g.SetGray(x, y, color.Gray{Y: 10})
+			}
+		}
+		for _, q := range sq {
+			for y := q.y; y < q.y+q.side; y++ {
+				for x := q.x; x < q.x+q.side; x++ {
+					g.SetGray(x, y, color.Gray{Y: uint8(q.v)})
+				}
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := png.Encode(f, g); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	poly := func(q square) string {
+		x0, y0, x1, y1 := strconv.Itoa(q.x), strconv.Itoa(q.y), strconv.Itoa(q.x+q.side), strconv.Itoa(q.y+q.side)
+		return "[[" + x0 + "," + y0 + "," + x1 + "," + y0 + "," + x1 + "," + y1 + "," + x0 + "," + y1 + "]]"
+	}
+	a, b, c := scenes["a.png"], scenes["b.png"], scenes["c.png"]
+	js := `{
+ "images": [{"id": 50, "file_name": "a.png"}, {"id": 40, "file_name": "b.png"}, {"id": 60, "file_name": "c.png"}],
+ "categories": [{"id": 9, "name": "nine", "frequency": "f"}, {"id": 3, "name": "three", "frequency": "r"}],
+ "annotations": [
+  {"id": 7, "image_id": 50, "category_id": 3, "segmentation": ` + poly(a[0]) + `, "iscrowd": 0},
+  {"id": 2, "image_id": 50, "category_id": 3, "segmentation": ` + poly(a[1]) + `, "iscrowd": 0},
+  {"id": 3, "image_id": 40, "category_id": 9, "segmentation": ` + poly(b[0]) + `, "iscrowd": 0},
+  {"id": 4, "image_id": 60, "category_id": 9, "segmentation": ` + poly(c[0]) + `, "iscrowd": 0},
+  {"id": 5, "image_id": 60, "category_id": 3, "segmentation": ` + poly(c[1]) + `, "iscrowd": 0}
+ ]
+}`
+	if err := os.WriteFile(filepath.Join(dir, "ann.json"), []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := run(t, data.COCOKind(), func(p *data.COCOParams) { p.Annotations, p.Images = filepath.Join(dir, "ann.json"), dir }, nil)
+
+	// An fcn set by hand: bright pixels (above 0.35·255) are category 1
+	// ("three", id 3 renumbered), the rest background, brighter ones more
+	// confidently; so "three" is found and every "nine" is a false positive.
+	m, err := nn.New(nn.Config{Arch: nn.ArchFCN, Classes: 2, H: s, W: s, Channels: []int{1, 1}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		clear(p.F32)
+		switch p.Name {
+		case "conv1.weight", "conv2.weight":
+			p.F32[4] = 1 // centre tap: pass the input through
+		case "head.weight":
+			p.F32[1*2+0] = 10
+		case "head.bias":
+			p.F32[1], p.F32[2] = -3.5, -100
+		}
+	}
+	modelDir := filepath.Join(t.TempDir(), "model")
+	if err := m.Save(modelDir); err != nil {
+		t.Fatal(err)
+	}
+	gt, err := artifact.LoadCOCO(filepath.Join(set, format.AnnotationsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, protocol := range []string{"coco", "lvis"} {
+		out := run(t, evaluate.Kind(), func(p *evaluate.Params) { p.Protocol = protocol }, map[string][]string{"model": {modelDir}, "test": {set}})
+		var got evaluate.SegmentationMetrics
+		b, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		results, err := artifact.LoadCOCOResults(filepath.Join(out, format.DetectionsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != 5 || got.Detections != 5 {
+			t.Errorf("%s: %d results, metrics.json says %d detections; want 5 (every square)", protocol, len(results), got.Detections)
+		}
+		r, err := evaluate.ScoreResults(gt, results, metrics.Protocol(protocol))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.AP != got.AP || r.AP50 != got.AP50 || r.AP75 != got.AP75 || r.APr != got.APr || r.APc != got.APc || r.APf != got.APf {
+			t.Errorf("%s: from the files AP %v AP50 %v AP75 %v APr %v APc %v APf %v; metrics.json %s", protocol, r.AP, r.AP50, r.AP75, r.APr, r.APc, r.APf, b)
+		}
+		// Images in id order: b (40), a (50), c (60). Every square is a
+		// "three" detection with its exact mask; the "three"s are a's two
+		// and c's 220 one, the others ("nine"s) false positives. Ranked:
+		// the 220s (a, c: TP TP), then the 200s in image order (b FP, a TP,
+		// c FP): precision 1 up to recall 2/3 (levels 0.00–0.66, 67 of
+		// them), then 3/4 (0.67–1.00, 34): APr = (67 + 34·3/4)/101 = 92.5/101
+		// at every IoU threshold. "nine" (frequent) is never found: APf 0.
+		if math.Abs(got.APr-92.5/101) > 1e-12 || got.APf != 0 || math.Abs(got.AP-92.5/202) > 1e-12 {
+			t.Errorf("%s: APr %v APf %v AP %v, want 92.5/101, 0, 92.5/202", protocol, got.APr, got.APf, got.AP)
+		}
+	}
 }

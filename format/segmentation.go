@@ -11,8 +11,10 @@ import (
 // TypeSegmentation is one segmentation dataset dir: images.npy (uint8
 // [N,H,W]), semantic.npy (uint8 [N,H,W], 0 background, c+1 for category
 // c), instances.npy (int32 [N,H,W], instance ids 1..k per image, 0 none),
-// annotations.json (COCO, category ids 1..C, LVIS "frequency" letters) and
-// meta.json ({"task":"segmentation","classes","groups","size_stats"}).
+// annotations.json (COCO: image i has id i+1, its annotations are its
+// instances in instance id order, category c has id c+1; LVIS "frequency"
+// letters) and meta.json
+// ({"task":"segmentation","classes","groups","size_stats"}).
 const TypeSegmentation = "segmentation"
 
 // File names of a segmentation dataset dir beside ImagesFile and MetaFile.

@@ -184,11 +184,11 @@ func (r RLE) Area() int {
 	return a
 }
 
-// CompressRLE writes counts in COCO's compact string form: each count (from
-// the third on, as the difference to the count two places before) is
-// written as little-endian groups of 5 bits, each as a character 48+v, with
-// bit 0x20 marking that more groups follow and the sign taken from bit 0x10
-// of the last group.
+// CompressRLE writes counts in COCO's compact string form (maskApi.c's
+// rleToString): each count (from the fourth on, as the difference to the
+// count two places before) is written as little-endian groups of 5 bits,
+// each as a character 48+v, with bit 0x20 marking that more groups follow
+// and the sign taken from bit 0x10 of the last group.
 func CompressRLE(counts []int) string {
 	var b []byte
 	for i, c := range counts {
@@ -248,6 +248,75 @@ func DecompressRLE(s string) ([]int, error) {
 		counts = append(counts, int(x))
 	}
 	return counts, nil
+}
+
+// CompressedRLE is an RLE that is written with its counts in COCO's compact
+// string form (CompressRLE), as pycocotools' mask.encode gives them and as
+// results files carry them; it reads either form.
+type CompressedRLE RLE
+
+// MarshalJSON writes {"size":[h,w],"counts":"…"}.
+func (r CompressedRLE) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Size   [2]int `json:"size"`
+		Counts string `json:"counts"`
+	}{r.Size, CompressRLE(r.Counts)})
+}
+
+// UnmarshalJSON reads an RLE object with compressed or uncompressed counts.
+func (r *CompressedRLE) UnmarshalJSON(b []byte) error {
+	var s Segmentation
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if s.RLE == nil {
+		return errors.New("segmentation: want an rle object, got polygons")
+	}
+	*r = CompressedRLE(*s.RLE)
+	return nil
+}
+
+// COCOResult is one detection of a COCO results file for instance
+// segmentation: the JSON list that pycocotools' COCO.loadRes and lvis-api's
+// LVISResults read.
+type COCOResult struct {
+	ImageID      int64         `json:"image_id"`
+	CategoryID   int64         `json:"category_id"`
+	Segmentation CompressedRLE `json:"segmentation"`
+	Score        float64       `json:"score"`
+}
+
+// SaveCOCOResults writes results as a JSON list, one result per line, in
+// the order given (deterministic: the same results give the same bytes).
+func SaveCOCOResults(path string, results []COCOResult) error {
+	var b bytes.Buffer
+	b.WriteString("[")
+	for i, r := range results {
+		line, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("write coco results %q: result %d: %w", path, i, err)
+		}
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+		b.Write(line)
+	}
+	b.WriteString("\n]\n")
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// LoadCOCOResults reads a COCO results file of segmentation results.
+func LoadCOCOResults(path string) ([]COCOResult, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []COCOResult
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("read coco results %q: %w", path, err)
+	}
+	return out, nil
 }
 
 // RasterizePolygons fills the polygons (flat x, y lists in pixel

@@ -1,8 +1,10 @@
 package artifact
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -190,5 +192,100 @@ func TestCOCOSaveLoad(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, c) {
 		t.Errorf("round trip = %+v, want %+v", got, c)
+	}
+}
+
+// TestCOCOResultHandWorked: a 10×4 mask (h=10, w=4) with the pixels (x=3,
+// y=4), (3,5) and (3,7) set, row-major indices 19, 23 and 31. Column-major
+// (index x·10+y) the set pixels are 34, 35 and 37, so the runs are 34 zeros,
+// 2 ones, 1 zero, 1 one, 2 zeros: counts 34 2 1 1 2. Compressed:
+//
+//	34:          low 5 bits 2, rest 1 → more: 2|0x20 = 34 → '0'+34 = 'R';
+//	             then 1, rest 0 → '1'
+//	2, 1:        the first three counts as themselves → '2', '1'
+//	1 − 2 = −1:  low 5 bits 31 (sign bit 0x10 set), rest −1 → stop:
+//	             '0'+31 = 'O'
+//	2 − 1 = 1:   '1'
+//
+// so "R121O1".
+func TestCOCOResultHandWorked(t *testing.T) {
+	const h, w = 10, 4
+	mask := make([]uint8, h*w)
+	for _, p := range []int{19, 23, 31} {
+		mask[p] = 1
+	}
+	r := EncodeRLE(mask, h, w)
+	if want := []int{34, 2, 1, 1, 2}; !reflect.DeepEqual(r.Counts, want) {
+		t.Fatalf("EncodeRLE = %v, want %v", r.Counts, want)
+	}
+	res := COCOResult{ImageID: 3, CategoryID: 7, Segmentation: CompressedRLE(r), Score: 0.25}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"image_id":3,"category_id":7,"segmentation":{"size":[10,4],"counts":"R121O1"},"score":0.25}`; string(b) != want {
+		t.Errorf("json = %s, want %s", b, want)
+	}
+	var back COCOResult
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, res) {
+		t.Errorf("round trip = %+v, want %+v", back, res)
+	}
+	m, err := RLE(back.Segmentation).Decode()
+	if err != nil || !reflect.DeepEqual(m, mask) {
+		t.Errorf("decoded mask = %v, %v; want %v", m, err, mask)
+	}
+	// Uncompressed counts read too; polygons are refused.
+	if err := json.Unmarshal([]byte(`{"size":[10,4],"counts":[34,2,1,1,2]}`), &back.Segmentation); err != nil || !reflect.DeepEqual(back.Segmentation, res.Segmentation) {
+		t.Errorf("uncompressed counts: %+v, %v", back.Segmentation, err)
+	}
+	if err := json.Unmarshal([]byte(`[[0,0,1,0,1,1]]`), &back.Segmentation); err == nil {
+		t.Error("polygons as a result's rle: no error")
+	}
+}
+
+func TestCOCOResultsSaveLoad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var results []COCOResult
+	for i := 0; i < 50; i++ {
+		h, w := 1+rng.IntN(30), 1+rng.IntN(30)
+		mask := make([]uint8, h*w)
+		for p := range mask {
+			if rng.IntN(3) == 0 {
+				mask[p] = 1
+			}
+		}
+		results = append(results, COCOResult{ImageID: int64(1 + i/5), CategoryID: int64(1 + rng.IntN(4)),
+			Segmentation: CompressedRLE(EncodeRLE(mask, h, w)), Score: rng.Float64()})
+	}
+	p := filepath.Join(t.TempDir(), "detections.json")
+	if err := SaveCOCOResults(p, results); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadCOCOResults(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, results) {
+		t.Error("results round trip differs")
+	}
+	first, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveCOCOResults(p, got); err != nil {
+		t.Fatal(err)
+	}
+	if second, _ := os.ReadFile(p); !bytes.Equal(first, second) {
+		t.Error("saving what was loaded changed the bytes")
+	}
+	// An empty list is still a JSON list.
+	if err := SaveCOCOResults(p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadCOCOResults(p); err != nil || len(got) != 0 {
+		t.Errorf("empty results: %v, %v", got, err)
 	}
 }

@@ -12,6 +12,30 @@ import (
 // detections per image and category take part.
 const MaxDetsPerImage = 100
 
+// MaxDetsLVIS is LVIS's max_dets: only the highest-scoring 300 detections
+// per image, over all categories together, take part.
+const MaxDetsLVIS = 300
+
+// Protocol says which detections take part in MaskAP; everything else
+// (matching, IoU and recall grids, averaging) is the same in both.
+type Protocol string
+
+// The protocols of Protocol.MaskAP.
+const (
+	// COCO is pycocotools' COCOeval: at most MaxDetsPerImage detections
+	// per image and category, the highest-scoring ones.
+	COCO Protocol = "coco"
+	// LVIS is lvis-api's LVISEval: at most MaxDetsLVIS detections per
+	// image across its categories, the highest-scoring ones (LVISResults'
+	// limit_dets_per_image), and no limit per category. LVIS's federated
+	// annotation (detections of a category an image neither has nor lists
+	// in neg_category_ids are not scored; not_exhaustive_category_ids)
+	// is not modelled: every image counts as exhaustively annotated for
+	// every category, as if each listed all categories it lacks as
+	// negative.
+	LVIS Protocol = "lvis"
+)
+
 // NumIoU and NumRecall are the sizes of COCO's threshold grids.
 const (
 	NumIoU    = 10
@@ -69,13 +93,23 @@ type detection struct {
 	tp    [NumIoU]bool
 }
 
-// MaskAP scores detections against ground truth COCO-style. categories lists
+// MaskAP scores detections against ground truth by the COCO protocol; it is
+// COCO.MaskAP.
+func MaskAP(gt, dets []Instance, categories []int, groups map[int]string) (Result, error) {
+	return COCO.MaskAP(gt, dets, categories, groups)
+}
+
+// MaskAP scores detections against ground truth COCO-style, with the
+// detection limit of protocol p (COCO or LVIS). categories lists
 // the category ids to evaluate (nil: every category in gt or dets); instances
 // of other categories are ignored. groups maps a category to its group (Rare,
 // Common, Frequent or any other name); a category without a group counts
 // only in AP. A category without ground truth is left out of every average; a
 // category with ground truth but no detections has AP 0.
-func MaskAP(gt, dets []Instance, categories []int, groups map[int]string) (Result, error) {
+func (p Protocol) MaskAP(gt, dets []Instance, categories []int, groups map[int]string) (Result, error) {
+	if p != COCO && p != LVIS {
+		return Result{}, fmt.Errorf("mask ap: unknown protocol %q: want %q or %q", p, COCO, LVIS)
+	}
 	for i, g := range gt {
 		if err := checkPixels(g.Pixels); err != nil {
 			return Result{}, fmt.Errorf("mask ap: ground truth %d (image %d, category %d): %w", i, g.Image, g.Category, err)
@@ -109,7 +143,14 @@ func MaskAP(gt, dets []Instance, categories []int, groups map[int]string) (Resul
 		gtBy[k] = append(gtBy[k], i)
 		imagesOf[g.Category] = append(imagesOf[g.Category], g.Image)
 	}
-	for i, d := range dets {
+	maxPerImageCat := MaxDetsPerImage
+	kept := allIndices(len(dets))
+	if p == LVIS {
+		maxPerImageCat = -1
+		kept = topPerImage(dets, MaxDetsLVIS)
+	}
+	for _, i := range kept {
+		d := dets[i]
 		k := imgCat{d.Image, d.Category}
 		detBy[k] = append(detBy[k], i)
 		imagesOf[d.Category] = append(imagesOf[d.Category], d.Image)
@@ -132,7 +173,7 @@ func MaskAP(gt, dets []Instance, categories []int, groups map[int]string) (Resul
 		for _, img := range imgs {
 			k := imgCat{img, c}
 			nGT += len(gtBy[k])
-			all = append(all, matchImage(gt, dets, gtBy[k], detBy[k], ious)...)
+			all = append(all, matchImage(gt, dets, gtBy[k], detBy[k], ious, maxPerImageCat)...)
 		}
 		if nGT == 0 {
 			continue
@@ -176,19 +217,56 @@ func groupOr(m map[string]float64, g string) float64 {
 	return -1
 }
 
+func allIndices(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// topPerImage returns the indices, in input order, of the detections that
+// survive a limit per image over all categories: the highest scores, ties
+// kept in input order (LVISResults.limit_dets_per_image sorts each image's
+// detections with Python's stable sorted(reverse=True) and keeps the first
+// limit).
+func topPerImage(dets []Instance, limit int) []int {
+	byImage := map[int][]int{}
+	for i, d := range dets {
+		byImage[d.Image] = append(byImage[d.Image], i)
+	}
+	var kept []int
+	for _, idx := range byImage {
+		if len(idx) > limit {
+			slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(dets[b].Score, dets[a].Score) })
+			idx = idx[:limit]
+		}
+		kept = append(kept, idx...)
+	}
+	slices.Sort(kept) // input order: map order must not leak
+	return kept
+}
+
 // matchImage matches one image's detections of one category to its ground
 // truth at every IoU threshold. Detections are taken in descending score
-// order (ties by input order), at most MaxDetsPerImage of them; each takes
-// the unmatched ground truth with the highest IoU >= the threshold (the first
-// such among equal IoUs).
-func matchImage(gt, dets []Instance, gi, di []int, ious []float64) []detection {
+// order (ties by input order), at most maxDets of them (all when maxDets is
+// negative); each takes the unmatched ground truth with the highest IoU >=
+// the threshold, and among equal IoUs the last in gi's order.
+//
+// The last, because that is what COCOeval.evaluateImg and LVISEval's
+// evaluate_img do: they scan the ground truth in order, skip one whose IoU
+// is below the best so far (`if ious[dind,gind] < iou: continue`, the best
+// starting at the threshold) and otherwise make it the best, so an equal IoU
+// replaces the earlier match. Both also try non-ignored ground truth before
+// ignored (crowd, out-of-area) ones; MaskAP has no ignored ground truth.
+func matchImage(gt, dets []Instance, gi, di []int, ious []float64, maxDets int) []detection {
 	if len(di) == 0 {
 		return nil
 	}
 	di = slices.Clone(di)
 	slices.SortStableFunc(di, func(a, b int) int { return cmp.Compare(dets[b].Score, dets[a].Score) })
-	if len(di) > MaxDetsPerImage {
-		di = di[:MaxDetsPerImage]
+	if maxDets >= 0 && len(di) > maxDets {
+		di = di[:maxDets]
 	}
 	iou := make([]float64, len(di)*len(gi))
 	for d, i := range di {
@@ -210,7 +288,7 @@ func matchImage(gt, dets []Instance, gi, di []int, ious []float64) []detection {
 				if taken[g] || v < thr {
 					continue
 				}
-				if best < 0 || v > bestIoU {
+				if best < 0 || v >= bestIoU { // a tie replaces: see above
 					best, bestIoU = g, v
 				}
 			}

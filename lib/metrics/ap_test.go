@@ -239,7 +239,7 @@ func TestMatchTakesHighestIoU(t *testing.T) {
 	// first ground truth above the threshold instead would score both as hits.
 	gt := []Instance{{Pixels: span(0, 9)}, {Pixels: span(0, 20)}}
 	dets := []Instance{{Pixels: span(9, 20), Score: 0.8}, {Pixels: span(0, 18), Score: 0.9}}
-	got := matchImage(gt, dets, []int{0, 1}, []int{0, 1}, IoUThresholds())
+	got := matchImage(gt, dets, []int{0, 1}, []int{0, 1}, IoUThresholds(), MaxDetsPerImage)
 	if len(got) != 2 || got[0].idx != 1 || got[1].idx != 0 {
 		t.Fatalf("matched %+v, want the 0.9 detection first", got)
 	}
@@ -249,6 +249,49 @@ func TestMatchTakesHighestIoU(t *testing.T) {
 	// At 0.95 neither clears the threshold.
 	if got[0].tp[9] || got[1].tp[9] {
 		t.Errorf("at IoU 0.95: hits %v %v, want false false", got[0].tp[9], got[1].tp[9])
+	}
+}
+
+// TestMatchTieTakesLastGroundTruth: G0 = 0–9 and G1 = 10–19 in one image;
+// det a (0.9) = 0–19 has IoU 10/20 = 0.5 with each, exactly; det b (0.8) =
+// 10–19 is G1 exactly (IoU 1) and misses G0 (IoU 0).
+//
+// At IoU 0.50 COCOeval and LVISEval give a G1, the later of the equal ones
+// (a tie replaces the best so far), so b finds G1 taken and G0 too far:
+// TP FP, recall 1/2 1/2, precision 1 1/2, envelope 1 1/2; levels 0.00–0.50
+// (51) read 1, the rest are never reached: AP50 = 51/101. Taking the first
+// (G0) would let b take G1: TP TP, AP50 = 1.
+//
+// At 0.55 … 0.95 (nine thresholds) a clears nothing and b takes G1: FP TP,
+// recall 0 1/2, precision 0 1/2, envelope 1/2 1/2; levels 0.00–0.50 read
+// 1/2: AP = 25.5/101 either way.
+//
+// AP = (51/101 + 9·25.5/101)/10 = 280.5/1010 (the first-match rule: 330.5/1010).
+func TestMatchTieTakesLastGroundTruth(t *testing.T) {
+	gt := []Instance{{Category: 1, Pixels: span(0, 10)}, {Category: 1, Pixels: span(10, 20)}}
+	dets := []Instance{{Category: 1, Pixels: span(0, 20), Score: 0.9}, {Category: 1, Pixels: span(10, 20), Score: 0.8}}
+	if IoU(dets[0].Pixels, gt[0].Pixels) != 0.5 || IoU(dets[0].Pixels, gt[1].Pixels) != 0.5 || IoUThresholds()[0] != 0.5 {
+		t.Fatal("the case needs IoUs and the first threshold of exactly 0.5")
+	}
+	got := matchImage(gt, dets, []int{0, 1}, []int{0, 1}, IoUThresholds(), MaxDetsPerImage)
+	if len(got) != 2 || !got[0].tp[0] || got[1].tp[0] {
+		t.Fatalf("at IoU 0.50: hits %v %v, want true false (a takes G1, b finds it taken)", got[0].tp[0], got[1].tp[0])
+	}
+	// With the ground truth listed G1, G0 the last of the equals is G0: a
+	// takes it and b, which fits G1, hits too. The order of the ground
+	// truth decides; MaskAP keeps its input order.
+	swapped := matchImage(gt, dets, []int{1, 0}, []int{0, 1}, IoUThresholds(), MaxDetsPerImage)
+	if !swapped[0].tp[0] || !swapped[1].tp[0] {
+		t.Errorf("ground truth order G1, G0: hits %v %v, want true true (a takes G0, the last)", swapped[0].tp[0], swapped[1].tp[0])
+	}
+	for _, p := range []Protocol{COCO, LVIS} {
+		res, err := p.MaskAP(gt, dets, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(res.AP50, 51.0/101) || !near(res.AP, 280.5/1010) {
+			t.Errorf("%s: AP50 %v, AP %v; want 51/101 = %v and 280.5/1010 = %v", p, res.AP50, res.AP, 51.0/101, 280.5/1010)
+		}
 	}
 }
 
@@ -308,5 +351,80 @@ func TestMaskAPDoesNotMutateInputs(t *testing.T) {
 	}
 	if !slices.Equal(cats, []int{3, 1}) {
 		t.Errorf("categories reordered to %v", cats)
+	}
+}
+
+// misses returns n detections of category cat in image img, scored score,
+// none overlapping each other or anything below pixel 1000.
+func misses(n, img, cat int, score float64) []Instance {
+	out := make([]Instance, n)
+	for i := range out {
+		lo := int32(1000 + 10*i)
+		out[i] = Instance{Image: img, Category: cat, Pixels: span(lo, lo+5), Score: score}
+	}
+	return out
+}
+
+func TestMaskAPProtocolLimits(t *testing.T) {
+	// Image 0 has one ground truth of category 1; hit is a perfect
+	// detection of it, scored below every miss unless said otherwise.
+	gt := []Instance{{Image: 0, Category: 1, Pixels: span(0, 10)}}
+	hit := Instance{Image: 0, Category: 1, Pixels: span(0, 10), Score: 0.01}
+	cat := func(parts ...[]Instance) []Instance { return slices.Concat(parts...) }
+	tests := []struct {
+		name       string
+		dets       []Instance
+		coco, lvis float64 // AP of category 1
+	}{
+		// 300 misses of other categories in the same image: COCO limits per
+		// category, so the hit stays (AP 1); LVIS keeps the image's top 300,
+		// all misses (AP 0).
+		{"300 of other categories", cat(misses(100, 0, 2, 0.5), misses(100, 0, 3, 0.5), misses(100, 0, 4, 0.5), []Instance{hit}), 1, 0},
+		// 299: the hit is the 300th and stays under both.
+		{"299 of other categories", cat(misses(100, 0, 2, 0.5), misses(100, 0, 3, 0.5), misses(99, 0, 4, 0.5), []Instance{hit}), 1, 1},
+		// The limit is per image: 300 misses in image 1 leave image 0 alone.
+		{"300 in another image", cat(misses(300, 1, 2, 0.5), []Instance{hit}), 1, 1},
+		// 100 misses of category 1: COCO's per-category limit drops the hit
+		// (AP 0); LVIS has none, so the hit ranks 101st: precision 1/101 at
+		// recall 1 on every level.
+		{"100 of the same category", cat(misses(100, 0, 1, 0.5), []Instance{hit}), 0, 1.0 / 101},
+		// Equal scores at LVIS's cut: the earlier in input order stays, as
+		// Python's stable sort keeps it. First, the hit ranks 1st among 301.
+		{"tie at the cut, hit first", cat([]Instance{{Image: 0, Category: 1, Pixels: span(0, 10), Score: 0.5}}, misses(300, 0, 2, 0.5)), 1, 1},
+		{"tie at the cut, hit last", cat(misses(300, 0, 2, 0.5), []Instance{{Image: 0, Category: 1, Pixels: span(0, 10), Score: 0.5}}), 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range []struct {
+				p    Protocol
+				want float64
+			}{{COCO, tt.coco}, {LVIS, tt.lvis}} {
+				res, err := c.p.MaskAP(gt, tt.dets, nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !near(res.PerCategory[1], c.want) || len(res.PerCategory) != 1 {
+					t.Errorf("%s: per category %v, want category 1 only, AP %v", c.p, res.PerCategory, c.want)
+				}
+			}
+		})
+	}
+	if _, err := Protocol("voc").MaskAP(gt, nil, nil, nil); err == nil {
+		t.Error("unknown protocol: no error")
+	}
+}
+
+func TestTopPerImage(t *testing.T) {
+	// Image 0: scores 0.1 0.9 0.5 0.9 (input order) with a limit of 2 keeps
+	// the two 0.9s; image 1's single detection stays. Indices come back in
+	// input order.
+	dets := []Instance{{Image: 0, Score: 0.1}, {Image: 1, Score: 0}, {Image: 0, Score: 0.9}, {Image: 0, Score: 0.5}, {Image: 0, Score: 0.9}}
+	if got, want := topPerImage(dets, 2), []int{1, 2, 4}; !slices.Equal(got, want) {
+		t.Errorf("topPerImage = %v, want %v", got, want)
+	}
+	// Ties at the cut: the earlier stays.
+	dets = []Instance{{Score: 0.5}, {Score: 0.7}, {Score: 0.5}}
+	if got, want := topPerImage(dets, 2), []int{0, 1}; !slices.Equal(got, want) {
+		t.Errorf("topPerImage with a tie at the cut = %v, want %v", got, want)
 	}
 }

@@ -8,11 +8,16 @@
 //     (y·width + x) within its image; IoU is computed only between instances
 //     of the same image and category.
 //   - MaskAP follows pycocotools' COCOeval for segm with one area range and
-//     at most MaxDetsPerImage detections per image and category: IoU
-//     thresholds 0.50:0.05:0.95, greedy matching in descending score order,
-//     101-point interpolated precision, categories without ground truth left
-//     out of every average. Score ties are broken by image, then input order,
-//     as COCO's stable sorts do.
+//     at most MaxDetsPerImage detections per image and category (the COCO
+//     protocol), or lvis-api's LVISEval with at most MaxDetsLVIS per image
+//     over all categories (LVIS): IoU thresholds 0.50:0.05:0.95, greedy
+//     matching in descending score order, each detection taking the
+//     unmatched ground truth of highest IoU and, among equal IoUs, the last
+//     in input order (as both official loops do), 101-point interpolated
+//     precision, categories without ground truth left out of every average.
+//     Score ties are broken by image, then input order, as the official
+//     stable sorts do; so ground truth and detections must come in the
+//     order of the files the official tools would read.
 //   - Everything is deterministic: no randomness, no map-order dependence in
 //     results.
 package metrics

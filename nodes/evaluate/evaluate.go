@@ -1,14 +1,17 @@
 package evaluate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"dagrun/format"
+	"dagrun/lib/artifact"
 	"dagrun/lib/metrics"
 	"dagrun/lib/nn"
 	"dagrun/nodes"
@@ -24,6 +27,9 @@ type Params struct {
 	// Instances says how the argmax class map becomes instances: "class"
 	// (InstancesByClass) or "foreground" (InstancesByForeground).
 	Instances string `yaml:"instances" json:"instances"`
+	// Protocol is the detection limit of segmentation AP: "coco" (100 per
+	// image and category) or "lvis" (300 per image over all categories).
+	Protocol string `yaml:"protocol" json:"protocol"`
 }
 
 // Ways of turning a class map into instances (Params.Instances).
@@ -41,7 +47,9 @@ const (
 )
 
 // DefaultParams are the defaults a spec's params override.
-func DefaultParams() Params { return Params{BatchSize: 64, Instances: InstancesByClass} }
+func DefaultParams() Params {
+	return Params{BatchSize: 64, Instances: InstancesByClass, Protocol: string(metrics.COCO)}
+}
 
 // Validate checks the params.
 func (p Params) Validate() error {
@@ -55,6 +63,9 @@ func (p Params) Validate() error {
 	if p.Instances != InstancesByClass && p.Instances != InstancesByForeground {
 		errs = append(errs, fmt.Errorf("instances %q: want %q or %q", p.Instances, InstancesByClass, InstancesByForeground))
 	}
+	if p.Protocol != string(metrics.COCO) && p.Protocol != string(metrics.LVIS) {
+		errs = append(errs, fmt.Errorf("protocol %q: want %q or %q", p.Protocol, metrics.COCO, metrics.LVIS))
+	}
 	return errors.Join(errs...)
 }
 
@@ -62,14 +73,14 @@ func (p Params) Validate() error {
 func Kind() *nodes.Kind {
 	return &nodes.Kind{
 		Name:    "evaluate",
-		Doc:     "score a trained model on a test dataset dir: accuracy (per group) or mask AP, APr, APc, APf",
-		Version: 1,
+		Doc:     "score a trained model on a test dataset dir: accuracy (per group), or mask AP, APr, APc, APf (COCO or LVIS protocol) with the detections as a COCO results file",
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "model", Doc: "a train node (its model/ folder), or a folder holding model.json", Accepts: []string{format.TypeModel}},
 			{Name: "test", Doc: "the test dataset dir (classification or segmentation)", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
 		},
 		Produces: format.TypeEvaluation,
-		Outputs:  []string{"metrics.json", "per_category.json"},
+		Outputs:  []string{"metrics.json", "per_category.json", format.DetectionsFile},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -103,13 +114,16 @@ type ClassificationMetrics struct {
 // values are fractions in [0, 1], or −1 when no category of their kind has
 // ground truth.
 type SegmentationMetrics struct {
-	Task string  `json:"task"`
-	AP   float64 `json:"AP"`
-	AP50 float64 `json:"AP50"`
-	AP75 float64 `json:"AP75"`
-	APr  float64 `json:"APr"`
-	APc  float64 `json:"APc"`
-	APf  float64 `json:"APf"`
+	Task string `json:"task"`
+	// Protocol is the detection limit the AP values were computed with
+	// (Params.Protocol).
+	Protocol string  `json:"protocol"`
+	AP       float64 `json:"AP"`
+	AP50     float64 `json:"AP50"`
+	AP75     float64 `json:"AP75"`
+	APr      float64 `json:"APr"`
+	APc      float64 `json:"APc"`
+	APf      float64 `json:"APf"`
 	// PixelAccuracy is the fraction of test pixels whose argmax class is
 	// their semantic label.
 	PixelAccuracy float64 `json:"pixel_accuracy"`
@@ -163,12 +177,15 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		if err != nil {
 			return fmt.Errorf("evaluate: %w", err)
 		}
-		m, per, err := EvaluateSegmentation(ctx, model, d, n.Params, env.Report)
+		m, per, dets, err := EvaluateSegmentation(ctx, model, d, n.Params, env.Report)
 		if err != nil {
 			return fmt.Errorf("evaluate: %w", err)
 		}
 		files["metrics.json"] = m
 		files["per_category.json"] = per
+		if err := artifact.SaveCOCOResults(filepath.Join(env.OutDir, format.DetectionsFile), dets); err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
 	default:
 		return fmt.Errorf("evaluate: test set %q: meta.json task %q is neither %q nor %q", testDir, task, "classification", "segmentation")
 	}
@@ -313,13 +330,18 @@ func EvaluateClassification(ctx context.Context, model *nn.Model, d *format.Clas
 
 // GroundTruth returns the instances of a segmentation set: each instance id
 // of instances.npy in an image is one instance, its category the semantic
-// label of its pixels (all equal, not background).
+// label of its pixels (all equal, not background). They come by image, and
+// in an image by instance id: the order of the set's annotations.json, in
+// which the official tools match, so that equal IoUs pick the same ground
+// truth (metrics.MaskAP keeps its input order).
 func GroundTruth(d *format.Segmentation) ([]metrics.Instance, error) {
 	hw := d.H * d.W
 	var out []metrics.Instance
 	for i := 0; i < d.N; i++ {
 		ins := d.Instances[i*hw : (i+1)*hw]
 		sem := d.Semantic[i*hw : (i+1)*hw]
+		start := len(out)
+		var ids []int32
 		byID := map[int32]int{} // instance id → index in out
 		for p, id := range ins {
 			if id == 0 {
@@ -336,6 +358,7 @@ func GroundTruth(d *format.Segmentation) ([]metrics.Instance, error) {
 				}
 				j = len(out)
 				byID[id] = j
+				ids = append(ids, id)
 				out = append(out, metrics.Instance{Image: i, Category: c})
 			}
 			if out[j].Category != c {
@@ -343,6 +366,13 @@ func GroundTruth(d *format.Segmentation) ([]metrics.Instance, error) {
 			}
 			out[j].Pixels = append(out[j].Pixels, int32(p))
 		}
+		// Found in order of first pixel; put them in id order.
+		slices.Sort(ids)
+		sorted := make([]metrics.Instance, len(ids))
+		for k, id := range ids {
+			sorted[k] = out[byID[id]]
+		}
+		copy(out[start:], sorted)
 	}
 	return out, nil
 }
@@ -399,24 +429,28 @@ func Detect(image int, probs []float32, h, w, minPixels int, mode string) ([]met
 	return nil, nil, fmt.Errorf("detect: unknown instances mode %q", mode)
 }
 
-// EvaluateSegmentation scores an fcn on d with COCO-style mask AP and
-// returns metrics.json and per_category.json. report, if not nil, receives
-// progress in images.
-func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmentation, p Params, report func(done, total int)) (*SegmentationMetrics, []CategoryAP, error) {
+// EvaluateSegmentation scores an fcn on d with COCO-style mask AP under
+// p.Protocol and returns metrics.json, per_category.json and the
+// detections as COCO results (format.DetectionsFile). report, if not nil,
+// receives progress in images.
+func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmentation, p Params, report func(done, total int)) (*SegmentationMetrics, []CategoryAP, []artifact.COCOResult, error) {
 	k := len(d.Meta.Classes)
 	if err := checkModel(model, true, d.H, d.W, k); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if d.N == 0 {
-		return nil, nil, errors.New("test set has no images")
+		return nil, nil, nil, errors.New("test set has no images")
+	}
+	if err := checkAnnotationIDs(d); err != nil {
+		return nil, nil, nil, fmt.Errorf("test set annotations.json: %w", err)
 	}
 	gt, err := GroundTruth(d)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ground truth: %w", err)
+		return nil, nil, nil, fmt.Errorf("ground truth: %w", err)
 	}
 	for _, g := range gt {
 		if g.Category > k {
-			return nil, nil, fmt.Errorf("ground truth: image %d has category %d of %d", g.Image, g.Category, k)
+			return nil, nil, nil, fmt.Errorf("ground truth: image %d has category %d of %d", g.Image, g.Category, k)
 		}
 	}
 	hw := d.H * d.W
@@ -440,8 +474,14 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmen
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("segment: %w", err)
+		return nil, nil, nil, fmt.Errorf("segment: %w", err)
 	}
+	// By image (as found), then by descending score, ties in the order
+	// found: the order of the detections file, whose order the official
+	// tools break score ties by, so scoring the file gives these numbers.
+	slices.SortStableFunc(dets, func(a, b metrics.Instance) int {
+		return cmp.Or(cmp.Compare(a.Image, b.Image), cmp.Compare(b.Score, a.Score))
+	})
 	cats := make([]int, k)
 	groups := map[int]string{}
 	for c, name := range d.Meta.Classes {
@@ -450,12 +490,12 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmen
 			groups[c+1] = g
 		}
 	}
-	res, err := metrics.MaskAP(gt, dets, cats, groups)
+	res, err := metrics.Protocol(p.Protocol).MaskAP(gt, dets, cats, groups)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	m := &SegmentationMetrics{
-		Task: "segmentation", AP: res.AP, AP50: res.AP50, AP75: res.AP75, APr: res.APr, APc: res.APc, APf: res.APf,
+		Task: "segmentation", Protocol: p.Protocol, AP: res.AP, AP50: res.AP50, AP75: res.AP75, APr: res.APr, APc: res.APc, APf: res.APf,
 		PixelAccuracy: float64(correct) / float64(d.N*hw), Images: d.N, Instances: len(gt), Detections: len(dets),
 	}
 	per := make([]CategoryAP, k)
@@ -471,5 +511,110 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmen
 	for _, x := range dets {
 		per[x.Category-1].Detections++
 	}
-	return m, per, nil
+	return m, per, Results(dets, d.H, d.W), nil
+}
+
+// checkAnnotationIDs verifies that d's annotations.json numbers images and
+// categories as the detections file does (format.DetectionsFile): image i
+// has id i+1, category c id c+1 and the name of meta's class c.
+func checkAnnotationIDs(d *format.Segmentation) error {
+	if d.COCO == nil {
+		return errors.New("missing")
+	}
+	if len(d.COCO.Images) != d.N {
+		return fmt.Errorf("%d images for %d in images.npy", len(d.COCO.Images), d.N)
+	}
+	for i, im := range d.COCO.Images {
+		if im.ID != int64(i+1) {
+			return fmt.Errorf("image %d has id %d, want %d", i, im.ID, i+1)
+		}
+	}
+	if len(d.COCO.Categories) != len(d.Meta.Classes) {
+		return fmt.Errorf("%d categories for %d classes in meta.json", len(d.COCO.Categories), len(d.Meta.Classes))
+	}
+	for c, cat := range d.COCO.Categories {
+		if cat.ID != int64(c+1) || cat.Name != d.Meta.Classes[c] {
+			return fmt.Errorf("category %d is %q with id %d, want %q with id %d", c, cat.Name, cat.ID, d.Meta.Classes[c], c+1)
+		}
+	}
+	return nil
+}
+
+// Results writes detections of h×w images (Image an image index, Category
+// a semantic label) as COCO results in their order: image_id Image+1,
+// category_id Category, the mask as a compressed RLE.
+func Results(dets []metrics.Instance, h, w int) []artifact.COCOResult {
+	out := make([]artifact.COCOResult, len(dets))
+	mask := make([]uint8, h*w)
+	for i, x := range dets {
+		for _, p := range x.Pixels {
+			mask[p] = 1
+		}
+		out[i] = artifact.COCOResult{ImageID: int64(x.Image + 1), CategoryID: int64(x.Category),
+			Segmentation: artifact.CompressedRLE(artifact.EncodeRLE(mask, h, w)), Score: x.Score}
+		for _, p := range x.Pixels {
+			mask[p] = 0
+		}
+	}
+	return out
+}
+
+// ScoreResults scores COCO results against COCO ground truth from the files
+// alone, as the official tools would (the COCO tool with protocol coco,
+// LVIS's with lvis; see metrics.Protocol): ground truth in annotation order,
+// results in file order, every category of gt evaluated, groups from the
+// categories' LVIS frequency letters. Crowd annotations are not supported.
+// A result of an image gt does not list is an error, as it is there.
+func ScoreResults(gt *artifact.COCO, results []artifact.COCOResult, protocol metrics.Protocol) (metrics.Result, error) {
+	size := map[int64][2]int{}
+	for _, im := range gt.Images {
+		size[im.ID] = [2]int{im.Height, im.Width}
+	}
+	var cats []int
+	groups := map[int]string{}
+	for _, c := range gt.Categories {
+		cats = append(cats, int(c.ID))
+		if c.Frequency != "" {
+			groups[int(c.ID)] = c.Frequency
+		}
+	}
+	pixels := func(m []uint8) []int32 {
+		var out []int32
+		for p, v := range m {
+			if v != 0 {
+				out = append(out, int32(p))
+			}
+		}
+		return out
+	}
+	var gts, dets []metrics.Instance
+	for _, a := range gt.Annotations {
+		if a.IsCrowd != 0 {
+			return metrics.Result{}, fmt.Errorf("annotation %d: crowd annotations are not supported", a.ID)
+		}
+		hw, ok := size[a.ImageID]
+		if !ok {
+			return metrics.Result{}, fmt.Errorf("annotation %d: unknown image id %d", a.ID, a.ImageID)
+		}
+		m, err := a.Segmentation.Mask(hw[0], hw[1])
+		if err != nil {
+			return metrics.Result{}, fmt.Errorf("annotation %d: %w", a.ID, err)
+		}
+		gts = append(gts, metrics.Instance{Image: int(a.ImageID), Category: int(a.CategoryID), Pixels: pixels(m)})
+	}
+	for i, r := range results {
+		hw, ok := size[r.ImageID]
+		if !ok {
+			return metrics.Result{}, fmt.Errorf("result %d: image id %d is not in the ground truth", i, r.ImageID)
+		}
+		if r.Segmentation.Size != hw {
+			return metrics.Result{}, fmt.Errorf("result %d: mask of size %v on image %d of size %v", i, r.Segmentation.Size, r.ImageID, hw)
+		}
+		m, err := artifact.RLE(r.Segmentation).Decode()
+		if err != nil {
+			return metrics.Result{}, fmt.Errorf("result %d: %w", i, err)
+		}
+		dets = append(dets, metrics.Instance{Image: int(r.ImageID), Category: int(r.CategoryID), Pixels: pixels(m), Score: r.Score})
+	}
+	return protocol.MaskAP(gts, dets, cats, groups)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,8 +80,65 @@ func scene(t *testing.T) *format.Segmentation {
 	square(1, 2, 8, 3, 200, 1, 1)
 	square(1, 10, 2, 4, 255, 0, 0)
 	d.Meta = format.SegMeta{Classes: []string{"one", "two"}, Groups: map[string]string{"one": format.Rare, "two": format.Frequent}}
-	d.COCO = &artifact.COCO{Images: []artifact.COCOImage{}, Annotations: []artifact.COCOAnnotation{}}
+	annotate(t, d)
 	return d
+}
+
+// annotate sets d.COCO from d's arrays the way the coco and ltseg kinds
+// write annotations.json: image i has id i+1, category c id c+1 (with its
+// LVIS frequency letter), and an image's annotations are its instances in
+// instance id order, each an uncompressed RLE.
+func annotate(t *testing.T, d *format.Segmentation) {
+	t.Helper()
+	hw := d.H * d.W
+	c := &artifact.COCO{Images: []artifact.COCOImage{}, Annotations: []artifact.COCOAnnotation{}}
+	for k, name := range d.Meta.Classes {
+		var freq string
+		if g := d.Meta.Groups[name]; g != "" {
+			freq = g[:1]
+		}
+		c.Categories = append(c.Categories, artifact.COCOCategory{ID: int64(k + 1), Name: name, Frequency: freq})
+	}
+	for i := 0; i < d.N; i++ {
+		c.Images = append(c.Images, artifact.COCOImage{ID: int64(i + 1), FileName: "images.npy:" + strconv.Itoa(i), Width: d.W, Height: d.H})
+		ins, sem := d.Instances[i*hw:(i+1)*hw], d.Semantic[i*hw:(i+1)*hw]
+		for id := int32(1); id <= slices.Max(ins); id++ {
+			mask := make([]uint8, hw)
+			cat := -1
+			for p, v := range ins {
+				if v == id {
+					mask[p], cat = 1, int(sem[p])
+				}
+			}
+			if cat < 0 {
+				continue
+			}
+			rle := artifact.EncodeRLE(mask, d.H, d.W)
+			box, area := artifact.MaskBBox(mask, d.H, d.W)
+			c.Annotations = append(c.Annotations, artifact.COCOAnnotation{ID: int64(len(c.Annotations) + 1), ImageID: int64(i + 1),
+				CategoryID: int64(cat), Segmentation: artifact.Segmentation{RLE: &rle}, Area: float64(area), BBox: box})
+		}
+	}
+	d.COCO = c
+}
+
+// scoreFiles scores an evaluate output's detections.json against a test
+// set's annotations.json, reading nothing else.
+func scoreFiles(t *testing.T, outDir, testDir string, p metrics.Protocol) metrics.Result {
+	t.Helper()
+	gt, err := artifact.LoadCOCO(filepath.Join(testDir, format.AnnotationsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := artifact.LoadCOCOResults(filepath.Join(outDir, format.DetectionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ScoreResults(gt, res, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func runNode(t *testing.T, p Params, modelDir, testDir string) string {
@@ -125,7 +183,7 @@ func TestSegmentationHandWorked(t *testing.T) {
 	if err := thresholdFCN(t, 2, 16).Save(filepath.Join(dir, "train", "model")); err != nil {
 		t.Fatal(err)
 	}
-	out := runNode(t, Params{BatchSize: 1, Instances: InstancesByClass}, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
+	out := runNode(t, Params{BatchSize: 1, Instances: InstancesByClass, Protocol: "coco"}, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
 
 	// Category 1 (rare): detections ranked FP (255), TP, TP (200, equal
 	// scores; exact masks) against 2 ground truths: recall 0, 1/2, 1 and
@@ -165,7 +223,7 @@ func TestSegmentationHandWorked(t *testing.T) {
 	// Same inputs, another batch size, and instances from foreground
 	// components (every blob here is one category, so nothing changes):
 	// byte-identical metrics.
-	for _, p := range []Params{{BatchSize: 64, Instances: InstancesByClass}, {BatchSize: 2, Instances: InstancesByForeground}} {
+	for _, p := range []Params{{BatchSize: 64, Instances: InstancesByClass, Protocol: "coco"}, {BatchSize: 2, Instances: InstancesByForeground, Protocol: "coco"}} {
 		again := runNode(t, p, filepath.Join(dir, "train"), filepath.Join(dir, "test"))
 		second, err := os.ReadFile(filepath.Join(again, "metrics.json"))
 		if err != nil {
@@ -175,10 +233,120 @@ func TestSegmentationHandWorked(t *testing.T) {
 			t.Errorf("params %+v: metrics.json differs:\n%s\n%s", p, first, second)
 		}
 	}
-	for _, key := range []string{`"AP"`, `"APr"`, `"APc"`, `"APf"`} {
+	for _, key := range []string{`"AP"`, `"APr"`, `"APc"`, `"APf"`, `"protocol": "coco"`} {
 		if !bytes.Contains(first, []byte(key)) {
 			t.Errorf("metrics.json lacks %s:\n%s", key, first)
 		}
+	}
+
+	// detections.json: image 1 (index 0) has the category 1 square at
+	// (1,1); image 2 the false positive (255, scored higher, so first) and
+	// then the square at (2,8). Masks come back exact.
+	results, err := artifact.LoadCOCOResults(filepath.Join(out, format.DetectionsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type square struct {
+		image  int64
+		x0, y0 int
+		side   int
+	}
+	wants := []square{{1, 1, 1, 4}, {2, 10, 2, 4}, {2, 2, 8, 3}}
+	if len(results) != len(wants) {
+		t.Fatalf("detections.json has %d results, want %d", len(results), len(wants))
+	}
+	for i, w := range wants {
+		r := results[i]
+		mask, err := artifact.RLE(r.Segmentation).Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sq := make([]uint8, 16*16)
+		for y := w.y0; y < w.y0+w.side; y++ {
+			for x := w.x0; x < w.x0+w.side; x++ {
+				sq[y*16+x] = 1
+			}
+		}
+		if r.ImageID != w.image || r.CategoryID != 1 || r.Segmentation.Size != [2]int{16, 16} || !slices.Equal(mask, sq) || r.Score <= 0.98 {
+			t.Errorf("result %d: image %d category %d size %v score %v, mask equal %v; want image %d category 1, a %d-square at (%d,%d)",
+				i, r.ImageID, r.CategoryID, r.Segmentation.Size, r.Score, slices.Equal(mask, sq), w.image, w.side, w.x0, w.y0)
+		}
+	}
+	if results[1].Score <= results[2].Score {
+		t.Errorf("image 2's results are not in descending score order: %v then %v", results[1].Score, results[2].Score)
+	}
+}
+
+// TestDetectionsFileScoresAsMetrics scores detections.json against the test
+// set's annotations.json from the files alone (as the official tools
+// would) and requires the numbers of metrics.json, under both protocols.
+func TestDetectionsFileScoresAsMetrics(t *testing.T) {
+	dir := t.TempDir()
+	testDir := filepath.Join(dir, "test")
+	if err := scene(t).Save(testDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := thresholdFCN(t, 2, 16).Save(filepath.Join(dir, "model")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []metrics.Protocol{metrics.COCO, metrics.LVIS} {
+		out := runNode(t, Params{BatchSize: 2, Instances: InstancesByClass, Protocol: string(p)}, filepath.Join(dir, "model"), testDir)
+		var m SegmentationMetrics
+		readJSON(t, filepath.Join(out, "metrics.json"), &m)
+		r := scoreFiles(t, out, testDir, p)
+		if m.Protocol != string(p) || r.AP != m.AP || r.AP50 != m.AP50 || r.AP75 != m.AP75 || r.APr != m.APr || r.APc != m.APc || r.APf != m.APf {
+			t.Errorf("%s: from the files AP %v AP50 %v AP75 %v APr %v APc %v APf %v; metrics.json %+v",
+				p, r.AP, r.AP50, r.AP75, r.APr, r.APc, r.APf, m)
+		}
+	}
+}
+
+// TestGroundTruthTieOrder: two category 1 instances in an 8×8 image, id 2
+// on rows 0–1 and id 1 on rows 2–3 (columns 0–3 each, 8 pixels), so that
+// instance id order (annotations.json's) differs from first-pixel order.
+// Detection a (0.9) covers both (IoU 8/16 = 0.5 with each), b (0.8) is
+// instance 2 exactly. The official rule gives a the last of the equal
+// ground truths in annotation order, instance 2, so b finds it taken: TP FP,
+// AP50 51/101 (see metrics' TestMatchTieTakesLastGroundTruth). Scoring the
+// arrays (GroundTruth) and scoring the files must agree.
+func TestGroundTruthTieOrder(t *testing.T) {
+	const s = 8
+	d := &format.Segmentation{N: 1, H: s, W: s, Images: make([]uint8, s*s), Semantic: make([]uint8, s*s), Instances: make([]int32, s*s),
+		Meta: format.SegMeta{Classes: []string{"one"}, Groups: map[string]string{"one": format.Common}}}
+	rows := func(y0, y1 int) []int32 {
+		var p []int32
+		for y := y0; y < y1; y++ {
+			for x := 0; x < 4; x++ {
+				p = append(p, int32(y*s+x))
+			}
+		}
+		return p
+	}
+	for _, p := range rows(0, 2) {
+		d.Semantic[p], d.Instances[p] = 1, 2
+	}
+	for _, p := range rows(2, 4) {
+		d.Semantic[p], d.Instances[p] = 1, 1
+	}
+	annotate(t, d)
+	gt, err := GroundTruth(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gt) != 2 || !slices.Equal(gt[0].Pixels, rows(2, 4)) || !slices.Equal(gt[1].Pixels, rows(0, 2)) {
+		t.Fatalf("ground truth %+v, want instance 1 (rows 2–3) then instance 2 (rows 0–1)", gt)
+	}
+	dets := []metrics.Instance{{Category: 1, Pixels: rows(0, 4), Score: 0.9}, {Category: 1, Pixels: rows(0, 2), Score: 0.8}}
+	fromArrays, err := metrics.MaskAP(gt, dets, []int{1}, map[int]string{1: metrics.Common})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFiles, err := ScoreResults(d.COCO, Results(dets, s, s), metrics.COCO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(fromArrays.AP50-51.0/101) > 1e-12 || fromFiles.AP50 != fromArrays.AP50 || fromFiles.AP != fromArrays.AP || fromFiles.APc != fromArrays.APc {
+		t.Errorf("AP50 from the arrays %v, from the files %v (AP %v, %v); want both 51/101", fromArrays.AP50, fromFiles.AP50, fromArrays.AP, fromFiles.AP)
 	}
 }
 
@@ -389,10 +557,10 @@ func TestClassification(t *testing.T) {
 func TestModelMismatch(t *testing.T) {
 	ctx := context.Background()
 	d := scene(t)
-	if _, _, err := EvaluateSegmentation(ctx, thresholdFCN(t, 3, 16), d, DefaultParams(), nil); err == nil || !strings.Contains(err.Error(), "categories") {
+	if _, _, _, err := EvaluateSegmentation(ctx, thresholdFCN(t, 3, 16), d, DefaultParams(), nil); err == nil || !strings.Contains(err.Error(), "categories") {
 		t.Errorf("3-category model on a 2-category set: error %v", err)
 	}
-	if _, _, err := EvaluateSegmentation(ctx, pixelMLP(t), d, DefaultParams(), nil); err == nil || !strings.Contains(err.Error(), "classification network") {
+	if _, _, _, err := EvaluateSegmentation(ctx, pixelMLP(t), d, DefaultParams(), nil); err == nil || !strings.Contains(err.Error(), "classification network") {
 		t.Errorf("classifier on a segmentation set: error %v", err)
 	}
 	c := &format.Classification{N: 1, H: 16, W: 16, Images: make([]uint8, 256), Labels: []int64{0}, Meta: format.ClassMeta{Classes: []string{"one", "two"}}}
@@ -407,8 +575,9 @@ func TestParams(t *testing.T) {
 		p  Params
 		ok bool
 	}{{DefaultParams(), true}, {Params{BatchSize: 0, Instances: InstancesByClass}, false},
-		{Params{BatchSize: 4, MinPixels: -1, Instances: InstancesByClass}, false}, {Params{BatchSize: 1, MinPixels: 3, Instances: InstancesByForeground}, true},
-		{Params{BatchSize: 1, Instances: "blobs"}, false}} {
+		{Params{BatchSize: 4, MinPixels: -1, Instances: InstancesByClass}, false}, {Params{BatchSize: 1, MinPixels: 3, Instances: InstancesByForeground, Protocol: "lvis"}, true},
+		{Params{BatchSize: 1, Instances: "blobs", Protocol: "coco"}, false}, {Params{BatchSize: 1, Instances: InstancesByClass, Protocol: "voc"}, false},
+		{Params{BatchSize: 1, Instances: InstancesByClass}, false}} {
 		p := tt.p
 		_, err := k.New(nodes.Build{}, &p)
 		if (err == nil) != tt.ok {
