@@ -16,14 +16,10 @@ import (
 
 // Params configures an evaluation.
 type Params struct {
-	// BatchSize is the number of test images per forward pass.
-	BatchSize int `yaml:"batch_size" json:"batch_size"`
-	// MinPixels drops predicted components with fewer pixels (speckle);
-	// 0 keeps every component.
-	MinPixels int `yaml:"min_pixels" json:"min_pixels"`
-	// Instances says how the argmax class map becomes instances: "class"
-	// (InstancesByClass) or "foreground" (InstancesByForeground).
-	Instances string `yaml:"instances" json:"instances"`
+	BatchSize int `yaml:"batch_size" json:"batch_size" doc:"test images per forward pass (at least 1)"`
+	// MinPixels and Instances apply to segmentation test sets only.
+	MinPixels int    `yaml:"min_pixels" json:"min_pixels" doc:"segmentation: drop predicted instances of fewer pixels (speckle); 0 keeps every one"`
+	Instances string `yaml:"instances" json:"instances" doc:"segmentation: how the argmax class map becomes instances: class (each 8-connected region of one category, scored by its mean probability) or foreground (each 8-connected non-background region, labelled with its most probable category)"`
 }
 
 // Ways of turning a class map into instances (Params.Instances).
@@ -43,7 +39,7 @@ const (
 // DefaultParams are the defaults a spec's params override.
 func DefaultParams() Params { return Params{BatchSize: 64, Instances: InstancesByClass} }
 
-// Validate checks the params.
+// Validate implements nodes.Validator.
 func (p Params) Validate() error {
 	var errs []error
 	if p.BatchSize < 1 {
@@ -60,7 +56,7 @@ func (p Params) Validate() error {
 
 // Kind returns the evaluate kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "evaluate",
 		Doc:     "score a trained model on a test dataset dir: accuracy (per group) or mask AP, APr, APc, APf",
 		Version: 1,
@@ -70,16 +66,10 @@ func Kind() *nodes.Kind {
 		},
 		Produces: format.TypeEvaluation,
 		Outputs:  []string{"metrics.json", "per_category.json"},
-		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if err := p.Validate(); err != nil {
-				return nil, err
-			}
-			return &Node{Params: p}, nil
-		},
-	}
+	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
+		return &Node{Params: p}, nil
+	})
 }
 
 // Node is a configured evaluate node.

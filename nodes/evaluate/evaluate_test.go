@@ -410,9 +410,9 @@ func TestParams(t *testing.T) {
 		{Params{BatchSize: 4, MinPixels: -1, Instances: InstancesByClass}, false}, {Params{BatchSize: 1, MinPixels: 3, Instances: InstancesByForeground}, true},
 		{Params{BatchSize: 1, Instances: "blobs"}, false}} {
 		p := tt.p
-		_, err := k.New(nodes.Build{}, &p)
+		_, err := k.Construct(nodes.Build{}, &p)
 		if (err == nil) != tt.ok {
-			t.Errorf("New(%+v) error %v, want ok %v", tt.p, err, tt.ok)
+			t.Errorf("Construct(%+v) error %v, want ok %v", tt.p, err, tt.ok)
 		}
 	}
 }
