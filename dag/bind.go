@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"strings"
 
 	"dagrun/nodes"
 	"dagrun/spec"
@@ -25,6 +26,10 @@ type Binding struct {
 // Build binds every spec node with it and a Slurm job rebinds its node with
 // it from the job file, so that the driver and the job agree on the params
 // that enter the key by construction.
+//
+// Construction has two steps: the params' Validate method (see
+// nodes.Validator), then the kind's New; either's errors are reported at
+// the params position, one per line.
 //
 // Errors are positioned at sn's YAML and name sn.Base. The Binding is never
 // nil: on error it holds what was bound before the step that failed (no
@@ -62,15 +67,53 @@ func Bind(reg *nodes.Registry, sn *spec.Node, lookPath func(string) (string, err
 		return b, errs
 	}
 	b.Params, b.ParamsJSON = params, js
+	// Validation follows the encoding so that a job that fails to bind can
+	// still compare its params with the driver's (see executor/slurm).
+	pos := sn.ParamsPos
+	if pos.Line == 0 {
+		pos = sn.Pos
+	}
+	if err := nodes.ValidateParams(params); err != nil {
+		addParamsErr(&errs, pos, sn.Base, err)
+		return b, errs
+	}
 	impl, err := k.New(nodes.Build{Dir: sn.Dir, LookPath: lookPath}, params)
 	if err != nil {
-		pos := sn.ParamsPos
-		if pos.Line == 0 {
-			pos = sn.Pos
-		}
-		errs.Add(pos, sn.Base, "params: %v", err)
+		addParamsErr(&errs, pos, sn.Base, err)
 		return b, errs
 	}
 	b.Impl = impl
 	return b, nil
+}
+
+// addParamsErr reports err at the params position, one error per line:
+// the errors an errors.Join holds (as a kind's Validate returns them) each
+// on its own, every one as `params: …`.
+func addParamsErr(errs *spec.ErrorList, pos spec.Pos, node string, err error) {
+	for _, e := range splitJoined(err) {
+		errs.Add(pos, node, "params: %v", e)
+	}
+}
+
+// splitJoined returns the errors err joins, recursively, when err is an
+// errors.Join (its message is its errors' messages, one per line), and
+// err itself otherwise: an fmt.Errorf with several %w keeps its text.
+func splitJoined(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	parts := j.Unwrap()
+	msgs := make([]string, 0, len(parts))
+	for _, e := range parts {
+		msgs = append(msgs, e.Error())
+	}
+	if err.Error() != strings.Join(msgs, "\n") {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range parts {
+		out = append(out, splitJoined(e)...)
+	}
+	return out
 }

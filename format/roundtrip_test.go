@@ -44,7 +44,7 @@ func run[P any](t *testing.T, k *nodes.Kind, set func(*P), inputs map[string][]s
 	if set != nil {
 		set(p)
 	}
-	n, err := k.New(nodes.Build{Dir: t.TempDir()}, p)
+	n, err := k.Construct(nodes.Build{Dir: t.TempDir()}, p)
 	if err != nil {
 		t.Fatalf("kind %q: %v", k.Name, err)
 	}

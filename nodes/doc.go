@@ -15,10 +15,17 @@
 // Adding a kind:
 //  1. Put it in a new package nodes/<name> (or beside its family) with a
 //     doc.go stating what it computes and its invariants.
-//  2. Write func Kind() *nodes.Kind: a name used nowhere else, a one-line
-//     Doc, Version 1, its Inputs with the type tags each slot Accepts,
-//     Produces and Outputs, Params returning a pointer to the defaults, and
-//     New validating the params and returning the Node.
+//  2. Write func Kind() *nodes.Kind with Typed: a name used nowhere else
+//     (lowercase words joined by hyphens), a one-line Doc, Version 1, its
+//     Inputs with the type tags each slot Accepts, Produces and Outputs,
+//     then the params struct's defaults and a constructor taking the typed
+//     params. Give the params struct a Validate method (Validator) for
+//     every check that needs no input and no Build; the engine calls it
+//     and reports its errors, so the constructor only builds the Node.
+//     Every params field has a `yaml:"name"` tag, a `json` tag with the
+//     same name (or "-", see below) and a `doc:"…"` tag: one line saying
+//     what the param does, its unit or range, what the default means and
+//     which modes it applies to. `dagrun kinds` and README print it.
 //  3. Output and input types are format constants. If the kind writes a new
 //     directory format, add format/<name>.go with its type tag, meta struct,
 //     file names and Load/Save, and extend format's tests so that the new
@@ -28,7 +35,10 @@
 //     reads files outside its inputs implements Fingerprinter so their
 //     content enters its key.
 //  5. List the kind in cmd/dagrun/registry.go and regenerate README's kinds
-//     reference (go test ./cmd/dagrun -update).
+//     reference (go test ./cmd/dagrun -update). go test ./cmd/dagrun then
+//     runs Registry.Check over the registry against the tags format
+//     declares (every accepted type has a producer, every param a doc, …)
+//     and checks the json:"-" rule below for every param.
 //  6. Test it on inputs it builds with format (not with other kinds).
 //
 // Invariants:
@@ -40,6 +50,14 @@
 //     params.
 //   - Bump Kind.Version whenever a change to the code changes a node's output;
 //     the version enters every cache key of that kind.
+//   - The params part of the key is the canonical JSON of the decoded params
+//     struct, defaults filled in: every field enters it under its json name,
+//     except a field tagged `json:"-"`, which stays out of the key. Tag a
+//     field so only when its value cannot change the output: a path whose
+//     file's content enters the key through Fingerprint instead (moving
+//     the file keeps the key, editing it does not), or a knob such as a
+//     thread count that results do not depend on. Adding, renaming or
+//     retagging a field changes the key of every node of the kind.
 //   - Kinds are listed in one registry built by the caller (cmd/dagrun); there
 //     is no init() registration.
 package nodes

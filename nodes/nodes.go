@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"sort"
 )
 
@@ -40,13 +41,18 @@ type Kind struct {
 	Outputs []string
 	// Params returns a pointer to a new params struct holding the defaults.
 	// The spec's params mapping is decoded into it strictly (unknown keys are
-	// errors). Nil means the kind takes no params.
+	// errors). Nil means the kind takes no params. Set it (and New) with
+	// Typed.
 	Params func() any
 	// CPU is the node's weight against the scheduler's -j budget (0 means 1).
 	CPU int
-	// New builds a node from decoded params. It may reject bad values; the
-	// error is reported at the node's params position.
+	// New builds a node from decoded params that passed their Validate
+	// method (see Validator). It may still reject what needs the Build to
+	// check; the error is reported at the node's params position.
 	New func(b Build, params any) (Node, error)
+
+	// paramsType is the params struct type Typed declared.
+	paramsType reflect.Type
 }
 
 // Build is what a constructor may know about where its node is defined.
@@ -118,6 +124,15 @@ type Fingerprinter interface {
 // Registry holds the known kinds by name.
 type Registry struct {
 	kinds map[string]*Kind
+}
+
+// Kinds returns every kind, sorted by name.
+func (r *Registry) Kinds() []*Kind {
+	out := make([]*Kind, 0, len(r.kinds))
+	for _, n := range r.Names() {
+		out = append(out, r.kinds[n])
+	}
+	return out
 }
 
 // NewRegistry returns a registry of the given kinds; duplicate names panic

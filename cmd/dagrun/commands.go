@@ -234,38 +234,23 @@ func writeKinds(w io.Writer, reg *nodes.Registry) {
 	}
 }
 
-// paramRows describes a params struct: name, type, default and doc.
+// paramRows describes a params struct: name, type, default and doc; a
+// param that stays out of the key (json:"-") says so after its doc.
 func paramRows(p any) [][4]string {
-	v := reflect.ValueOf(p)
-	for v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
 	var rows [][4]string
-	var walk func(prefix string, v reflect.Value)
-	walk = func(prefix string, v reflect.Value) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if name == "" || name == "-" || !f.IsExported() {
-				continue
-			}
-			fv := v.Field(i)
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(prefix+name+".", fv)
-				continue
-			}
-			def := fmt.Sprint(fv.Interface())
-			if fv.IsZero() {
-				def = ""
-			} else {
-				def = "`" + def + "`"
-			}
-			rows = append(rows, [4]string{prefix + name, f.Type.String(), def, f.Tag.Get("doc")})
+	for _, prm := range nodes.ParamList(p) {
+		def, v := "", prm.Default
+		for v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
 		}
-	}
-	if v.Kind() == reflect.Struct {
-		walk("", v)
+		if !v.IsZero() {
+			def = "`" + fmt.Sprint(v.Interface()) + "`"
+		}
+		doc := strings.ReplaceAll(prm.Doc, "|", `\|`)
+		if !prm.InKey {
+			doc = "(not in the key) " + doc
+		}
+		rows = append(rows, [4]string{prm.Name, prm.Field.Type.String(), def, doc})
 	}
 	return rows
 }

@@ -222,7 +222,7 @@ func runKind(t *testing.T, k *nodes.Kind, build nodes.Build, set func(p any), po
 			set(p)
 		}
 	}
-	n, err := k.New(build, p)
+	n, err := k.Construct(build, p)
 	if err != nil {
 		return "", err
 	}
@@ -294,8 +294,8 @@ func TestBadParams(t *testing.T) {
 	} {
 		p := tc.k.Params()
 		tc.set(p)
-		if _, err := tc.k.New(nodes.Build{}, p); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: New error = %v, want one saying %q", tc.k.Name, err, tc.want)
+		if _, err := tc.k.Construct(nodes.Build{}, p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Construct error = %v, want one saying %q", tc.k.Name, err, tc.want)
 		}
 	}
 }

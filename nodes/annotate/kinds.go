@@ -23,29 +23,31 @@ var outputs = []string{format.MasksFile, format.MetaFile, "metrics.json", format
 
 // ThresholdParams configure the threshold annotator.
 type ThresholdParams struct {
-	Level int `yaml:"level" json:"level" doc:"foreground is every pixel brighter than level (0..255)"`
+	Level int `yaml:"level" json:"level" doc:"grey level in [0, 255]: the mask is every pixel strictly brighter"`
+}
+
+// Validate implements nodes.Validator.
+func (p ThresholdParams) Validate() error {
+	if p.Level < 0 || p.Level > 255 {
+		return fmt.Errorf("level %d is outside [0, 255]", p.Level)
+	}
+	return nil
 }
 
 // ThresholdKind returns the threshold kind.
 func ThresholdKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "threshold",
 		Doc:      "annotator: mask = pixels brighter than a fixed level (embedded, no weights)",
 		Version:  1,
 		Inputs:   poolSlot,
 		Produces: format.TypeMasks,
 		Outputs:  outputs,
-		Params:   func() any { return &ThresholdParams{Level: 127} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*ThresholdParams)
-			if p.Level < 0 || p.Level > 255 {
-				return nil, fmt.Errorf("level %d is outside [0, 255]", p.Level)
-			}
-			return &perImage{name: "threshold", params: p, mask: func(img []uint8, _, _, _ int) []uint8 {
-				return ThresholdMask(img, p.Level)
-			}}, nil
-		},
-	}
+	}, func() ThresholdParams { return ThresholdParams{Level: 127} }, func(_ nodes.Build, p ThresholdParams) (nodes.Node, error) {
+		return &perImage{name: "threshold", params: p, mask: func(img []uint8, _, _, _ int) []uint8 {
+			return ThresholdMask(img, p.Level)
+		}}, nil
+	})
 }
 
 // OtsuKind returns the otsu kind.
@@ -65,30 +67,32 @@ func OtsuKind() *nodes.Kind {
 
 // KMeansParams configure the kmeans annotator.
 type KMeansParams struct {
-	Foreground string `yaml:"foreground" json:"foreground" doc:"which cluster is the object: brighter (default) or interior (the one touching less of the border)"`
-	Seed       uint64 `yaml:"seed" json:"seed" doc:"seeds the k-means++ start (one stream per image)"`
+	Foreground string `yaml:"foreground" json:"foreground" doc:"which of the two clusters is the object: brighter (the brighter centre: light objects on dark, as in MNIST) or interior (the one holding the smaller share of the border pixels; a tie falls back to brighter)"`
+	Seed       uint64 `yaml:"seed" json:"seed" doc:"seeds the k-means++ start (one stream per image, by its index)"`
+}
+
+// Validate implements nodes.Validator.
+func (p KMeansParams) Validate() error {
+	if p.Foreground != Brighter && p.Foreground != Interior {
+		return fmt.Errorf("foreground %q: want %q or %q", p.Foreground, Brighter, Interior)
+	}
+	return nil
 }
 
 // KMeansKind returns the kmeans kind.
 func KMeansKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "kmeans",
 		Doc:      "annotator: 2-means on intensity per image, seeded k-means++ start (embedded, no weights)",
 		Version:  1,
 		Inputs:   poolSlot,
 		Produces: format.TypeMasks,
 		Outputs:  outputs,
-		Params:   func() any { return &KMeansParams{Foreground: Brighter} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*KMeansParams)
-			if p.Foreground != Brighter && p.Foreground != Interior {
-				return nil, fmt.Errorf("foreground %q: want %q or %q", p.Foreground, Brighter, Interior)
-			}
-			return &perImage{name: "kmeans", params: p, mask: func(img []uint8, h, w, i int) []uint8 {
-				return KMeansMask(img, h, w, p.Foreground, rand.New(rand.NewPCG(p.Seed, uint64(i))))
-			}}, nil
-		},
-	}
+	}, func() KMeansParams { return KMeansParams{Foreground: Brighter} }, func(_ nodes.Build, p KMeansParams) (nodes.Node, error) {
+		return &perImage{name: "kmeans", params: p, mask: func(img []uint8, h, w, i int) []uint8 {
+			return KMeansMask(img, h, w, p.Foreground, rand.New(rand.NewPCG(p.Seed, uint64(i))))
+		}}, nil
+	})
 }
 
 // perImage runs a mask function over every pool image.

@@ -15,22 +15,22 @@ import (
 
 // SaliencyParams configure the onnx-saliency annotator.
 type SaliencyParams struct {
-	Model string `yaml:"model" json:"-" doc:"the ONNX model file, relative to the spec; its content digest enters the key"`
-	Size  int    `yaml:"size" json:"size" doc:"square input size the image is resized to (0: the model's fixed input size)"`
+	Model string `yaml:"model" json:"-" doc:"the ONNX model file (required), relative to the spec; its content digest enters the key, not its path"`
+	Size  int    `yaml:"size" json:"size" doc:"side in pixels of the square model input the padded image is resized to, bilinear (0: the model's fixed input size)"`
 	// Pad surrounds the image with black before resizing: salient-object
 	// models trained on photos often see nothing in a 28×28 item that fills
 	// its frame (ISNet finds 1 of 4 Fashion-MNIST items unpadded, 4 of 4
 	// with pad 14).
-	Pad   int       `yaml:"pad" json:"pad" doc:"black border in pixels added on each side before resizing (the map is cropped back)"`
-	Mean  []float64 `yaml:"mean" json:"mean" doc:"per-channel mean subtracted from pixels scaled to [0, 1]"`
-	Std   []float64 `yaml:"std" json:"std" doc:"per-channel divisor after the mean"`
-	Input string    `yaml:"input" json:"input" doc:"input name (default: the model's first input)"`
+	Pad   int       `yaml:"pad" json:"pad" doc:"black border in pixels added on each side before resizing (the map is cropped back); helps models trained on photos see items that fill their frame"`
+	Mean  []float64 `yaml:"mean" json:"mean" doc:"R, G, B means subtracted from the grey pixels scaled to [0, 1] (the grey image fills all three channels; U2Net: [0.485, 0.456, 0.406])"`
+	Std   []float64 `yaml:"std" json:"std" doc:"R, G, B divisors applied after the mean, each positive (U2Net: [0.229, 0.224, 0.225])"`
+	Input string    `yaml:"input" json:"input" doc:"name of the model's image input, float32 [1, 3, size, size] (empty: its first input)"`
 	// Output selects which model output is the saliency map (U2Net's d0
 	// and ISNet's main map are output 0).
-	Output    int     `yaml:"output" json:"output" doc:"index of the output holding the saliency map"`
-	Normalize string  `yaml:"normalize" json:"normalize" doc:"minmax (rescale each map to [0, 1], as the U2Net/ISNet inference scripts do) or none"`
-	Threshold float64 `yaml:"threshold" json:"threshold" doc:"foreground where the (resized-back) map exceeds it"`
-	Threads   int     `yaml:"threads" json:"-" doc:"ONNX Runtime threads per run (results do not depend on it)"`
+	Output    int     `yaml:"output" json:"output" doc:"index of the model output holding the saliency map, float32 [..., H, W] (0 for U2Net's d0 and ISNet's main map)"`
+	Normalize string  `yaml:"normalize" json:"normalize" doc:"minmax (rescale each map to [0, 1], as the U2Net/ISNet inference scripts do) or none (take the output as it is)"`
+	Threshold float64 `yaml:"threshold" json:"threshold" doc:"the mask is every pixel where the map, resized back to the image, is strictly above it"`
+	Threads   int     `yaml:"threads" json:"-" doc:"ONNX Runtime intra-op threads per model run (0 means 1); a speed knob that results do not depend on"`
 }
 
 // Normalisations of the onnx-saliency map.
@@ -49,29 +49,24 @@ func DefaultSaliencyParams() SaliencyParams {
 
 // SaliencyKind returns the onnx-saliency kind.
 func SaliencyKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "onnx-saliency",
 		Doc:      "annotator: a U2Net/ISNet-style salient-object ONNX model, map resized back and thresholded (needs ONNX Runtime)",
 		Version:  1,
 		Inputs:   poolSlot,
 		Produces: format.TypeMasks,
 		Outputs:  outputs,
-		Params:   func() any { p := DefaultSaliencyParams(); return &p },
-		New: func(b nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*SaliencyParams)
-			if err := p.validate(); err != nil {
-				return nil, err
-			}
-			path := p.Model
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(b.Dir, path)
-			}
-			return &saliencyNode{p: p, path: path, dir: b.Dir}, nil
-		},
-	}
+	}, DefaultSaliencyParams, func(b nodes.Build, p SaliencyParams) (nodes.Node, error) {
+		path := p.Model
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(b.Dir, path)
+		}
+		return &saliencyNode{p: p, path: path, dir: b.Dir}, nil
+	})
 }
 
-func (p SaliencyParams) validate() error {
+// Validate implements nodes.Validator.
+func (p SaliencyParams) Validate() error {
 	var errs []error
 	if p.Model == "" {
 		errs = append(errs, errors.New("model is required (an ONNX file)"))

@@ -163,7 +163,7 @@ func TestSaliencyEndToEnd(t *testing.T) {
 	}
 
 	// The key sees the model's content, not its name.
-	n, err := SaliencyKind().New(nodes.Build{Dir: dir}, &SaliencyParams{Model: "fixed.onnx", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}, Normalize: NoNorm})
+	n, err := SaliencyKind().Construct(nodes.Build{Dir: dir}, &SaliencyParams{Model: "fixed.onnx", Mean: []float64{0, 0, 0}, Std: []float64{1, 1, 1}, Normalize: NoNorm})
 	if err != nil {
 		t.Fatal(err)
 	}

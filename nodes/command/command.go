@@ -22,7 +22,7 @@ type Params struct {
 	// Argv is the program and its arguments. Placeholders: {out} is the
 	// output folder, {tmp} a scratch folder, {in.SLOT} the path of input
 	// SLOT, {in.SLOT.N} the N-th path of a list input.
-	Argv []string `yaml:"argv" json:"argv" doc:"program and arguments; {out}, {tmp}, {in.SLOT}, {in.SLOT.N} are replaced by paths"`
+	Argv []string `yaml:"argv" json:"argv" doc:"program and arguments (required); {out}, {tmp}, {in.SLOT}, {in.SLOT.N} are replaced by paths; a program with a slash is relative to the spec, one without is looked up on PATH, and its content enters the key"`
 	// Env sets variables for the child; values are templated like Argv.
 	Env map[string]string `yaml:"env" json:"env,omitempty" doc:"variables set for the program (templated like argv)"`
 	// PassEnv names variables copied from dagrun's environment; their
@@ -35,14 +35,12 @@ type Params struct {
 
 // Kind returns the command kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:       "command",
 		Doc:        "run an external program with its inputs and output folder as paths",
 		Version:    1,
 		FreeInputs: true,
-		Params:     func() any { return &Params{} },
-		New:        newNode,
-	}
+	}, nil, newNode)
 }
 
 var placeholder = regexp.MustCompile(`\{(out|tmp|in\.[A-Za-z_][A-Za-z0-9_-]*(?:\.[0-9]+)?)\}`)
@@ -52,23 +50,29 @@ type node struct {
 	program string // resolved path of argv[0]
 }
 
-func newNode(b nodes.Build, params any) (nodes.Node, error) {
-	p := *params.(*Params)
+// Validate implements nodes.Validator.
+func (p Params) Validate() error {
 	if len(p.Argv) == 0 || p.Argv[0] == "" {
-		return nil, errors.New("argv must name a program")
+		return errors.New("argv must name a program")
 	}
 	if p.Stdout != "" && (filepath.Base(p.Stdout) != p.Stdout || p.Stdout == ".." || p.Stdout == ".") {
-		return nil, fmt.Errorf("stdout %q must be a plain file name", p.Stdout)
+		return fmt.Errorf("stdout %q must be a plain file name", p.Stdout)
 	}
 	for _, name := range p.PassEnv {
 		if name == "" || strings.ContainsAny(name, "=\x00") {
-			return nil, fmt.Errorf("pass_env: bad variable name %q", name)
+			return fmt.Errorf("pass_env: bad variable name %q", name)
 		}
 	}
-	prog := p.Argv[0]
-	if placeholder.MatchString(prog) {
-		return nil, fmt.Errorf("argv[0] %q must be a program, not a placeholder", prog)
+	if placeholder.MatchString(p.Argv[0]) {
+		return fmt.Errorf("argv[0] %q must be a program, not a placeholder", p.Argv[0])
 	}
+	return nil
+}
+
+// newNode resolves the program: relative to the spec when argv[0] has a
+// slash, on PATH otherwise.
+func newNode(b nodes.Build, p Params) (nodes.Node, error) {
+	prog := p.Argv[0]
 	if strings.Contains(prog, "/") {
 		if !filepath.IsAbs(prog) {
 			prog = filepath.Join(b.Dir, prog)

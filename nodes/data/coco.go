@@ -22,17 +22,27 @@ import (
 
 // COCOParams are the params of the coco kind.
 type COCOParams struct {
-	// Annotations is a COCO or LVIS instance annotation JSON file.
-	Annotations string `yaml:"annotations" json:"annotations"`
-	// Images is the folder the images' file_name entries are relative to.
-	Images string `yaml:"images" json:"images"`
-	// Size resizes every image to size×size (bilinear; masks nearest); 0
-	// keeps the images as they are, which must then all share one size.
-	Size int `yaml:"size" json:"size"`
-	// RareMax and CommonMax group categories that carry no LVIS
-	// "frequency" by their image counts in this file.
-	RareMax   int `yaml:"rare_max" json:"rare_max"`
-	CommonMax int `yaml:"common_max" json:"common_max"`
+	Annotations string `yaml:"annotations" json:"annotations" doc:"a COCO or LVIS instance annotation JSON file, relative to the spec (required); its content and that of every image it names enter the key"`
+	Images      string `yaml:"images" json:"images" doc:"the folder the images' file_name entries are relative to, itself relative to the spec (required)"`
+	Size        int    `yaml:"size" json:"size" doc:"resize every image to size×size pixels, bilinear (masks nearest), 0 to 4096 (0: keep the images as they are, which must then share one size)"`
+	// RareMax and CommonMax apply to categories that carry no LVIS
+	// "frequency".
+	RareMax   int `yaml:"rare_max" json:"rare_max" doc:"a category without an LVIS frequency is rare when at most this many images show it in this file (LVIS: 10)"`
+	CommonMax int `yaml:"common_max" json:"common_max" doc:"a category without an LVIS frequency is common when more than rare_max and at most this many images show it, frequent above (LVIS: 100)"`
+}
+
+// Validate implements nodes.Validator.
+func (p COCOParams) Validate() error {
+	if p.Annotations == "" || p.Images == "" {
+		return errors.New("annotations and images are both required")
+	}
+	if p.Size < 0 || p.Size > 4096 {
+		return fmt.Errorf("size: %d, want 0 to 4096", p.Size)
+	}
+	if p.RareMax < 1 || p.CommonMax <= p.RareMax {
+		return fmt.Errorf("rare_max %d and common_max %d: want 1 ≤ rare_max < common_max", p.RareMax, p.CommonMax)
+	}
+	return nil
 }
 
 // COCOKind reads a COCO/LVIS annotation file and its images (PNG or JPEG,
@@ -41,32 +51,21 @@ type COCOParams struct {
 // overlap, the later annotation (by id) wins. Categories are renumbered
 // 1..C in id order.
 func COCOKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "coco",
 		Doc:      "a COCO/LVIS-format JSON and image folder as a segmentation dataset",
 		Version:  1,
 		Produces: format.TypeSegmentation,
-		Params:   func() any { return &COCOParams{RareMax: 10, CommonMax: 100} },
-		New: func(b nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*COCOParams)
-			if p.Annotations == "" || p.Images == "" {
-				return nil, errors.New("annotations and images are both required")
+		Outputs:  []string{format.ImagesFile, format.SemanticFile, format.InstancesFile, format.AnnotationsFile, format.MetaFile},
+	}, func() COCOParams { return COCOParams{RareMax: 10, CommonMax: 100} }, func(b nodes.Build, p COCOParams) (nodes.Node, error) {
+		abs := func(s string) string {
+			if filepath.IsAbs(s) {
+				return s
 			}
-			if p.Size < 0 || p.Size > 4096 {
-				return nil, fmt.Errorf("size: %d, want 0 to 4096", p.Size)
-			}
-			if p.RareMax < 1 || p.CommonMax <= p.RareMax {
-				return nil, fmt.Errorf("rare_max %d and common_max %d: want 1 ≤ rare_max < common_max", p.RareMax, p.CommonMax)
-			}
-			abs := func(s string) string {
-				if filepath.IsAbs(s) {
-					return s
-				}
-				return filepath.Join(b.Dir, s)
-			}
-			return &cocoNode{p: p, ann: abs(p.Annotations), img: abs(p.Images)}, nil
-		},
-	}
+			return filepath.Join(b.Dir, s)
+		}
+		return &cocoNode{p: p, ann: abs(p.Annotations), img: abs(p.Images)}, nil
+	})
 }
 
 type cocoNode struct {

@@ -134,7 +134,7 @@ func TestCOCOKind(t *testing.T) {
 	}
 
 	// Fingerprint names the annotation file and each image.
-	n, _ := COCOKind().New(b, &COCOParams{Annotations: "ann.json", Images: ".", RareMax: 10, CommonMax: 100})
+	n, _ := COCOKind().Construct(b, &COCOParams{Annotations: "ann.json", Images: ".", RareMax: 10, CommonMax: 100})
 	fp, err := n.(nodes.Fingerprinter).Fingerprint(context.Background(), &countingHasher{})
 	if err != nil {
 		t.Fatal(err)

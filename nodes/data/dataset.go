@@ -14,13 +14,26 @@ import (
 
 // DatasetParams are the params of the dataset kind.
 type DatasetParams struct {
-	// Name is mnist, fashion-mnist or idx (any directory of idx files).
-	Name string `yaml:"name" json:"name"`
-	// Dir holds the four idx files; empty means the standard places (see
-	// DatasetKind). Relative paths resolve against the spec's directory.
-	Dir string `yaml:"dir" json:"dir"`
-	// Classes names the labels of an idx set (default "0", "1", …).
-	Classes []string `yaml:"classes" json:"classes,omitempty"`
+	Name    string   `yaml:"name" json:"name" doc:"mnist, fashion-mnist (their class names built in) or idx (any four idx files in dir)"`
+	Dir     string   `yaml:"dir" json:"dir" doc:"folder of the four idx files (train/t10k images and labels, each raw or .gz), relative to the spec; required for idx; empty: $DAGRUN_DATA/<name>, then third_party/data/<name> above the spec, then (fashion-mnist) /usr/share/datasets/fashion-mnist; the files' content enters the key, and so does dir as written"`
+	Classes []string `yaml:"classes" json:"classes,omitempty" doc:"idx only: the class names in label order (empty: 0, 1, … up to the largest label)"`
+}
+
+// Validate implements nodes.Validator.
+func (p DatasetParams) Validate() error {
+	switch p.Name {
+	case "mnist", "fashion-mnist":
+		if len(p.Classes) > 0 {
+			return fmt.Errorf("classes: %q has fixed class names; classes is for idx sets", p.Name)
+		}
+	case "idx":
+		if p.Dir == "" {
+			return errors.New("dir: an idx dataset needs dir, the directory holding its four idx files")
+		}
+	default:
+		return fmt.Errorf("name: unknown dataset %q (want mnist, fashion-mnist or idx)", p.Name)
+	}
+	return nil
 }
 
 type idxFile struct{ key, file string }
@@ -53,37 +66,20 @@ func FashionClasses() []string {
 // /usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist
 // puts it.
 func DatasetKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "dataset",
 		Doc:      "real image classification data from idx files (mnist, fashion-mnist, idx) as train/ and test/",
 		Version:  1,
 		Produces: format.TypeSplits,
 		Outputs:  []string{format.SplitsTrain, format.SplitsTest},
-		Params:   func() any { return &DatasetParams{Name: "mnist"} },
-		New:      newDataset,
-	}
+	}, func() DatasetParams { return DatasetParams{Name: "mnist"} }, func(b nodes.Build, p DatasetParams) (nodes.Node, error) {
+		return &datasetNode{p: p, specDir: b.Dir}, nil
+	})
 }
 
 type datasetNode struct {
 	p       DatasetParams
 	specDir string
-}
-
-func newDataset(b nodes.Build, params any) (nodes.Node, error) {
-	p := *params.(*DatasetParams)
-	switch p.Name {
-	case "mnist", "fashion-mnist":
-		if len(p.Classes) > 0 {
-			return nil, fmt.Errorf("classes: %q has fixed class names; classes is for idx sets", p.Name)
-		}
-	case "idx":
-		if p.Dir == "" {
-			return nil, errors.New("dir: an idx dataset needs dir, the directory holding its four idx files")
-		}
-	default:
-		return nil, fmt.Errorf("name: unknown dataset %q (want mnist, fashion-mnist or idx)", p.Name)
-	}
-	return &datasetNode{p: p, specDir: b.Dir}, nil
 }
 
 // findIDX returns the paths of the four idx files in dir (each .gz or raw),

@@ -57,7 +57,7 @@ func TestDatasetIDXDir(t *testing.T) {
 		writeIDXSet(t, dir, 3, 4, zip)
 		k := DatasetKind()
 		p := &DatasetParams{Name: "idx", Dir: dir}
-		n, err := k.New(nodes.Build{}, p)
+		n, err := k.Construct(nodes.Build{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,9 +109,9 @@ func TestDatasetParams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DatasetKind().New(nodes.Build{}, &tt.p)
+			_, err := DatasetKind().Construct(nodes.Build{}, &tt.p)
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Errorf("New(%+v) error = %v, want %q", tt.p, err, tt.wantErr)
+				t.Errorf("Construct(%+v) error = %v, want %q", tt.p, err, tt.wantErr)
 			}
 		})
 	}
@@ -124,7 +124,7 @@ func TestDatasetSearchOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DAGRUN_DATA", "")
-	n, err := DatasetKind().New(nodes.Build{Dir: spec}, &DatasetParams{Name: "mnist"})
+	n, err := DatasetKind().Construct(nodes.Build{Dir: spec}, &DatasetParams{Name: "mnist"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func tryRunKind[P any](t *testing.T, k *nodes.Kind, b nodes.Build, set func(*P),
 	if set != nil {
 		set(p)
 	}
-	n, err := k.New(b, p)
+	n, err := k.Construct(b, p)
 	if err != nil {
 		return "", err
 	}

@@ -22,7 +22,7 @@ func TestKinds(t *testing.T) {
 		}
 		// Defaults of kinds that need no files build a node.
 		if k.Name == "dataset" || k.Name == "split" || k.Name == "longtail" || k.Name == "ltseg" {
-			if _, err := k.New(nodes.Build{}, k.Params()); err != nil {
+			if _, err := k.Construct(nodes.Build{}, k.Params()); err != nil {
 				t.Errorf("kind %q rejects its defaults: %v", k.Name, err)
 			}
 		}

@@ -14,48 +14,48 @@ import (
 
 // LongtailParams are the params of the longtail kind.
 type LongtailParams struct {
-	// Max and Min are the image counts of the most and least frequent class;
-	// the classes in between follow an exponential profile
+	// Max and Min: the classes in between follow an exponential profile
 	// n_r = Max·(Min/Max)^(r/(C−1)) over a seeded ranking r of the classes.
-	Max int `yaml:"max" json:"max"`
-	Min int `yaml:"min" json:"min"`
-	// Counts, when set, gives each class's count (in class order) instead.
-	Counts []int `yaml:"counts" json:"counts,omitempty"`
-	// RareMax and CommonMax are the group thresholds (LVIS: 10 and 100).
-	RareMax   int    `yaml:"rare_max" json:"rare_max"`
-	CommonMax int    `yaml:"common_max" json:"common_max"`
-	Seed      uint64 `yaml:"seed" json:"seed"`
+	Max       int    `yaml:"max" json:"max" doc:"image count of the most frequent class; the counts fall geometrically from max to min over a seeded ranking of the classes (ignored with counts)"`
+	Min       int    `yaml:"min" json:"min" doc:"image count of the least frequent class, 1 ≤ min ≤ max (ignored with counts)"`
+	Counts    []int  `yaml:"counts" json:"counts,omitempty" doc:"each class's image count in class order, one per class, instead of the max/min profile (0 drops a class)"`
+	RareMax   int    `yaml:"rare_max" json:"rare_max" doc:"classes with at most this many images are rare in meta.json's groups (LVIS: 10)"`
+	CommonMax int    `yaml:"common_max" json:"common_max" doc:"classes with more than rare_max and at most this many images are common, the rest frequent (LVIS: 100)"`
+	Seed      uint64 `yaml:"seed" json:"seed" doc:"seeds the ranking of the classes and which of each class's images are kept"`
+}
+
+// Validate implements nodes.Validator.
+func (p LongtailParams) Validate() error {
+	if p.RareMax < 1 || p.CommonMax <= p.RareMax {
+		return fmt.Errorf("rare_max %d and common_max %d: want 1 ≤ rare_max < common_max", p.RareMax, p.CommonMax)
+	}
+	if len(p.Counts) == 0 && (p.Min < 1 || p.Max < p.Min) {
+		return fmt.Errorf("min %d and max %d: want 1 ≤ min ≤ max", p.Min, p.Max)
+	}
+	for i, n := range p.Counts {
+		if n < 0 {
+			return fmt.Errorf("counts[%d] = %d is negative", i, n)
+		}
+	}
+	return nil
 }
 
 // LongtailKind subsamples a classification dataset dir into a long-tailed
 // one; meta.json gains "counts" and "groups" (rare, common, frequent by the
 // thresholds).
 func LongtailKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "longtail",
 		Doc:      "seeded long-tailed subsample of a classification dataset (exponential profile or explicit counts)",
 		Version:  1,
 		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
 		Produces: format.TypeClassification,
-		Params: func() any {
-			return &LongtailParams{Max: 500, Min: 5, RareMax: 10, CommonMax: 100}
-		},
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*LongtailParams)
-			if p.RareMax < 1 || p.CommonMax <= p.RareMax {
-				return nil, fmt.Errorf("rare_max %d and common_max %d: want 1 ≤ rare_max < common_max", p.RareMax, p.CommonMax)
-			}
-			if len(p.Counts) == 0 && (p.Min < 1 || p.Max < p.Min) {
-				return nil, fmt.Errorf("min %d and max %d: want 1 ≤ min ≤ max", p.Min, p.Max)
-			}
-			for i, n := range p.Counts {
-				if n < 0 {
-					return nil, fmt.Errorf("counts[%d] = %d is negative", i, n)
-				}
-			}
-			return &longtailNode{p: p}, nil
-		},
-	}
+		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile},
+	}, func() LongtailParams {
+		return LongtailParams{Max: 500, Min: 5, RareMax: 10, CommonMax: 100}
+	}, func(_ nodes.Build, p LongtailParams) (nodes.Node, error) {
+		return &longtailNode{p: p}, nil
+	})
 }
 
 type longtailNode struct{ p LongtailParams }

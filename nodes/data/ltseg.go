@@ -19,43 +19,32 @@ const ltsegCategories = 20
 
 // LTSegParams are the params of the ltseg kind.
 type LTSegParams struct {
-	// Size is the side of the square scenes in pixels.
-	Size int `yaml:"size" json:"size"`
-	// TrainScenes is the number of training scenes; 0 picks the number that
-	// gives (1+max_instances)/2 instances per scene on average.
-	TrainScenes int `yaml:"train_scenes" json:"train_scenes"`
-	// TestScenesPerClass is the number of test scenes each category
-	// appears in (the test set is balanced).
-	TestScenesPerClass int `yaml:"test_scenes_per_class" json:"test_scenes_per_class"`
-	// MaxInstances bounds the instances of one scene (at least 1 each).
-	MaxInstances int `yaml:"max_instances" json:"max_instances"`
-	// Rare, Common and Frequent are how many categories fall in each group
-	// (they sum to 20); which categories do is seeded.
-	Rare     int `yaml:"rare" json:"rare"`
-	Common   int `yaml:"common" json:"common"`
-	Frequent int `yaml:"frequent" json:"frequent"`
-	// RareMax and CommonMax are the group thresholds on training image
-	// counts (LVIS: rare 1..10, common 11..100, frequent >100);
-	// FrequentMax is the count of the most frequent category. Within a
-	// group, counts fall geometrically from its top to its bottom.
-	RareMax     int `yaml:"rare_max" json:"rare_max"`
-	CommonMax   int `yaml:"common_max" json:"common_max"`
-	FrequentMax int `yaml:"frequent_max" json:"frequent_max"`
-	// MinSide and MaxSide bound the longer side of a pasted instance in
-	// pixels; 0 means 0.28·size and 0.44·size.
-	MinSide int `yaml:"min_side" json:"min_side"`
-	MaxSide int `yaml:"max_side" json:"max_side"`
-	// Threshold is the mask threshold as a fraction of a source image's
-	// brightest pixel.
-	Threshold float64 `yaml:"threshold" json:"threshold"`
-	// Noise is the standard deviation of Gaussian pixel noise (0–255 scale).
-	Noise float64 `yaml:"noise" json:"noise"`
-	// ReferencePerClass caps the reference corpus per category (0: all
-	// unused training images).
-	ReferencePerClass int `yaml:"reference_per_class" json:"reference_per_class"`
-	// Preview is the number of scenes drawn in preview.png (at least one is).
-	Preview int    `yaml:"preview" json:"preview"`
-	Seed    uint64 `yaml:"seed" json:"seed"`
+	Size               int `yaml:"size" json:"size" doc:"side of the square scenes in pixels, 16 to 1024"`
+	TrainScenes        int `yaml:"train_scenes" json:"train_scenes" doc:"number of training scenes; it must hold every training instance at max_instances per scene and at least one per scene (0: enough for (1+max_instances)/2 instances per scene on average)"`
+	TestScenesPerClass int `yaml:"test_scenes_per_class" json:"test_scenes_per_class" doc:"test scenes each category appears in, at least 1 (the test set is balanced)"`
+	MaxInstances       int `yaml:"max_instances" json:"max_instances" doc:"most instances in one scene, 1 to 8 (each scene has at least one; instances never touch)"`
+	// Rare, Common and Frequent: which categories fall in each group is
+	// seeded.
+	Rare     int `yaml:"rare" json:"rare" doc:"number of rare categories; rare, common and frequent sum to 20 and a seeded permutation assigns the categories"`
+	Common   int `yaml:"common" json:"common" doc:"number of common categories"`
+	Frequent int `yaml:"frequent" json:"frequent" doc:"number of frequent categories"`
+	// Within a group, counts fall geometrically from its top to its bottom.
+	RareMax           int     `yaml:"rare_max" json:"rare_max" doc:"training image count of the most frequent rare category; rare categories span 1 to rare_max (LVIS: 10)"`
+	CommonMax         int     `yaml:"common_max" json:"common_max" doc:"training image count of the most frequent common category; common ones span rare_max+1 to common_max (LVIS: 100)"`
+	FrequentMax       int     `yaml:"frequent_max" json:"frequent_max" doc:"training image count of the most frequent category; frequent ones span common_max+1 to frequent_max"`
+	MinSide           int     `yaml:"min_side" json:"min_side" doc:"smallest longer side of a pasted instance in pixels, at least 3 (0: round(0.28·size))"`
+	MaxSide           int     `yaml:"max_side" json:"max_side" doc:"largest longer side of a pasted instance in pixels, min_side to size/2 (0: round(0.44·size))"`
+	Threshold         float64 `yaml:"threshold" json:"threshold" doc:"an instance's mask is the pixels of its source image brighter than this fraction, in (0, 1), of the image's brightest pixel"`
+	Noise             float64 `yaml:"noise" json:"noise" doc:"standard deviation of the Gaussian noise added to every scene pixel, on the 0-255 scale (0: none)"`
+	ReferencePerClass int     `yaml:"reference_per_class" json:"reference_per_class" doc:"at most this many images per category in the reference corpus, from the training images no scene used (0: all of them)"`
+	Preview           int     `yaml:"preview" json:"preview" doc:"scenes drawn in preview.png (0 still draws one)"`
+	Seed              uint64  `yaml:"seed" json:"seed" doc:"seeds the category groups, the training and test scenes (separate streams) and the choice of source images"`
+}
+
+// Validate implements nodes.Validator: the params must make a plan.
+func (p LTSegParams) Validate() error {
+	_, err := planLTSeg(p)
+	return err
 }
 
 // DefaultLTSegParams are the reference lt-seg settings.
@@ -74,7 +63,7 @@ func DefaultLTSegParams() LTSegParams {
 // 20 categories whose training image counts are long-tailed so that the LVIS
 // groups apply, and the unused training images as a reference corpus.
 func LTSegKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "ltseg",
 		Doc:     "long-tailed mini instance segmentation benchmark (20 categories from mnist + fashion-mnist)",
 		Version: 1,
@@ -84,19 +73,13 @@ func LTSegKind() *nodes.Kind {
 		},
 		Produces: format.TypeBenchmark,
 		Outputs:  []string{format.BenchmarkTrain, format.BenchmarkTest, format.BenchmarkReference, format.BenchmarkPreview},
-		Params: func() any {
-			p := DefaultLTSegParams()
-			return &p
-		},
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*LTSegParams)
-			plan, err := planLTSeg(p)
-			if err != nil {
-				return nil, err
-			}
-			return &ltsegNode{p: p, plan: plan}, nil
-		},
-	}
+	}, DefaultLTSegParams, func(_ nodes.Build, p LTSegParams) (nodes.Node, error) {
+		plan, err := planLTSeg(p)
+		if err != nil {
+			return nil, err
+		}
+		return &ltsegNode{p: p, plan: plan}, nil
+	})
 }
 
 // ltsegPlan is what follows from the params alone.

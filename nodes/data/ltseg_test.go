@@ -291,7 +291,7 @@ func TestLTSegParams(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := DefaultLTSegParams()
 			tt.set(&p)
-			_, err := LTSegKind().New(nodes.Build{}, &p)
+			_, err := LTSegKind().Construct(nodes.Build{}, &p)
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Errorf("New error = %v, want %q", err, tt.wantErr)
 			}

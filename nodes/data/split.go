@@ -19,11 +19,19 @@ const maxParts = 10
 
 // SplitParams are the params of the split kind.
 type SplitParams struct {
-	// Parts are fractions of the dataset (each in (0,1], summing to at most
-	// 1; when they sum to 1 every image lands in a part) or image counts
-	// (whole numbers summing to at most N).
-	Parts []float64 `yaml:"parts" json:"parts"`
-	Seed  uint64    `yaml:"seed" json:"seed"`
+	Parts []float64 `yaml:"parts" json:"parts" doc:"1 to 10 parts, written to part0/, part1/, …: fractions of the dataset (each in (0, 1], summing to at most 1; summing to 1, every image lands in a part, leftovers of rounding going to the largest remainders) or image counts (whole numbers summing to at most the dataset's size)"`
+	Seed  uint64    `yaml:"seed" json:"seed" doc:"seeds the one random permutation the parts are cut from, in order"`
+}
+
+// Validate implements nodes.Validator.
+func (p SplitParams) Validate() error {
+	if len(p.Parts) == 0 || len(p.Parts) > maxParts {
+		return fmt.Errorf("parts: %d parts, want 1 to %d", len(p.Parts), maxParts)
+	}
+	if _, err := partSizes(p.Parts, math.MaxInt32); err != nil {
+		return fmt.Errorf("parts: %w", err)
+	}
+	return nil
 }
 
 // SplitKind splits a classification dataset dir into disjoint random parts
@@ -33,24 +41,15 @@ func SplitKind() *nodes.Kind {
 	for i := range outs {
 		outs[i] = "part" + strconv.Itoa(i)
 	}
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "split",
 		Doc:     "seeded disjoint split of a classification dataset into parts (fractions or counts)",
 		Version: 1,
 		Inputs:  []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
 		Outputs: outs,
-		Params:  func() any { return &SplitParams{Parts: []float64{0.5, 0.5}} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*SplitParams)
-			if len(p.Parts) == 0 || len(p.Parts) > maxParts {
-				return nil, fmt.Errorf("parts: %d parts, want 1 to %d", len(p.Parts), maxParts)
-			}
-			if _, err := partSizes(p.Parts, math.MaxInt32); err != nil {
-				return nil, fmt.Errorf("parts: %w", err)
-			}
-			return &splitNode{p: p}, nil
-		},
-	}
+	}, func() SplitParams { return SplitParams{Parts: []float64{0.5, 0.5}} }, func(_ nodes.Build, p SplitParams) (nodes.Node, error) {
+		return &splitNode{p: p}, nil
+	})
 }
 
 type splitNode struct{ p SplitParams }

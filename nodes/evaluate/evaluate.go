@@ -19,17 +19,11 @@ import (
 
 // Params configures an evaluation.
 type Params struct {
-	// BatchSize is the number of test images per forward pass.
-	BatchSize int `yaml:"batch_size" json:"batch_size"`
-	// MinPixels drops predicted components with fewer pixels (speckle);
-	// 0 keeps every component.
-	MinPixels int `yaml:"min_pixels" json:"min_pixels"`
-	// Instances says how the argmax class map becomes instances: "class"
-	// (InstancesByClass) or "foreground" (InstancesByForeground).
-	Instances string `yaml:"instances" json:"instances"`
-	// Protocol is the detection limit of segmentation AP: "coco" (100 per
-	// image and category) or "lvis" (300 per image over all categories).
-	Protocol string `yaml:"protocol" json:"protocol"`
+	BatchSize int `yaml:"batch_size" json:"batch_size" doc:"test images per forward pass (at least 1)"`
+	// MinPixels, Instances and Protocol apply to segmentation test sets only.
+	MinPixels int    `yaml:"min_pixels" json:"min_pixels" doc:"segmentation: drop predicted instances of fewer pixels (speckle); 0 keeps every one"`
+	Instances string `yaml:"instances" json:"instances" doc:"segmentation: how the argmax class map becomes instances: class (each 8-connected region of one category, scored by its mean probability) or foreground (each 8-connected non-background region, labelled with its most probable category)"`
+	Protocol  string `yaml:"protocol" json:"protocol" doc:"segmentation: the detection limit of mask AP: coco (at most 100 detections per image and category) or lvis (at most 300 per image over all categories, top scores first)"`
 }
 
 // Ways of turning a class map into instances (Params.Instances).
@@ -51,7 +45,7 @@ func DefaultParams() Params {
 	return Params{BatchSize: 64, Instances: InstancesByClass, Protocol: string(metrics.COCO)}
 }
 
-// Validate checks the params.
+// Validate implements nodes.Validator.
 func (p Params) Validate() error {
 	var errs []error
 	if p.BatchSize < 1 {
@@ -71,7 +65,7 @@ func (p Params) Validate() error {
 
 // Kind returns the evaluate kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "evaluate",
 		Doc:     "score a trained model on a test dataset dir: accuracy (per group), or mask AP, APr, APc, APf (COCO or LVIS protocol) with the detections as a COCO results file",
 		Version: 2,
@@ -81,16 +75,10 @@ func Kind() *nodes.Kind {
 		},
 		Produces: format.TypeEvaluation,
 		Outputs:  []string{"metrics.json", "per_category.json", format.DetectionsFile},
-		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if err := p.Validate(); err != nil {
-				return nil, err
-			}
-			return &Node{Params: p}, nil
-		},
-	}
+	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
+		return &Node{Params: p}, nil
+	})
 }
 
 // Node is a configured evaluate node.

@@ -579,9 +579,9 @@ func TestParams(t *testing.T) {
 		{Params{BatchSize: 1, Instances: "blobs", Protocol: "coco"}, false}, {Params{BatchSize: 1, Instances: InstancesByClass, Protocol: "voc"}, false},
 		{Params{BatchSize: 1, Instances: InstancesByClass}, false}} {
 		p := tt.p
-		_, err := k.New(nodes.Build{}, &p)
+		_, err := k.Construct(nodes.Build{}, &p)
 		if (err == nil) != tt.ok {
-			t.Errorf("New(%+v) error %v, want ok %v", tt.p, err, tt.ok)
+			t.Errorf("Construct(%+v) error %v, want ok %v", tt.p, err, tt.ok)
 		}
 	}
 }

@@ -18,25 +18,27 @@ type Params struct {
 	Path string `yaml:"path" json:"-" doc:"file or folder, relative to the spec; only its content enters the key"`
 }
 
+// Validate implements nodes.Validator.
+func (p Params) Validate() error {
+	if p.Path == "" {
+		return errors.New("path is required")
+	}
+	return nil
+}
+
 // Kind returns the file kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "file",
 		Doc:     "a file or folder from outside, identified by its content",
 		Version: 1,
-		Params:  func() any { return &Params{} },
-		New: func(b nodes.Build, params any) (nodes.Node, error) {
-			p := params.(*Params)
-			if p.Path == "" {
-				return nil, errors.New("path is required")
-			}
-			path := p.Path
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(b.Dir, path)
-			}
-			return &node{path: path, given: p.Path}, nil
-		},
-	}
+	}, nil, func(b nodes.Build, p Params) (nodes.Node, error) {
+		path := p.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(b.Dir, path)
+		}
+		return &node{path: path, given: p.Path}, nil
+	})
 }
 
 type node struct{ path, given string }

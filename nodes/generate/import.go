@@ -20,18 +20,39 @@ import (
 
 // ImportParams are the params of the pool-import kind.
 type ImportParams struct {
-	Dir      string   `yaml:"dir" json:"dir" doc:"sub-folder of the input holding the category folders (default: the input itself)"`
-	Size     int      `yaml:"size" json:"size" doc:"side of the square pool images"`
-	Classes  []string `yaml:"classes" json:"classes,omitempty" doc:"category names (or bind the classes input)"`
-	Source   string   `yaml:"source" json:"source" doc:"source tag written to meta.json"`
+	Dir      string   `yaml:"dir" json:"dir" doc:"relative path, inside the images input, of the folder holding the category folders (empty: the input itself)"`
+	Size     int      `yaml:"size" json:"size" doc:"side in pixels of the square pool images each PNG is resized to, grey, aspect kept (at least 1)"`
+	Classes  []string `yaml:"classes" json:"classes,omitempty" doc:"category names in id order; give these or bind the classes input, not both"`
+	Source   string   `yaml:"source" json:"source" doc:"source tag written to meta.json, by which train and score report acceptance per source (not empty)"`
 	PerClass int      `yaml:"per_class" json:"per_class" doc:"keep at most this many images per category, first by file name (0: all)"`
 	Invert   bool     `yaml:"invert" json:"invert" doc:"invert grey levels (objects on white backgrounds become bright on black)"`
-	Preview  int      `yaml:"preview" json:"preview" doc:"items per category in preview.png"`
+	Preview  int      `yaml:"preview" json:"preview" doc:"items per category drawn in preview.png (at least 1)"`
+}
+
+// Validate implements nodes.Validator.
+func (p ImportParams) Validate() error {
+	var errs []error
+	if p.Size < 1 {
+		errs = append(errs, fmt.Errorf("size must be at least 1, got %d", p.Size))
+	}
+	if p.PerClass < 0 {
+		errs = append(errs, fmt.Errorf("per_class must not be negative, got %d", p.PerClass))
+	}
+	if p.Preview < 1 {
+		errs = append(errs, fmt.Errorf("preview must be at least 1, got %d", p.Preview))
+	}
+	if p.Source == "" {
+		errs = append(errs, errors.New("source must not be empty"))
+	}
+	if filepath.IsAbs(p.Dir) || slices.Contains(strings.Split(filepath.ToSlash(p.Dir), "/"), "..") {
+		errs = append(errs, fmt.Errorf("dir %q must be a relative path inside the input", p.Dir))
+	}
+	return errors.Join(errs...)
 }
 
 // ImportKind turns a folder of PNGs written by any program into a pool.
 func ImportKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name: "pool-import",
 		Doc:  "make a pool from PNGs written by an external generator ({in}/<category name or id>/*.png), resized to size×size grey, aspect kept",
 		Inputs: []nodes.Slot{
@@ -41,28 +62,9 @@ func ImportKind() *nodes.Kind {
 		Version:  1,
 		Produces: format.TypePool,
 		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
-		Params:   func() any { return &ImportParams{Size: 28, Source: "import", Preview: 8} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*ImportParams)
-			var errs []error
-			if p.Size < 1 {
-				errs = append(errs, fmt.Errorf("size must be at least 1, got %d", p.Size))
-			}
-			if p.PerClass < 0 {
-				errs = append(errs, fmt.Errorf("per_class must not be negative, got %d", p.PerClass))
-			}
-			if p.Preview < 1 {
-				errs = append(errs, fmt.Errorf("preview must be at least 1, got %d", p.Preview))
-			}
-			if p.Source == "" {
-				errs = append(errs, errors.New("source must not be empty"))
-			}
-			if filepath.IsAbs(p.Dir) || slices.Contains(strings.Split(filepath.ToSlash(p.Dir), "/"), "..") {
-				errs = append(errs, fmt.Errorf("dir %q must be a relative path inside the input", p.Dir))
-			}
-			return &importNode{p: p}, errors.Join(errs...)
-		},
-	}
+	}, func() ImportParams { return ImportParams{Size: 28, Source: "import", Preview: 8} }, func(_ nodes.Build, p ImportParams) (nodes.Node, error) {
+		return &importNode{p: p}, nil
+	})
 }
 
 type importNode struct{ p ImportParams }

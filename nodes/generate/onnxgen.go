@@ -29,22 +29,22 @@ const (
 
 // ONNXParams are the params of the onnx-generate kind.
 type ONNXParams struct {
-	Model          string   `yaml:"model" json:"-" doc:"ONNX decoder file, relative to the spec; its content enters the key"`
-	CategoryInput  string   `yaml:"category_input" json:"category_input" doc:"name of the category input"`
-	CategoryFormat string   `yaml:"category_format" json:"category_format" doc:"index (int64 [B]) or onehot (float32 [B,K])"`
-	LatentInput    string   `yaml:"latent_input" json:"latent_input" doc:"name of the latent input, float32 [B,latent]"`
-	Latent         int      `yaml:"latent" json:"latent" doc:"latent dimension (0: read from the model)"`
-	Output         string   `yaml:"output" json:"output" doc:"name of the image output (default: the model's first)"`
-	Layout         string   `yaml:"layout" json:"layout" doc:"nchw ([B,1,S,S]) or nhw ([B,S,S])"`
-	Scale          string   `yaml:"scale" json:"scale" doc:"unit (values in [0,1]) or byte ([0,255])"`
-	Size           int      `yaml:"size" json:"size" doc:"side S of the output images"`
-	Classes        []string `yaml:"classes" json:"classes,omitempty" doc:"category names (or bind the classes input)"`
-	NPerClass      int      `yaml:"n_per_class" json:"n_per_class" doc:"items generated per category"`
-	Temperature    float64  `yaml:"temperature" json:"temperature" doc:"latent z ~ N(0, T²)"`
-	Seed           uint64   `yaml:"seed" json:"seed" doc:"seeds the latent draws"`
-	Source         string   `yaml:"source" json:"source" doc:"source tag written to meta.json"`
-	Preview        int      `yaml:"preview" json:"preview" doc:"items per category in preview.png"`
-	Threads        int      `yaml:"threads" json:"-" doc:"ONNX Runtime threads per run (results do not depend on it)"`
+	Model          string   `yaml:"model" json:"-" doc:"the ONNX decoder file (required), relative to the spec; its content digest enters the key, not its path"`
+	CategoryInput  string   `yaml:"category_input" json:"category_input" doc:"name of the model's category input (the model has exactly two inputs)"`
+	CategoryFormat string   `yaml:"category_format" json:"category_format" doc:"how the category is fed: index (int64 [B], the category id) or onehot (float32 [B, K] over the K categories)"`
+	LatentInput    string   `yaml:"latent_input" json:"latent_input" doc:"name of the model's latent input, float32 [B, latent]"`
+	Latent         int      `yaml:"latent" json:"latent" doc:"latent dimension (0: read from the model's fixed latent input shape)"`
+	Output         string   `yaml:"output" json:"output" doc:"name of the image output (empty: the model's first output)"`
+	Layout         string   `yaml:"layout" json:"layout" doc:"shape of the image output: nchw ([B, 1, S, S]) or nhw ([B, S, S])"`
+	Scale          string   `yaml:"scale" json:"scale" doc:"value range of the image output: unit ([0, 1], scaled by 255) or byte ([0, 255]); rounded and clipped to grey bytes"`
+	Size           int      `yaml:"size" json:"size" doc:"side S in pixels of the square output images (at least 1)"`
+	Classes        []string `yaml:"classes" json:"classes,omitempty" doc:"category names in id order; give these or bind the classes input, not both"`
+	NPerClass      int      `yaml:"n_per_class" json:"n_per_class" doc:"items generated per category (at least 1); the first n of a larger n_per_class are the same items"`
+	Temperature    float64  `yaml:"temperature" json:"temperature" doc:"T: every latent entry is T·N(0, 1), not negative (0: every item of a category is the same)"`
+	Seed           uint64   `yaml:"seed" json:"seed" doc:"seeds the latent draws (one stream per category and chunk of items)"`
+	Source         string   `yaml:"source" json:"source" doc:"source tag written to meta.json, by which train and score report acceptance per source (not empty)"`
+	Preview        int      `yaml:"preview" json:"preview" doc:"items per category drawn in preview.png (at least 1)"`
+	Threads        int      `yaml:"threads" json:"-" doc:"ONNX Runtime intra-op threads per model run (0 means 1); a speed knob that results do not depend on"`
 }
 
 // DefaultONNXParams are onnx-generate's defaults.
@@ -56,7 +56,8 @@ func DefaultONNXParams() ONNXParams {
 	}
 }
 
-func (p ONNXParams) validate() error {
+// Validate implements nodes.Validator.
+func (p ONNXParams) Validate() error {
 	var errs []error
 	if p.Model == "" {
 		errs = append(errs, errors.New("model is required (an ONNX decoder file)"))
@@ -89,26 +90,20 @@ func (p ONNXParams) validate() error {
 // ONNXKind generates a pool with any ONNX decoder that maps (category,
 // latent) to an image.
 func ONNXKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "onnx-generate",
 		Doc:      "generate a pool with an ONNX decoder (category, latent z ~ N(0, T²)) -> image; prefix-stable in n_per_class (needs ONNX Runtime)",
 		Version:  1,
 		Inputs:   []nodes.Slot{classesSlot},
 		Produces: format.TypePool,
 		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
-		Params:   func() any { p := DefaultONNXParams(); return &p },
-		New: func(b nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*ONNXParams)
-			if err := p.validate(); err != nil {
-				return nil, err
-			}
-			path := p.Model
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(b.Dir, path)
-			}
-			return &onnxNode{p: p, path: path, dir: b.Dir}, nil
-		},
-	}
+	}, DefaultONNXParams, func(b nodes.Build, p ONNXParams) (nodes.Node, error) {
+		path := p.Model
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(b.Dir, path)
+		}
+		return &onnxNode{p: p, path: path, dir: b.Dir}, nil
+	})
 }
 
 type onnxNode struct {

@@ -173,7 +173,7 @@ func TestONNXFingerprint(t *testing.T) {
 	fp := func(model string) string {
 		p := DefaultONNXParams()
 		p.Model = model
-		n, err := ONNXKind().New(nodes.Build{Dir: dir}, &p)
+		n, err := ONNXKind().Construct(nodes.Build{Dir: dir}, &p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,31 +14,31 @@ import (
 
 // Params are the params of the noise kind.
 type Params struct {
-	// Sigma is the noise's standard deviation on the 0–255 scale.
-	Sigma float64 `yaml:"sigma" json:"sigma"`
-	Seed  uint64  `yaml:"seed" json:"seed"`
-	// Source tags the pool (default "noise-σ<sigma>").
-	Source string `yaml:"source" json:"source"`
+	Sigma  float64 `yaml:"sigma" json:"sigma" doc:"standard deviation of the Gaussian noise added to every pixel, on the 0-255 scale (0: an exact copy); results are rounded and clipped to [0, 255]"`
+	Seed   uint64  `yaml:"seed" json:"seed" doc:"seeds the noise draws (one stream over all pixels in file order)"`
+	Source string  `yaml:"source" json:"source" doc:"source tag written to meta.json, by which train and score report acceptance per source (empty: noise-σ<sigma>)"`
+}
+
+// Validate implements nodes.Validator.
+func (p Params) Validate() error {
+	if !(p.Sigma >= 0) || math.IsInf(p.Sigma, 0) {
+		return fmt.Errorf("sigma %v must be a non-negative number", p.Sigma)
+	}
+	return nil
 }
 
 // Kind returns the noise kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:     "noise",
 		Doc:      "a pool of a real classification split with seeded Gaussian noise of std sigma (0-255 scale), clipped",
 		Version:  1,
 		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "the real classification dataset dir to corrupt", Accepts: []string{format.TypeClassification}}},
 		Produces: format.TypeClassification,
 		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile},
-		Params:   func() any { return &Params{Sigma: 40} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if !(p.Sigma >= 0) || math.IsInf(p.Sigma, 0) {
-				return nil, fmt.Errorf("sigma %v must be a non-negative number", p.Sigma)
-			}
-			return &Node{Params: p}, nil
-		},
-	}
+	}, func() Params { return Params{Sigma: 40} }, func(_ nodes.Build, p Params) (nodes.Node, error) {
+		return &Node{Params: p}, nil
+	})
 }
 
 // Node is a configured noise node.

@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 	for _, c := range []struct{ source, want string }{{"", "noise-σ40"}, {"", "noise-σ40"}, {"mine", "mine"}} {
 		p := k.Params().(*Params)
 		p.Source = c.source
-		node, err := k.New(nodes.Build{}, p)
+		node, err := k.Construct(nodes.Build{}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestRun(t *testing.T) {
 	if !bytes.Equal(outs[0], outs[1]) {
 		t.Error("two runs differ")
 	}
-	if _, err := k.New(nodes.Build{}, &Params{Sigma: -1}); err == nil {
+	if _, err := k.Construct(nodes.Build{}, &Params{Sigma: -1}); err == nil {
 		t.Error("negative sigma accepted")
 	}
 }

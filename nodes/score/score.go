@@ -24,23 +24,13 @@ const (
 
 // Params configures a score node.
 type Params struct {
-	// Batch is the number of consecutive items of one pool dir scored
-	// together (1: every item alone).
-	Batch int `yaml:"batch" json:"batch"`
-	// Normalize scores by the cosine (true) or the dot product (false).
-	Normalize bool `yaml:"normalize" json:"normalize"`
-	// RealBatch is the chunk size for the real gradient (a memory bound;
-	// the result is the gradient over all real images whatever its value,
-	// up to float rounding).
-	RealBatch int `yaml:"real_batch" json:"real_batch"`
-	// Subset restricts the gradients to the named parameters (all when
-	// empty).
-	Subset []string `yaml:"subset" json:"subset,omitempty"`
-	// Keep is "top" (keep the top fraction Top of the units) or
-	// "threshold" (keep units whose score is >= Tau).
-	Keep string  `yaml:"keep" json:"keep"`
-	Top  float64 `yaml:"top" json:"top"`
-	Tau  float64 `yaml:"tau" json:"tau"`
+	Batch     int      `yaml:"batch" json:"batch" doc:"consecutive items of one pool dir scored together as one unit, by the gradient of their mean loss (1: every item alone); a unit is kept or dropped whole"`
+	Normalize bool     `yaml:"normalize" json:"normalize" doc:"score by the cosine between a unit's gradient and the real gradient (true) or by their dot product (false)"`
+	RealBatch int      `yaml:"real_batch" json:"real_batch" doc:"real images per chunk when computing the real gradient (a memory bound; the gradient is over all real images either way, up to float rounding)"`
+	Subset    []string `yaml:"subset" json:"subset,omitempty" doc:"score on the gradient of these model parameters only, named like conv1.weight, fc.bias, out.weight (empty: all parameters)"`
+	Keep      string   `yaml:"keep" json:"keep" doc:"top (keep the top fraction of units by score) or threshold (keep units scoring at least tau)"`
+	Top       float64  `yaml:"top" json:"top" doc:"keep top: the fraction of units kept, in [0, 1]: the round(top·units) highest scores, ties going to the earlier unit"`
+	Tau       float64  `yaml:"tau" json:"tau" doc:"keep threshold: the score a unit needs to be kept (default -0.05, BSGAL's fixed threshold for the cosine)"`
 }
 
 // DefaultParams are the defaults a spec's params override.
@@ -48,7 +38,7 @@ func DefaultParams() Params {
 	return Params{Batch: 1, Normalize: true, RealBatch: 256, Keep: KeepTop, Top: 0.5, Tau: bsgal.ReferenceFixedTau}
 }
 
-// Validate checks the params.
+// Validate implements nodes.Validator.
 func (p Params) Validate() error {
 	var errs []error
 	if p.Batch < 1 || p.RealBatch < 1 {
@@ -71,7 +61,7 @@ func (p Params) Validate() error {
 
 // Kind returns the score kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "score",
 		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold",
 		Version: 1,
@@ -82,16 +72,10 @@ func Kind() *nodes.Kind {
 		},
 		Produces: format.TypeScores,
 		Outputs:  []string{format.ScoresFile, format.AcceptedFile, "metrics.json"},
-		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if err := p.Validate(); err != nil {
-				return nil, err
-			}
-			return &Node{Params: p}, nil
-		},
-	}
+	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
+		return &Node{Params: p}, nil
+	})
 }
 
 // Node is a configured score node.

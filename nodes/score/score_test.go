@@ -82,7 +82,7 @@ func trainedModel(t *testing.T, dir string) (string, *nn.Model) {
 
 func runScore(t *testing.T, p Params, model, real string, pools []string) string {
 	t.Helper()
-	node, err := Kind().New(nodes.Build{}, &p)
+	node, err := Kind().Construct(nodes.Build{}, &p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestParamsErrors(t *testing.T) {
 	} {
 		p := DefaultParams()
 		c.edit(&p)
-		if _, err := Kind().New(nodes.Build{}, &p); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := Kind().Construct(nodes.Build{}, &p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err = %v, want %q", err, c.want)
 		}
 	}

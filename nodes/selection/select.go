@@ -33,23 +33,23 @@ const (
 
 // Params configure a select node.
 type Params struct {
-	Scorer string `yaml:"scorer" json:"scorer" doc:"classifier (the scorer input: a train node on the reference corpus) or clip-onnx (image_model, text_model, bpe)"`
+	Scorer string `yaml:"scorer" json:"scorer" doc:"how a masked composite is scored: classifier (the softmax probability of the item's category under the scorer input, a train node's classifier on the reference corpus) or clip-onnx (the cosine between CLIP embeddings of the composite and of the prompt; needs image_model, text_model, bpe)"`
 	// Threshold nil means the scorer's default.
-	Threshold *float64 `yaml:"threshold" json:"threshold" doc:"drop items whose best score is below it (default 0.5 for classifier, 0.21 for clip-onnx)"`
-	MinArea   float64  `yaml:"min_area" json:"min_area" doc:"drop items whose chosen mask covers less of the image"`
-	MaxArea   float64  `yaml:"max_area" json:"max_area" doc:"drop items whose chosen mask covers more of the image"`
+	Threshold *float64 `yaml:"threshold" json:"threshold" doc:"drop items whose best score (over the annotators) is below it (empty: 0.5 for classifier, 0.21 for clip-onnx, X-Paste's)"`
+	MinArea   float64  `yaml:"min_area" json:"min_area" doc:"drop items whose chosen mask covers less than this fraction of the image; 0 ≤ min_area ≤ max_area"`
+	MaxArea   float64  `yaml:"max_area" json:"max_area" doc:"drop items whose chosen mask covers more than this fraction of the image, at most 1"`
 
-	ImageModel  string    `yaml:"image_model" json:"-" doc:"clip-onnx: image encoder ONNX file (content enters the key)"`
-	TextModel   string    `yaml:"text_model" json:"-" doc:"clip-onnx: text encoder ONNX file (content enters the key)"`
-	BPE         string    `yaml:"bpe" json:"-" doc:"clip-onnx: CLIP BPE merges file (bpe_simple_vocab_16e6.txt[.gz] or merges.txt)"`
-	Vocab       string    `yaml:"vocab" json:"-" doc:"clip-onnx: optional vocab.json whose ids replace those built from the merges"`
-	Prompt      string    `yaml:"prompt" json:"prompt" doc:"clip-onnx: text prompt; {category} is the class name"`
-	ImageSize   int       `yaml:"image_size" json:"image_size" doc:"clip-onnx: image encoder input size (0: the model's)"`
-	Mean        []float64 `yaml:"mean" json:"mean" doc:"clip-onnx: per-channel mean (CLIP's by default)"`
-	Std         []float64 `yaml:"std" json:"std" doc:"clip-onnx: per-channel std (CLIP's by default)"`
-	ImageOutput int       `yaml:"image_output" json:"image_output" doc:"clip-onnx: index of the image embedding output"`
-	TextOutput  int       `yaml:"text_output" json:"text_output" doc:"clip-onnx: index of the text embedding output"`
-	Threads     int       `yaml:"threads" json:"-" doc:"clip-onnx: ONNX Runtime threads per run (results do not depend on it)"`
+	ImageModel  string    `yaml:"image_model" json:"-" doc:"clip-onnx: image encoder ONNX file, relative to the spec; its content digest enters the key, not its path"`
+	TextModel   string    `yaml:"text_model" json:"-" doc:"clip-onnx: text encoder ONNX file, relative to the spec; its content digest enters the key, not its path"`
+	BPE         string    `yaml:"bpe" json:"-" doc:"clip-onnx: CLIP BPE merges file (bpe_simple_vocab_16e6.txt[.gz] or merges.txt), relative to the spec; its content digest enters the key"`
+	Vocab       string    `yaml:"vocab" json:"-" doc:"clip-onnx: optional vocab.json whose ids replace those built from the merges, relative to the spec; its content digest enters the key"`
+	Prompt      string    `yaml:"prompt" json:"prompt" doc:"clip-onnx: text prompt, which must contain {category} (replaced by the category name)"`
+	ImageSize   int       `yaml:"image_size" json:"image_size" doc:"clip-onnx: side of the square image encoder input in pixels (0: the model's fixed size)"`
+	Mean        []float64 `yaml:"mean" json:"mean" doc:"clip-onnx: R, G, B means subtracted from the pixels scaled to [0, 1] (default: CLIP's)"`
+	Std         []float64 `yaml:"std" json:"std" doc:"clip-onnx: R, G, B divisors after the mean, each positive (default: CLIP's)"`
+	ImageOutput int       `yaml:"image_output" json:"image_output" doc:"clip-onnx: index of the image encoder output holding the embedding"`
+	TextOutput  int       `yaml:"text_output" json:"text_output" doc:"clip-onnx: index of the text encoder output holding the embedding"`
+	Threads     int       `yaml:"threads" json:"-" doc:"clip-onnx: ONNX Runtime intra-op threads per model run (0 means 1); a speed knob that results do not depend on"`
 }
 
 // DefaultParams are the defaults a spec's params override.
@@ -72,7 +72,8 @@ func (p Params) EffectiveThreshold() float64 {
 	return DefaultClassifierThreshold
 }
 
-func (p Params) validate() error {
+// Validate implements nodes.Validator.
+func (p Params) Validate() error {
 	var errs []error
 	switch p.Scorer {
 	case ScorerClassifier:
@@ -108,7 +109,7 @@ func (p Params) validate() error {
 
 // Kind returns the select kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "select",
 		Doc:     "per item keep the annotator whose masked composite the scorer likes best; drop low scores and masks outside [min_area, max_area]",
 		Version: 1,
@@ -119,21 +120,15 @@ func Kind() *nodes.Kind {
 		},
 		Produces: format.TypeInstances,
 		Outputs:  []string{format.ImagesFile, format.MasksFile, format.LabelsFile, format.InstancesScoresFile, format.MetaFile, "metrics.json", "kept_vs_dropped.png"},
-		Params:   func() any { p := DefaultParams(); return &p },
-		New: func(b nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if err := p.validate(); err != nil {
-				return nil, err
+	}, DefaultParams, func(b nodes.Build, p Params) (nodes.Node, error) {
+		abs := func(s string) string {
+			if s == "" || filepath.IsAbs(s) {
+				return s
 			}
-			abs := func(s string) string {
-				if s == "" || filepath.IsAbs(s) {
-					return s
-				}
-				return filepath.Join(b.Dir, s)
-			}
-			return &Node{p: p, dir: b.Dir, image: abs(p.ImageModel), text: abs(p.TextModel), bpe: abs(p.BPE), vocab: abs(p.Vocab)}, nil
-		},
-	}
+			return filepath.Join(b.Dir, s)
+		}
+		return &Node{p: p, dir: b.Dir, image: abs(p.ImageModel), text: abs(p.TextModel), bpe: abs(p.BPE), vocab: abs(p.Vocab)}, nil
+	})
 }
 
 // Node is a configured select node.

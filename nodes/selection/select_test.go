@@ -141,7 +141,7 @@ func runSelect(t *testing.T, f fixture, build nodes.Build, scorer string, set fu
 	t.Helper()
 	p := DefaultParams()
 	set(&p)
-	n, err := Kind().New(build, &p)
+	n, err := Kind().Construct(build, &p)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +445,7 @@ func TestSelectCLIP(t *testing.T) {
 	}
 
 	// The key sees the files' content.
-	n, err := Kind().New(nodes.Build{Dir: dir}, func() *Params { p := DefaultParams(); set(nil)(&p); return &p }())
+	n, err := Kind().Construct(nodes.Build{Dir: dir}, func() *Params { p := DefaultParams(); set(nil)(&p); return &p }())
 	must(t, err)
 	fp, err := n.(nodes.Fingerprinter).Fingerprint(context.Background(), hasher{})
 	must(t, err)

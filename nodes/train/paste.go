@@ -18,16 +18,12 @@ import (
 // are pasted into real scenes when the train set is a segmentation set and
 // the pool input holds INSTANCES dirs.
 type PasteParams struct {
-	// MaxPaste bounds the instances pasted into one scene: the count is
-	// uniform in [0, max_paste]. X-Paste uses 19 on LVIS-size images; the
-	// default keeps it, and small scenes should take fewer (a 32×32 lt-seg
-	// scene holds 1–2 instances of ~13 px: pasting 19 would bury it).
-	MaxPaste int `yaml:"max_paste" json:"max_paste"`
-	// MinSide is the smallest longer side, in pixels, a pasted instance is
-	// resized to (sides drawn below it are raised to it).
-	MinSide int `yaml:"min_side" json:"min_side"`
-	// Flip is the probability of a horizontal flip of each pasted instance.
-	Flip float64 `yaml:"flip" json:"flip"`
+	// MaxPaste: X-Paste uses 19 on LVIS-size images; the default keeps it,
+	// and small scenes should take fewer (a 32×32 lt-seg scene holds 1–2
+	// instances of ~13 px: pasting 19 would bury it).
+	MaxPaste int     `yaml:"max_paste" json:"max_paste" doc:"instance paste: the number of instances pasted into each scene is uniform in [0, max_paste] (X-Paste's 19 is for LVIS-size images; small scenes want a few)"`
+	MinSide  int     `yaml:"min_side" json:"min_side" doc:"instance paste: smallest longer side, in pixels, a pasted instance is resized to (drawn sides below it are raised to it; at least 1)"`
+	Flip     float64 `yaml:"flip" json:"flip" doc:"instance paste: probability in [0, 1] of flipping each pasted instance horizontally"`
 }
 
 // DefaultPasteParams are X-Paste's settings: 0–19 instances per scene,

@@ -446,7 +446,7 @@ func TestPasteEndToEnd(t *testing.T) {
 	lp := k.Params().(*data.LTSegParams)
 	lp.Size, lp.RareMax, lp.CommonMax, lp.FrequentMax, lp.TestScenesPerClass, lp.Preview, lp.Seed = 32, 2, 5, 8, 2, 2, 1
 	lp.MinSide, lp.MaxSide, lp.MaxInstances = 9, 13, 2
-	node, err := k.New(nodes.Build{}, lp)
+	node, err := k.Construct(nodes.Build{}, lp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,51 +35,33 @@ const (
 // ThresholdParams picks BSGAL's threshold (see bsgal.Fixed, bsgal.Dynamic,
 // bsgal.Linear).
 type ThresholdParams struct {
-	// Type is fixed, dynamic or linear.
-	Type string `yaml:"type" json:"type"`
-	// Tau is the fixed threshold.
-	Tau float64 `yaml:"tau" json:"tau"`
-	// Rate is the dynamic threshold's acceptance rate r.
-	Rate float64 `yaml:"rate" json:"rate"`
-	// R0 and R1 are the linear schedule's first and last rates.
-	R0 float64 `yaml:"r0" json:"r0"`
-	R1 float64 `yaml:"r1" json:"r1"`
-	// Window is W, the number of recent scores a dynamic or linear
-	// threshold keeps.
-	Window int `yaml:"window" json:"window"`
+	Type   string  `yaml:"type" json:"type" doc:"bsgal: the threshold τ a score must reach: fixed (tau), dynamic (accept about a fraction rate) or linear (a rate going from r0 to r1 over the run)"`
+	Tau    float64 `yaml:"tau" json:"tau" doc:"bsgal, type fixed: τ itself (default -0.05, for the cosine score)"`
+	Rate   float64 `yaml:"rate" json:"rate" doc:"bsgal, type dynamic: acceptance rate r in [0, 1]; τ is the (1-r) quantile of the last window scores (0 before the first)"`
+	R0     float64 `yaml:"r0" json:"r0" doc:"bsgal, type linear: acceptance rate at the first iteration, in [0, 1]"`
+	R1     float64 `yaml:"r1" json:"r1" doc:"bsgal, type linear: acceptance rate at the last iteration, in [0, 1] (may be below r0)"`
+	Window int     `yaml:"window" json:"window" doc:"bsgal, types dynamic and linear: W, the number of most recent scores whose quantile is τ (at least 1)"`
 }
 
 // SelectParams is the train kind's `select:` block: how generated data from
 // the pool input enters the loop. Fields a mode does not use are ignored.
 type SelectParams struct {
-	// Mode is none, all, random, filter, offline, bsgal or lookahead.
-	Mode string `yaml:"mode" json:"mode"`
-	// Batch is the number of generated items drawn per iteration (0: the
-	// real batch size).
-	Batch int `yaml:"batch" json:"batch"`
-	// Draw is "pool" (each generated batch from one pool dir, chosen at
-	// random) or "mixed" (from all pool dirs at once).
-	Draw string `yaml:"draw" json:"draw"`
-	// Rate is random's acceptance probability.
-	Rate float64 `yaml:"rate" json:"rate"`
-	// Tau is filter's threshold on the per-item scores of the scores input.
-	Tau float64 `yaml:"tau" json:"tau"`
-	// Normalize scores by the cosine (true) or the dot product (false).
-	Normalize bool `yaml:"normalize" json:"normalize"`
-	// Cache is the real-gradient cache rule, momentum or average, and M its
-	// momentum.
-	Cache string  `yaml:"cache" json:"cache"`
-	M     float64 `yaml:"m" json:"m"`
-	// Subset restricts the scored gradients to the named parameters (all
-	// when empty); training always uses the full gradient.
-	Subset    []string        `yaml:"subset" json:"subset,omitempty"`
+	Mode  string  `yaml:"mode" json:"mode" doc:"none (real data only), all (train on every generated batch), random (accept with probability rate), filter (draw only items scoring at least tau in the scores input), offline (draw only items a score node accepted), bsgal (accept when the generated batch's gradient scores at least the threshold against the cached real gradient) or lookahead (accept when one plain SGD step with the generated part leaves a lower loss on a real probe batch than one without)"`
+	Batch int     `yaml:"batch" json:"batch" doc:"classification: generated items drawn per iteration (0: batch_size); with instance paste the scenes are the real batch"`
+	Draw  string  `yaml:"draw" json:"draw" doc:"pool (each iteration's generated part from one pool dir, chosen uniformly, so acceptance per source is meaningful) or mixed (from all pool dirs at once)"`
+	Rate  float64 `yaml:"rate" json:"rate" doc:"random: acceptance probability in [0, 1]"`
+	Tau   float64 `yaml:"tau" json:"tau" doc:"filter: the per-item score (scores input) an item needs to be drawn"`
+	// Normalize, Cache, M, Subset and Threshold apply to mode bsgal.
+	Normalize bool            `yaml:"normalize" json:"normalize" doc:"bsgal: score by the cosine (true) or the dot product (false) of the generated and cached real gradients"`
+	Cache     string          `yaml:"cache" json:"cache" doc:"bsgal: how the cached real gradient follows each real batch's: momentum (c ← m·c + (1-m)·g) or average (running mean); the first batch sets it"`
+	M         float64         `yaml:"m" json:"m" doc:"bsgal, cache momentum: m in [0, 1), the weight of the old cache"`
+	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient"`
 	Threshold ThresholdParams `yaml:"threshold" json:"threshold"`
-	// Probe is the number of real images on which lookahead measures the
-	// real loss (0: the real batch size). The probe batch is drawn from its
-	// own seeded stream, apart from the training batch: measured on the
-	// training batch itself, the plain step would nearly always win, since
-	// it descends exactly that batch's loss.
-	Probe int `yaml:"probe" json:"probe"`
+	// Probe: the probe batch is drawn from its own seeded stream, apart
+	// from the training batch: measured on the training batch itself, the
+	// plain step would nearly always win, since it descends exactly that
+	// batch's loss.
+	Probe int `yaml:"probe" json:"probe" doc:"lookahead: real images (drawn from their own seeded stream) on which the two one-step losses are compared (0: batch_size)"`
 }
 
 // DefaultSelectParams is real-only training with BSGAL's reference settings

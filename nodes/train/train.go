@@ -17,38 +17,24 @@ import (
 	"dagrun/nodes"
 )
 
-// Params configures a training run. Zero slices take the network's default
-// widths.
+// Params configures a training run.
 type Params struct {
-	// Arch is "mlp", "cnn", "fcn" or "auto" (cnn for classification, fcn for
-	// segmentation).
-	Arch     string `yaml:"arch" json:"arch"`
-	Hidden   []int  `yaml:"hidden" json:"hidden,omitempty"`
-	Channels []int  `yaml:"channels" json:"channels,omitempty"`
-	// Optimizer is "sgd" (momentum, L2 weight decay) or "adamw".
-	Optimizer   string  `yaml:"optimizer" json:"optimizer"`
-	LR          float64 `yaml:"lr" json:"lr"`
-	Momentum    float64 `yaml:"momentum" json:"momentum"`
-	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
-	// Warmup is the number of linear warm-up iterations before the cosine
-	// decay of the learning rate.
-	Warmup     int `yaml:"warmup" json:"warmup"`
-	Iterations int `yaml:"iterations" json:"iterations"`
-	BatchSize  int `yaml:"batch_size" json:"batch_size"`
-	// Sampling is "uniform" (seeded epochs) or "balanced" (category first,
-	// then one of its images).
-	Sampling string `yaml:"sampling" json:"sampling"`
-	// EvalEvery evaluates on the val input every so many iterations (0: only
-	// at the end).
-	EvalEvery int    `yaml:"eval_every" json:"eval_every"`
-	Seed      uint64 `yaml:"seed" json:"seed"`
+	Arch        string  `yaml:"arch" json:"arch" doc:"network: mlp or cnn (classification), fcn (segmentation), or auto (cnn for a classification train set, fcn for a segmentation one)"`
+	Hidden      []int   `yaml:"hidden" json:"hidden,omitempty" doc:"mlp: widths of the hidden layers (empty: [128])"`
+	Channels    []int   `yaml:"channels" json:"channels,omitempty" doc:"cnn and fcn: the two conv widths [c1, c2] (empty: [8, 16] for cnn, [16, 32] for fcn)"`
+	Optimizer   string  `yaml:"optimizer" json:"optimizer" doc:"sgd (heavy-ball momentum, weight decay added to the gradient) or adamw (decoupled weight decay, betas 0.9 and 0.999)"`
+	LR          float64 `yaml:"lr" json:"lr" doc:"peak learning rate, reached after warmup and decayed by a half cosine to 0 at the last iteration; must be positive"`
+	Momentum    float64 `yaml:"momentum" json:"momentum" doc:"sgd: momentum in [0, 1) (adamw ignores it)"`
+	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay" doc:"weight decay coefficient, not negative (sgd: L2 term in the gradient; adamw: decoupled)"`
+	Warmup      int     `yaml:"warmup" json:"warmup" doc:"iterations of linear learning-rate warm-up from lr/warmup to lr (0: none)"`
+	Iterations  int     `yaml:"iterations" json:"iterations" doc:"optimizer steps, one real batch each"`
+	BatchSize   int     `yaml:"batch_size" json:"batch_size" doc:"real images per iteration (also the batch size of val evaluation)"`
+	Sampling    string  `yaml:"sampling" json:"sampling" doc:"how real batches are drawn: uniform (seeded shuffled epochs) or balanced (a uniformly random category, then one of its images, with replacement)"`
+	EvalEvery   int     `yaml:"eval_every" json:"eval_every" doc:"evaluate on the val input every so many iterations, into val.csv (0: only after the last)"`
+	Seed        uint64  `yaml:"seed" json:"seed" doc:"seeds weight init, real batches and every draw of select and paste (each from its own stream)"`
 	// Select says how generated data from the pool input enters the loop.
-	Select SelectParams `yaml:"select" json:"select"`
-	// PoolFraction is the share of the pool used: per pool dir and per
-	// category, only the first ⌈fraction·n⌉ of its n items (in file order),
-	// so that the items of a smaller fraction are among those of a larger
-	// one and one pool serves every point of a data-amount curve.
-	PoolFraction float64 `yaml:"pool_fraction" json:"pool_fraction"`
+	Select       SelectParams `yaml:"select" json:"select"`
+	PoolFraction float64      `yaml:"pool_fraction" json:"pool_fraction" doc:"share of the pool used, in (0, 1]: per pool dir and category the first ⌈fraction·n⌉ of its n items in file order, so smaller fractions use a subset of larger ones"`
 	// Paste configures instance paste (segmentation with an INSTANCES
 	// pool).
 	Paste PasteParams `yaml:"paste" json:"paste"`
@@ -63,7 +49,8 @@ func DefaultParams() Params {
 	}
 }
 
-// Validate checks the values that do not depend on the data.
+// Validate implements nodes.Validator: it checks the values that do not
+// depend on the data.
 func (p Params) Validate() error {
 	var errs []error
 	switch p.Arch {
@@ -106,7 +93,7 @@ func (p Params) Validate() error {
 
 // Kind returns the train kind.
 func Kind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "train",
 		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead",
 		Version: 4,
@@ -118,16 +105,10 @@ func Kind() *nodes.Kind {
 		},
 		Produces: format.TypeModel,
 		Outputs:  []string{format.ModelDir, "loss.csv", "val.csv", format.DecisionsFile, "metrics.json", format.GalleryDir},
-		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*Params)
-			if err := p.Validate(); err != nil {
-				return nil, err
-			}
-			return &Node{Params: p}, nil
-		},
-	}
+	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
+		return &Node{Params: p}, nil
+	})
 }
 
 // Step is what a Proposer may know about the current iteration.

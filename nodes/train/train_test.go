@@ -347,7 +347,7 @@ func TestParamsErrors(t *testing.T) {
 	} {
 		p := k.Params().(*Params)
 		c.edit(p)
-		if _, err := k.New(nodes.Build{}, p); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := k.Construct(nodes.Build{}, p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err = %v, want it to mention %q", err, c.want)
 		}
 	}

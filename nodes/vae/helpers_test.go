@@ -32,7 +32,7 @@ func tryRunKind[P any](t *testing.T, k *nodes.Kind, b nodes.Build, set func(*P),
 	if set != nil {
 		set(p)
 	}
-	n, err := k.New(b, p)
+	n, err := k.Construct(b, p)
 	if err != nil {
 		return "", err
 	}
@@ -111,7 +111,7 @@ func buildLTSeg(mdir, fdir string) (string, error) {
 		return "", err
 	}
 	run := func(k *nodes.Kind, p any, inputs map[string][]string, out string) error {
-		n, err := k.New(nodes.Build{}, p)
+		n, err := k.Construct(nodes.Build{}, p)
 		if err != nil {
 			return err
 		}

@@ -50,17 +50,39 @@ func sampleAll(v *VAE, classes []int, n int, temperature float64, seed uint64) *
 
 // SampleParams are the params of the vae-sample kind.
 type SampleParams struct {
-	NPerClass   int     `yaml:"n_per_class" json:"n_per_class" doc:"items generated per category"`
-	Temperature float64 `yaml:"temperature" json:"temperature" doc:"scales the latent spread around the category mean; above 1 is more diverse"`
-	Seed        uint64  `yaml:"seed" json:"seed" doc:"seeds the latent draws"`
-	Source      string  `yaml:"source" json:"source" doc:"source tag in meta.json (default vae-t<temperature>)"`
-	Classes     []int   `yaml:"classes" json:"classes,omitempty" doc:"category ids to generate (default all)"`
-	Preview     int     `yaml:"preview" json:"preview" doc:"items per category in preview.png"`
+	NPerClass   int     `yaml:"n_per_class" json:"n_per_class" doc:"items generated per category (at least 1); the first n of a larger n_per_class are the same items"`
+	Temperature float64 `yaml:"temperature" json:"temperature" doc:"T, scaling the latent spread around the category mean (0: every item is the mean; above 1: more diverse, less faithful)"`
+	Seed        uint64  `yaml:"seed" json:"seed" doc:"seeds the latent draws (one stream per category and chunk of items)"`
+	Source      string  `yaml:"source" json:"source" doc:"source tag written to meta.json, by which train and score report acceptance per source (empty: vae-t<temperature>, e.g. vae-t1.0)"`
+	Classes     []int   `yaml:"classes" json:"classes,omitempty" doc:"category ids to generate, each once, in this order (empty: all of the model's)"`
+	Preview     int     `yaml:"preview" json:"preview" doc:"items per category drawn in preview.png (at least 1)"`
+}
+
+// Validate implements nodes.Validator.
+func (p SampleParams) Validate() error {
+	var errs []error
+	if p.NPerClass < 1 {
+		errs = append(errs, fmt.Errorf("n_per_class must be at least 1, got %d", p.NPerClass))
+	}
+	if !(p.Temperature >= 0) {
+		errs = append(errs, fmt.Errorf("temperature must be non-negative, got %v", p.Temperature))
+	}
+	if p.Preview < 1 {
+		errs = append(errs, fmt.Errorf("preview must be at least 1, got %d", p.Preview))
+	}
+	seen := map[int]bool{}
+	for _, c := range p.Classes {
+		if c < 0 || seen[c] {
+			errs = append(errs, fmt.Errorf("classes: %d is negative or repeated", c))
+		}
+		seen[c] = true
+	}
+	return errors.Join(errs...)
 }
 
 // SampleKind draws a pool from a vae-train model.
 func SampleKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "vae-sample",
 		Doc:     "generate a pool from a vae-train model: n_per_class items per category, z = mean_c + T·chol_c·ε from the fitted per-category latent prior, prefix-stable in n_per_class",
 		Version: 1,
@@ -69,35 +91,15 @@ func SampleKind() *nodes.Kind {
 		},
 		Produces: format.TypePool,
 		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
-		Params:   func() any { return &SampleParams{NPerClass: 100, Temperature: 1, Preview: 8} },
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*SampleParams)
-			var errs []error
-			if p.NPerClass < 1 {
-				errs = append(errs, fmt.Errorf("n_per_class must be at least 1, got %d", p.NPerClass))
+	}, func() SampleParams { return SampleParams{NPerClass: 100, Temperature: 1, Preview: 8} }, func(_ nodes.Build, p SampleParams) (nodes.Node, error) {
+		if p.Source == "" {
+			p.Source = "vae-t" + strconv.FormatFloat(p.Temperature, 'f', -1, 64)
+			if p.Temperature == float64(int64(p.Temperature)) {
+				p.Source += ".0"
 			}
-			if !(p.Temperature >= 0) {
-				errs = append(errs, fmt.Errorf("temperature must be non-negative, got %v", p.Temperature))
-			}
-			if p.Preview < 1 {
-				errs = append(errs, fmt.Errorf("preview must be at least 1, got %d", p.Preview))
-			}
-			seen := map[int]bool{}
-			for _, c := range p.Classes {
-				if c < 0 || seen[c] {
-					errs = append(errs, fmt.Errorf("classes: %d is negative or repeated", c))
-				}
-				seen[c] = true
-			}
-			if p.Source == "" {
-				p.Source = "vae-t" + strconv.FormatFloat(p.Temperature, 'f', -1, 64)
-				if p.Temperature == float64(int64(p.Temperature)) {
-					p.Source += ".0"
-				}
-			}
-			return &sampleNode{p: p}, errors.Join(errs...)
-		},
-	}
+		}
+		return &sampleNode{p: p}, nil
+	})
 }
 
 type sampleNode struct{ p SampleParams }

@@ -19,17 +19,17 @@ import (
 
 // TrainParams are the params of the vae-train kind.
 type TrainParams struct {
-	Latent     int     `yaml:"latent" json:"latent" doc:"dimension of z"`
-	Hidden     int     `yaml:"hidden" json:"hidden" doc:"width of the hidden layer of encoder and decoder"`
-	Iterations int     `yaml:"iterations" json:"iterations" doc:"Adam steps on the reference corpus"`
-	BatchSize  int     `yaml:"batch_size" json:"batch_size" doc:"images per step"`
-	LR         float64 `yaml:"lr" json:"lr" doc:"peak Adam learning rate (cosine decay to 0 over each phase)"`
-	Beta       float64 `yaml:"beta" json:"beta" doc:"weight of the KL term"`
-	Seed       uint64  `yaml:"seed" json:"seed" doc:"seeds init, batches and noise"`
+	Latent     int     `yaml:"latent" json:"latent" doc:"dimension of the latent z (at least 1)"`
+	Hidden     int     `yaml:"hidden" json:"hidden" doc:"width of the one hidden layer of encoder and decoder (at least 1)"`
+	Iterations int     `yaml:"iterations" json:"iterations" doc:"Adam steps on the data input, each on batch_size images drawn uniformly"`
+	BatchSize  int     `yaml:"batch_size" json:"batch_size" doc:"images per step, in both phases"`
+	LR         float64 `yaml:"lr" json:"lr" doc:"peak Adam learning rate of the first phase, decayed by a half cosine to 0 (positive)"`
+	Beta       float64 `yaml:"beta" json:"beta" doc:"weight β of the KL term against the reconstruction loss, not negative (1: the standard ELBO; 0: reconstruction only)"`
+	Seed       uint64  `yaml:"seed" json:"seed" doc:"seeds the initialisation, the batch draws and the reparameterisation noise (one stream each)"`
 	// FinetuneIterations and FinetuneLR apply only when the finetune input
 	// is bound.
-	FinetuneIterations int     `yaml:"finetune_iterations" json:"finetune_iterations" doc:"steps on the real training instances when finetune is bound"`
-	FinetuneLR         float64 `yaml:"finetune_lr" json:"finetune_lr" doc:"peak learning rate of the fine-tune phase"`
+	FinetuneIterations int     `yaml:"finetune_iterations" json:"finetune_iterations" doc:"with the finetune input: Adam steps on its instance crops, each image drawn from a uniformly chosen category, so rare categories weigh as much as frequent ones"`
+	FinetuneLR         float64 `yaml:"finetune_lr" json:"finetune_lr" doc:"with the finetune input: peak learning rate of the fine-tune phase, decayed like lr (positive)"`
 }
 
 // DefaultTrainParams are vae-train's defaults: a model that trains in well
@@ -42,7 +42,8 @@ func DefaultTrainParams() TrainParams {
 	}
 }
 
-func (p TrainParams) validate() error {
+// Validate implements nodes.Validator.
+func (p TrainParams) Validate() error {
 	var errs []error
 	if p.Latent < 1 || p.Hidden < 1 {
 		errs = append(errs, fmt.Errorf("latent %d and hidden %d must be positive", p.Latent, p.Hidden))
@@ -66,7 +67,7 @@ func (p TrainParams) validate() error {
 // lt-seg reference corpus), optionally fine-tuned on the instances of a
 // segmentation training set.
 func TrainKind() *nodes.Kind {
-	return &nodes.Kind{
+	return nodes.Typed(nodes.Kind{
 		Name:    "vae-train",
 		Doc:     "train a class-conditional VAE generator (embedded stand-in for a pretrained generator) on the reference corpus, optionally fine-tuned on real training instances",
 		Version: 1,
@@ -76,19 +77,10 @@ func TrainKind() *nodes.Kind {
 		},
 		Produces: format.TypeVAE,
 		Outputs:  []string{format.ModelDir, "loss.csv", "metrics.json", format.PreviewFile},
-		Params: func() any {
-			p := DefaultTrainParams()
-			return &p
-		},
-		CPU: 2,
-		New: func(_ nodes.Build, params any) (nodes.Node, error) {
-			p := *params.(*TrainParams)
-			if err := p.validate(); err != nil {
-				return nil, err
-			}
-			return &trainNode{p: p}, nil
-		},
-	}
+		CPU:      2,
+	}, DefaultTrainParams, func(_ nodes.Build, p TrainParams) (nodes.Node, error) {
+		return &trainNode{p: p}, nil
+	})
 }
 
 type trainNode struct{ p TrainParams }
