@@ -72,6 +72,11 @@ func TestVerifyEvictsBitRotAndWhatWasComputedFromIt(t *testing.T) {
 	must(t, err)
 	_, err = c.Commit(ctx, "other", output(t, c, map[string]string{"o": "unrelated"}), Record{Kind: "k"})
 	must(t, err)
+	// "checked" read up's whole output, hashing it while it was copied:
+	// it was computed from good bytes and stays.
+	_, err = c.Commit(ctx, "checked", output(t, c, map[string]string{"o": "from up, checked"}),
+		Record{Kind: "k", Inputs: fmt.Sprintf(`[{"slot":"x","index":0,"digest":%q}]`, up.Digest), InputsChecked: true})
+	must(t, err)
 	rot(t, c.BlobPath(sha("precious bytes")))
 
 	if _, err := c.Get(ctx, "up"); err != nil {
@@ -87,8 +92,10 @@ func TestVerifyEvictsBitRotAndWhatWasComputedFromIt(t *testing.T) {
 			t.Errorf("Get(%q) after Verify = %v, want ErrNotFound (evicted)", key, err)
 		}
 	}
-	if _, err := c.Get(ctx, "other"); err != nil {
-		t.Errorf("Get(other) after Verify = %v, want the unrelated entry kept", err)
+	for _, key := range []string{"other", "checked"} {
+		if _, err := c.Get(ctx, key); err != nil {
+			t.Errorf("Get(%q) after Verify = %v, want it kept", key, err)
+		}
 	}
 	if _, err := os.Stat(c.BlobPath(sha("precious bytes"))); err == nil {
 		t.Errorf("the corrupt blob file is still in the store")

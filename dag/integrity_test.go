@@ -141,6 +141,33 @@ nodes:
 	}
 }
 
+// What a node may do with its private input copies: change their mode,
+// hard-link them into its output (stored as a copy) and read them.
+func TestNodeMayChmodAndLinkItsInputs(t *testing.T) {
+	e := newEnv(t)
+	linker := funcKind("linker", func(ctx context.Context, env *nodes.Env) error {
+		p := filepath.Join(env.Input("x"), "out.txt")
+		if err := os.Chmod(p, 0o600); err != nil {
+			return err
+		}
+		return os.Link(p, filepath.Join(env.OutDir, "out.txt"))
+	})
+	reg := nodes.NewRegistry(fakeKind(e.cnt), linker)
+	g := e.graphWith(reg, "link.yaml", `name: link
+nodes:
+  a: {kind: fake, params: {value: A}}
+  l: {kind: linker, inputs: {x: a}}
+`)
+	sum := e.run(g, 1)
+	if l := resultOf(sum, "l"); l.State != dag.Done || readOut(t, e.cache, l.Entry) != "A" {
+		t.Fatalf("l: %v %v", l.State, l.Err)
+	}
+	fi, err := os.Stat(e.cache.BlobPath(sha256hex("A")))
+	if err != nil || fi.Mode().Perm() != 0o444 {
+		t.Errorf("a's blob: %v, %v; want it 0444 and untouched", fi.Mode(), err)
+	}
+}
+
 // Item 3: a `file` source edited after its key was computed and before its
 // copy is made must not be stored under the old key.
 func TestFileSourceEditedBeforeCopyIsRefused(t *testing.T) {
