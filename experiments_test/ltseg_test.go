@@ -12,18 +12,20 @@ import (
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
-	"dagrun/nodes/filter"
 	"dagrun/nodes/generate"
+	"dagrun/nodes/selection"
 	"dagrun/nodes/train"
+	"dagrun/nodes/vae"
 	"dagrun/spec"
 )
 
 // genRegistry holds the kinds the lt-seg generated-data specs use.
 func genRegistry() *nodes.Registry {
-	kinds := []*nodes.Kind{command.Kind(), train.Kind(), evaluate.Kind(), filter.Kind()}
+	kinds := []*nodes.Kind{command.Kind(), train.Kind(), evaluate.Kind(), selection.Kind()}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
+	kinds = append(kinds, vae.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }
 

@@ -2,6 +2,35 @@
 // a one-line doc, a version, typed input slots, a params type, resource
 // weights and a constructor.
 //
+// Layout. Everything under nodes/ is a kind: one package per kind, or per
+// tight family of kinds, named after the kind or saying in its doc.go why
+// not (nodes/selection holds select, a Go keyword; nodes/data the family of
+// real-data sources). What kinds use lives elsewhere: libraries (networks,
+// the BSGAL math, ONNX Runtime, image codecs, metrics) under lib/, and the
+// directory formats kinds hand each other in the package format. A kind
+// package imports only this package, format and lib/*, never another kind
+// (go test ./internal/archtest enforces it); logic two kinds need moves to
+// lib/, a file layout two kinds share to format.
+//
+// Adding a kind:
+//  1. Put it in a new package nodes/<name> (or beside its family) with a
+//     doc.go stating what it computes and its invariants.
+//  2. Write func Kind() *nodes.Kind: a name used nowhere else, a one-line
+//     Doc, Version 1, its Inputs with the type tags each slot Accepts,
+//     Produces and Outputs, Params returning a pointer to the defaults, and
+//     New validating the params and returning the Node.
+//  3. Output and input types are format constants. If the kind writes a new
+//     directory format, add format/<name>.go with its type tag, meta struct,
+//     file names and Load/Save, and extend format's tests so that the new
+//     writer's output goes through every reader.
+//  4. The Node's Run reads its inputs with format's readers, writes only
+//     under Env.OutDir and seeds every random draw from params. A node that
+//     reads files outside its inputs implements Fingerprinter so their
+//     content enters its key.
+//  5. List the kind in cmd/dagrun/registry.go and regenerate README's kinds
+//     reference (go test ./cmd/dagrun -update).
+//  6. Test it on inputs it builds with format (not with other kinds).
+//
 // Invariants:
 //   - nodes knows nothing of scheduling, caching or SQLite; a node sees only
 //     directories (its inputs and its output folder). Its inputs are private

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"image/png"
 	"net/url"
 	"os"
@@ -48,13 +49,28 @@ var (
 	idRE   = regexp.MustCompile(`id="([^"]*)"`)
 )
 
+// widen adds n copies of t's first metric under long names, read from its
+// first source, so that the report table is far wider than the window.
+func widen(t *Table, n int) {
+	for k := range n {
+		t.Metrics = append(t.Metrics, fmt.Sprintf("%s_copy_%d_with_a_long_name", t.Metrics[0], k))
+		t.From = append(t.From, t.From[0])
+		for i := range t.Rows {
+			t.Rows[i].Cells = append(t.Rows[i].Cells, t.Rows[i].Cells[0])
+		}
+	}
+}
+
 // TestHTMLInChromium renders the report page of the synthetic experiment
 // in headless Chromium and checks what a reader sees: a screenshot of the
 // right size that is not blank, and a DOM with the tables, every image
-// loaded from an existing file and no broken relative link.
+// loaded from an existing file, no broken relative link, and a page no
+// wider than the window although the report table (widened to 20 columns)
+// is.
 func TestHTMLInChromium(t *testing.T) {
 	exe := chromium(t)
 	r, dir := runSynth(t)
+	widen(r.Table, 8)
 	out := filepath.Join(dir, "report")
 	if err := r.WriteHTML(context.Background(), out); err != nil {
 		t.Fatal(err)
@@ -65,7 +81,7 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 
 	dom := browse(t, exe, page, "--dump-dom")
-	for _, want := range []string{`<table id="report-table">`, `<table id="nodes-table">`, "Δ ap", "baseline", "kept_vs_dropped.png", "evaluate[method=bsgal,amount=50,seed=3]"} {
+	for _, want := range []string{`<table id="report-table"`, `<table id="nodes-table">`, "metrics of <code>train</code>", `data-page-overflow="0"`, "Δ ap", "baseline", "kept_vs_dropped.png", "evaluate[method=bsgal,amount=50,seed=3]"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("DOM lacks %q", want)
 		}

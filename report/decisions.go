@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"dagrun/dag"
+	"dagrun/format"
 )
 
 // Decision is one row of a train node's decisions.csv: the iteration, the
@@ -22,38 +25,35 @@ type Decision struct {
 	Sources, Category map[string]int
 }
 
-// ParseDecisions reads decisions.csv by its header names (iteration,
-// score, threshold, accepted, sources, categories; "name=count;…" lists).
-// Missing columns read as empty.
+// ParseDecisions reads decisions.csv (format.ParseDecisions): an empty
+// file holds no rows; a header without a column of format.DecisionsHeader
+// or a cell that does not parse is an error.
 func ParseDecisions(b []byte) ([]Decision, error) {
-	recs, col, err := readCSV(b)
+	rows, err := format.ParseDecisions(b)
 	if err != nil {
-		return nil, fmt.Errorf("read decisions: %w", err)
+		return nil, err
 	}
-	var out []Decision
-	for i, rec := range recs {
-		get := func(name string) string {
-			if j, ok := col[name]; ok && j < len(rec) {
-				return strings.TrimSpace(rec[j])
-			}
-			return ""
-		}
-		d := Decision{Score: parseFloat(get("score")), Threshold: parseFloat(get("threshold"))}
-		if d.Iteration, err = strconv.Atoi(get("iteration")); err != nil {
-			return nil, fmt.Errorf("read decisions: row %d: iteration %q is not an integer", i+2, get("iteration"))
-		}
-		if d.Accepted, err = strconv.ParseBool(get("accepted")); err != nil {
-			return nil, fmt.Errorf("read decisions: row %d: accepted %q is not a boolean", i+2, get("accepted"))
-		}
-		if d.Sources, err = parseCounts(get("sources")); err != nil {
-			return nil, fmt.Errorf("read decisions: row %d: sources: %w", i+2, err)
-		}
-		if d.Category, err = parseCounts(get("categories")); err != nil {
-			return nil, fmt.Errorf("read decisions: row %d: categories: %w", i+2, err)
-		}
-		out = append(out, d)
+	out := make([]Decision, len(rows))
+	for i, d := range rows {
+		out[i] = Decision{Iteration: d.Iteration, Score: d.Score, Threshold: d.Threshold, Accepted: d.Accepted,
+			Sources: d.Sources, Category: d.Categories}
 	}
 	return out, nil
+}
+
+// readDecisions returns the decisions of a cached train node: none when it
+// is not cached or wrote no decisions.csv, an error naming the node and
+// the file when the file is malformed.
+func (r *Report) readDecisions(it *dag.PlanItem) ([]Decision, error) {
+	b, ok := r.readFile(it, format.DecisionsFile)
+	if !ok {
+		return nil, nil
+	}
+	ds, err := ParseDecisions(b)
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %w", it.Node.Name(), err)
+	}
+	return ds, nil
 }
 
 // readCSV returns the records after the header and the header's column
@@ -82,26 +82,6 @@ func parseFloat(s string) float64 {
 		return math.NaN()
 	}
 	return v
-}
-
-// parseCounts reads "a=2;b=1" (a bare name counts 1).
-func parseCounts(s string) (map[string]int, error) {
-	m := map[string]int{}
-	if s == "" {
-		return m, nil
-	}
-	for _, part := range strings.Split(s, ";") {
-		name, n, ok := strings.Cut(part, "=")
-		c := 1
-		if ok {
-			var err error
-			if c, err = strconv.Atoi(n); err != nil {
-				return nil, fmt.Errorf("count %q is not an integer", part)
-			}
-		}
-		m[name] += c
-	}
-	return m, nil
 }
 
 // ParseCurve reads a CSV whose first column is x (e.g. iteration) and

@@ -10,82 +10,58 @@ import (
 	"math"
 	"os"
 	"sort"
-	"strconv"
-	"strings"
+
+	"dagrun/dag"
+	"dagrun/format"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"dagrun/nodes/artifact"
 )
 
-// Files of a train node's gallery output (nodes/train gallery.go).
+// Paths of a train node's gallery files in its output (format.GalleryDir).
 const (
-	galleryCSV    = "gallery/gallery.csv"
-	galleryImages = "gallery/images.npy"
-	galleryMasks  = "gallery/masks.npy"
+	galleryCSV    = format.GalleryDir + "/" + format.GalleryCSV
+	galleryImages = format.GalleryDir + "/" + format.GalleryImages
+	galleryMasks  = format.GalleryDir + "/" + format.GalleryMasks
 )
 
-// GalleryItem is one generated item of a train node's gallery: when
-// training met it (iteration 0: left out before training by a score
-// node), its decision, score and threshold (NaN when the mode has none),
-// its source and category, and its W×H grey pixels with a 0/1 mask of
-// where the item is.
-type GalleryItem struct {
-	Iteration        int
-	Accepted         bool
-	Score, Threshold float64
-	Source, Category string
-	W, H             int
-	Grey, Mask       []uint8
+// GalleryItem is one generated item of a train node's gallery
+// (format.GalleryItem): when training met it (iteration 0: left out
+// before training by a score node), its decision, score and threshold
+// (NaN when the mode has none), its source, category and pool item, and
+// its W×H grey pixels with a 0/1 mask of where the item is.
+type GalleryItem = format.GalleryItem
+
+// ParseGallery reads gallery.csv with the images.npy and masks.npy (uint8
+// [N, H, W]) whose tile r row r describes (format.ParseGallery).
+func ParseGallery(csvb, images, masks []byte) ([]GalleryItem, error) {
+	return format.ParseGallery(csvb, images, masks)
 }
 
-// ParseGallery reads gallery.csv (by its header names: iteration,
-// accepted, score, threshold, source, category) with the images.npy and
-// masks.npy (uint8 [N, H, W]) whose tile r row r describes.
-func ParseGallery(csvb, images, masks []byte) ([]GalleryItem, error) {
-	recs, col, err := readCSV(csvb)
-	if err != nil {
-		return nil, fmt.Errorf("read gallery: %w", err)
+// readGallery returns the gallery of a cached train node: none when it is
+// not cached or has no gallery, an error naming the node and the file
+// when a gallery file is missing or malformed.
+func (r *Report) readGallery(it *dag.PlanItem) ([]GalleryItem, error) {
+	c, ok := r.readFile(it, galleryCSV)
+	if !ok {
+		return nil, nil
 	}
-	img, err := artifact.ReadNPY(bytes.NewReader(images))
-	if err != nil {
-		return nil, fmt.Errorf("read gallery images: %w", err)
-	}
-	msk, err := artifact.ReadNPY(bytes.NewReader(masks))
-	if err != nil {
-		return nil, fmt.Errorf("read gallery masks: %w", err)
-	}
-	if img.DType != "|u1" || len(img.Shape) != 3 || img.Shape[0] != len(recs) {
-		return nil, fmt.Errorf("read gallery: images are %s %v, want uint8 [%d, H, W]", img.DType, img.Shape, len(recs))
-	}
-	if msk.DType != "|u1" || fmt.Sprint(msk.Shape) != fmt.Sprint(img.Shape) {
-		return nil, fmt.Errorf("read gallery: masks are %s %v, want uint8 %v", msk.DType, msk.Shape, img.Shape)
-	}
-	h, w := img.Shape[1], img.Shape[2]
-	out := make([]GalleryItem, len(recs))
-	for i, rec := range recs {
-		get := func(name string) string {
-			if j, ok := col[name]; ok && j < len(rec) {
-				return strings.TrimSpace(rec[j])
-			}
-			return ""
+	files := [][]byte{c, nil, nil}
+	for k, name := range []string{galleryImages, galleryMasks} {
+		b, ok := r.readFile(it, name)
+		if !ok {
+			return nil, fmt.Errorf("node %q: %s without %s", it.Node.Name(), galleryCSV, name)
 		}
-		g := GalleryItem{Score: parseFloat(get("score")), Threshold: parseFloat(get("threshold")),
-			Source: get("source"), Category: get("category"), W: w, H: h,
-			Grey: img.U8[i*h*w : (i+1)*h*w], Mask: msk.U8[i*h*w : (i+1)*h*w]}
-		if g.Iteration, err = strconv.Atoi(get("iteration")); err != nil {
-			return nil, fmt.Errorf("read gallery: row %d: iteration %q is not an integer", i+2, get("iteration"))
-		}
-		if g.Accepted, err = strconv.ParseBool(get("accepted")); err != nil {
-			return nil, fmt.Errorf("read gallery: row %d: accepted %q is not a boolean", i+2, get("accepted"))
-		}
-		out[i] = g
+		files[k+1] = b
 	}
-	return out, nil
+	items, err := ParseGallery(files[0], files[1], files[2])
+	if err != nil {
+		return nil, fmt.Errorf("node %q: %s: %w", it.Node.Name(), format.GalleryDir, err)
+	}
+	return items, nil
 }
 
 // Gallery layout, in pixels.

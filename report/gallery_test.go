@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"dagrun/nodes/artifact"
+	"dagrun/lib/artifact"
 )
 
 // galleryFixture is a train node's gallery of 6 items on 8×8 tiles: item k

@@ -59,10 +59,7 @@ func (r *Report) WriteHTML(ctx context.Context, dir string) error {
 		if err := r.writeTables(dir); err != nil {
 			return err
 		}
-		pg.Table = &htmlTable{Head: t.header(), Note: t.Note()}
-		for _, row := range t.Rows {
-			pg.Table.Rows = append(pg.Table.Rows, htmlRow{Cells: t.cells(row), Baseline: row.IsBaseline})
-		}
+		pg.Table = t.html()
 	}
 	if b, err := os.ReadFile(r.Graph.Spec.File); err == nil {
 		pg.Spec = string(b)
@@ -106,6 +103,46 @@ func prepareDir(dir string) error {
 		return fmt.Errorf("create report folder: %w", err)
 	}
 	return os.WriteFile(filepath.Join(dir, marker), []byte("written by dagrun show --html\n"), 0o644)
+}
+
+// html returns the page's tables: the views of t, every number formatted
+// as in the text table.
+func (t *Table) html() *htmlTables {
+	fs := t.formats()
+	vs, dropped := t.views()
+	out := &htmlTables{Note: t.Note()}
+	if len(dropped) > 0 {
+		out.Note += " Left out, — in every row: " + strings.Join(dropped, ", ") + " (the downloads have every column)."
+	}
+	if len(vs) == 0 {
+		vs = []view{{}}
+	}
+	for _, v := range vs {
+		ht := htmlTable{Head: append([]string{}, t.Axes...)}
+		if len(vs) > 1 {
+			ht.Title = v.Source
+		}
+		if len(t.Axes) == 0 {
+			ht.Head = []string{"run"}
+		}
+		for _, c := range v.Cols {
+			ht.Head = append(ht.Head, c.header(t))
+		}
+		for _, r := range t.Rows {
+			row := htmlRow{Cells: append([]string{}, t.labels(r)...), Baseline: r.IsBaseline}
+			for _, c := range v.Cols {
+				cell := r.Cells[c.Metric]
+				if c.Diff {
+					row.Cells = append(row.Cells, diffText(r, cell, fs[c.Metric]).String())
+				} else {
+					row.Cells = append(row.Cells, statText(cell.Stat, fs[c.Metric]).String())
+				}
+			}
+			ht.Rows = append(ht.Rows, row)
+		}
+		out.Views = append(out.Views, ht)
+	}
+	return out
 }
 
 func (r *Report) writeTables(dir string) error {
@@ -233,7 +270,7 @@ func roundDur(d time.Duration) string {
 type page struct {
 	Name, Generated string
 	Matrix          []string
-	Table           *htmlTable
+	Table           *htmlTables
 	Plots           map[string][]Plot
 	Sections        []section
 	Gallery         []picture
@@ -246,10 +283,19 @@ type section struct {
 	Plots     []Plot
 }
 
+// htmlTables is the report table on the page: the views of the table (one
+// per source node, columns "—" in every row left out), each in a
+// horizontally scrolling box so that a wide one never widens the page.
+type htmlTables struct {
+	Views []htmlTable
+	Note  string
+}
+
 type htmlTable struct {
-	Head []string
-	Rows []htmlRow
-	Note string
+	// Title names the source node when there are several.
+	Title string
+	Head  []string
+	Rows  []htmlRow
 }
 
 type htmlRow struct {
@@ -298,7 +344,8 @@ figure img { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: #39414f; margin-top: 4px; }
 pre { background: #f5f7fa; border: 1px solid #e3e7ee; padding: 10px; overflow-x: auto; font-size: 12px; }
 code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; } .files { white-space: normal; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.report td.num { white-space: nowrap; }
 .status-cached { color: #17693a; } .status-run, .status-run\? { color: #a35200; }
 </style>
 </head>
@@ -308,12 +355,13 @@ code { font-size: 12px; } .files a { margin-right: 8px; white-space: nowrap; } .
 <nav>{{if .Table}}<a href="#table">Table</a>{{end}}{{range .Sections}}<a href="#{{.ID}}">{{.Title}}</a>{{end}}{{if .Gallery}}<a href="#pictures">Pictures</a>{{end}}<a href="#nodes">Nodes</a>{{if .SpecFile}}<a href="#spec">Spec</a>{{end}}</nav>
 {{with .Table}}
 <h2 id="table">Table</h2>
-<div class="scroll"><table id="report-table">
-<thead><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr{{if .Baseline}} class="baseline"{{end}}>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{range $i, $v := .Views}}{{with $v.Title}}<h3>metrics of <code>{{.}}</code></h3>{{end}}
+<div class="scroll"><table{{if eq $i 0}} id="report-table"{{end}} class="report">
+<thead><tr>{{range $v.Head}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>{{range $v.Rows}}<tr{{if .Baseline}} class="baseline"{{end}}>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table></div>
-<p class="note">{{.Note}} Download: <a href="table.md">Markdown</a> · <a href="table.csv">CSV</a> · <a href="table.json">JSON</a></p>
+{{end}}<p class="note">{{.Note}} Download: <a href="table.md">Markdown</a> · <a href="table.csv">CSV</a> · <a href="table.json">JSON</a></p>
 {{end}}
 {{range .Sections}}
 <h2 id="{{.ID}}">{{.Title}}</h2>
@@ -346,6 +394,10 @@ window.addEventListener("load", function () {
   }
   document.body.setAttribute("data-images", String(imgs.length));
   document.body.setAttribute("data-broken-images", String(broken));
+  // How far the page is wider than the window: 0 unless something (a wide
+  // table outside its scrolling box) overflows.
+  var root = document.documentElement;
+  document.body.setAttribute("data-page-overflow", String(Math.max(0, root.scrollWidth - root.clientWidth)));
 });
 </script>
 </body>

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"dagrun/dag"
+	"dagrun/format"
 )
 
 // Plot is one PNG written by WritePlots.
@@ -93,8 +94,8 @@ func hasFile(it *dag.PlanItem, name string) bool {
 // rejected batches and the threshold against the scores; per
 // configuration with a gallery (gallery/), its accepted and rejected
 // generated items side by side by source; per node with loss.csv, the loss
-// curves (mean over seeds). Files that are absent or unreadable are
-// skipped.
+// curves (mean over seeds). Files that are absent are skipped; a
+// malformed decisions.csv or gallery is an error that names the node.
 func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write plots: %w", err)
@@ -115,7 +116,7 @@ func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 			return nil, err
 		}
 	}
-	for _, g := range r.groupsWith("decisions.csv") {
+	for _, g := range r.groupsWith(format.DecisionsFile) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -275,12 +276,11 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 	var runs [][]Decision
 	var first []Decision
 	for _, it := range g.items {
-		b, ok := r.readFile(it, "decisions.csv")
-		if !ok {
-			continue
+		ds, err := r.readDecisions(it)
+		if err != nil {
+			return err
 		}
-		ds, err := ParseDecisions(b)
-		if err != nil || len(ds) == 0 {
+		if len(ds) == 0 {
 			continue
 		}
 		runs = append(runs, ds)
@@ -341,14 +341,11 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 // per-source acceptance rates of that run's metrics.json.
 func (r *Report) galleryPlot(w *plotWriter, g *group) error {
 	for _, it := range g.items {
-		c, ok1 := r.readFile(it, galleryCSV)
-		im, ok2 := r.readFile(it, galleryImages)
-		ms, ok3 := r.readFile(it, galleryMasks)
-		if !ok1 || !ok2 || !ok3 {
-			continue
+		items, err := r.readGallery(it)
+		if err != nil {
+			return err
 		}
-		items, err := ParseGallery(c, im, ms)
-		if err != nil || len(items) == 0 {
+		if len(items) == 0 {
 			continue
 		}
 		var m struct {
@@ -376,8 +373,8 @@ func (r *Report) galleryPlot(w *plotWriter, g *group) error {
 }
 
 // maxGalleryItems is the most items of each decision a train node's
-// gallery holds (nodes/train GalleryK).
-const maxGalleryItems = 48
+// gallery holds.
+const maxGalleryItems = format.GalleryK
 
 // categoryGroups finds the category → frequency group map in the
 // meta.json of the nearest upstream output that has one ("groups").

@@ -7,6 +7,7 @@ import (
 
 	"dagrun/cache"
 	"dagrun/dag"
+	"dagrun/spec"
 )
 
 // Report is what `dagrun show` renders, gathered from the cache alone: the
@@ -34,22 +35,49 @@ func Collect(ctx context.Context, g *dag.Graph, c *cache.Cache) (*Report, error)
 	}
 	r := &Report{Graph: g, Plan: p, Last: last, cache: c}
 	if rep := g.Spec.Report; rep != nil {
-		var obs []Observation
-		for _, it := range p.Items {
-			if it.Node.Spec.Base != rep.Node {
-				continue
-			}
-			o := Observation{Node: it.Node.Name(), Cell: it.Node.Spec.Cell, Cached: it.Entry != nil}
-			if it.Entry != nil {
-				o.Metrics = it.Entry.Record.Metrics
-			}
-			obs = append(obs, o)
-		}
-		if r.Table, err = Tabulate(rep, obs); err != nil {
+		if r.Table, err = Tabulate(rep, observations(rep, p)); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// observations returns one Observation per instance of the report node, in
+// plan (spec) order, holding each metric column read from the instance of
+// its source node in the same cell (spec.ReportSource.Instances). An
+// observation is cached when any of its sources is; a metric whose source is
+// not cached is left out, so that it counts as not observed.
+func observations(rep *spec.Report, p *dag.Plan) []Observation {
+	byName := make(map[string]*dag.PlanItem, len(p.Items))
+	for _, it := range p.Items {
+		byName[it.Node.Name()] = it
+	}
+	var obs []Observation
+	for _, it := range p.Items {
+		if it.Node.Spec.Base != rep.Node {
+			continue
+		}
+		name := it.Node.Name()
+		o := Observation{Node: name, Cell: it.Node.Spec.Cell, Metrics: map[string]float64{}}
+		for i, m := range rep.Metrics {
+			src := it
+			if i < len(rep.From) && rep.From[i] < len(rep.Sources) {
+				src = byName[rep.Sources[rep.From[i]].Instances[name]]
+			}
+			if src == nil || src.Entry == nil {
+				continue
+			}
+			o.Cached = true
+			if v, ok := src.Entry.Record.Metrics[m]; ok {
+				o.Metrics[m] = v
+			}
+		}
+		if len(rep.Metrics) == 0 {
+			o.Cached = it.Entry != nil
+		}
+		obs = append(obs, o)
+	}
+	return obs
 }
 
 // readFile returns the content of the output file called name (a path in

@@ -15,7 +15,7 @@ import (
 	"dagrun/dag"
 	"dagrun/nodes"
 	"dagrun/nodes/command"
-	"dagrun/nodes/source"
+	"dagrun/nodes/file"
 	"dagrun/spec"
 )
 
@@ -24,7 +24,8 @@ import (
 // decisions.csv, loss.csv, a kept-vs-dropped picture and, for bsgal, a
 // gallery of generated items with their sources' acceptance rates in
 // metrics.json (the fixture of galleryFixture), and an evaluate
-// node whose ap is 0.1·amount/10 + 0.01·seed, plus 0.05 for bsgal.
+// node whose ap is 0.1·amount/10 + 0.01·seed, plus 0.05 for bsgal. The
+// report reads ap from evaluate and an acceptance rate from train.
 const synthSpec = `name: synth
 matrix:
   method: [none, bsgal]
@@ -72,7 +73,9 @@ report:
   node: evaluate
   rows: [method, amount]
   over: [seed]
-  metrics: [ap]
+  metrics:
+    evaluate: [ap]
+    train: [accept_by_source.good]
   baseline: method=none
 `
 
@@ -103,7 +106,7 @@ func runSynth(t testing.TB) (*Report, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := dag.Build(s, nodes.NewRegistry(command.Kind(), source.Kind()))
+	g, err := dag.Build(s, nodes.NewRegistry(command.Kind(), file.Kind()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +150,15 @@ func TestCollectTable(t *testing.T) {
 		if c.N != 3 || math.Abs(c.Mean-want) > 1e-9 || math.Abs(c.Std-0.01) > 1e-9 {
 			t.Errorf("row %v: %v ± %v over %d, want %v ± 0.01 over 3", row.Labels, c.Mean, c.Std, c.N, want)
 		}
+		// The second column comes from the train node of the same cell,
+		// which writes metrics.json only for bsgal.
+		acc := row.Cells[1]
+		if row.Labels[0] == "bsgal" && (acc.N != 3 || acc.Want != 3 || acc.Mean != 0.75 || acc.Std != 0) {
+			t.Errorf("row %v: accept_by_source.good %+v, want 0.75 over 3 of 3", row.Labels, acc.Stat)
+		}
+		if row.Labels[0] == "none" && (acc.N != 0 || acc.Want != 3) {
+			t.Errorf("row %v: accept_by_source.good %+v, want nothing observed of 3", row.Labels, acc.Stat)
+		}
 		if row.Labels[0] == "none" {
 			if !row.IsBaseline {
 				t.Errorf("row %v is not its own baseline", row.Labels)
@@ -181,6 +193,7 @@ func TestWritePlotsFromCache(t *testing.T) {
 	all := strings.Join(titles, "\n")
 	for _, want := range []string{
 		"ap vs amount",
+		"accept_by_source.good vs amount",
 		"acceptance by source: train[method=bsgal,amount=10]",
 		"acceptance by frequency group: train[method=bsgal,amount=50]",
 		"scores: train[method=bsgal,amount=10]",
@@ -197,13 +210,13 @@ func TestWritePlotsFromCache(t *testing.T) {
 	if strings.Contains(all, "acceptance by source: train[method=none") || strings.Contains(all, "instances: train[method=none") {
 		t.Errorf("acceptance plot for a run without decisions:\n%s", all)
 	}
-	// 1 metric + 2 configurations × (4 decision plots + 1 gallery) + 1
+	// 2 metrics + 2 configurations × (4 decision plots + 1 gallery) + 1
 	// loss plot.
-	if len(plots) != 12 {
-		t.Errorf("%d plots, want 12:\n%s", len(plots), all)
+	if len(plots) != 13 {
+		t.Errorf("%d plots, want 13:\n%s", len(plots), all)
 	}
-	if plots[1].Section != "instances" {
-		t.Errorf("plot 2 is in section %q, want the galleries right after the metrics", plots[1].Section)
+	if plots[2].Section != "instances" {
+		t.Errorf("plot 3 is in section %q, want the galleries right after the metrics", plots[2].Section)
 	}
 }
 
@@ -222,7 +235,7 @@ func TestWriteHTMLRefusesForeignFolder(t *testing.T) {
 }
 
 // BenchmarkWritePlots measures regenerating every plot of the synthetic
-// experiment from the cache (12 plots per op).
+// experiment from the cache (13 plots per op).
 func BenchmarkWritePlots(b *testing.B) {
 	r, dir := runSynth(b)
 	out := filepath.Join(dir, "plots")

@@ -29,6 +29,12 @@ type Table struct {
 	Axes    []string
 	Over    []string
 	Metrics []string
+	// Sources names the nodes the metrics are read from, as the spec writes
+	// them ("eval", "train_${gen}"); From gives, parallel to Metrics, the
+	// index in Sources of each metric's node. The text and HTML views show
+	// one table per source.
+	Sources []string
+	From    []int
 	// Baseline is the report's baseline label ("method=none"), or "".
 	Baseline string
 	Rows     []Row
@@ -62,7 +68,14 @@ type Cell struct {
 // keep the row's own value, so "method=none" compares each row with the
 // method=none row of the same other row axes.
 func Tabulate(rep *spec.Report, obs []Observation) (*Table, error) {
-	t := &Table{Axes: rep.Rows, Over: rep.Over, Metrics: rep.Metrics, Baseline: rep.Baseline}
+	t := &Table{Axes: rep.Rows, Over: rep.Over, Metrics: rep.Metrics, Baseline: rep.Baseline,
+		Sources: []string{rep.Node}, From: make([]int, len(rep.Metrics))}
+	if len(rep.Sources) > 0 && len(rep.From) == len(rep.Metrics) {
+		t.Sources, t.From = nil, rep.From
+		for _, s := range rep.Sources {
+			t.Sources = append(t.Sources, s.Ref)
+		}
+	}
 	base := map[string]string{}
 	if rep.Baseline != "" {
 		for _, part := range strings.Split(rep.Baseline, ",") {
@@ -183,24 +196,32 @@ func (t *Table) header() []string {
 	return head
 }
 
-// cells returns the rendered columns of row r, parallel to header.
-func (t *Table) cells(r Row) []string {
-	cols := append([]string{}, r.Labels...)
-	if len(t.Axes) == 0 {
-		cols = []string{"all"}
+// formats returns the number format of every metric column.
+func (t *Table) formats() []numFormat {
+	out := make([]numFormat, len(t.Metrics))
+	for i := range out {
+		out[i] = columnFormat(t, i)
 	}
-	for _, c := range r.Cells {
-		cols = append(cols, c.Stat.String())
-		if t.Baseline == "" {
-			continue
-		}
-		switch {
-		case r.IsBaseline:
-			cols = append(cols, "baseline")
-		case c.Diff == nil:
-			cols = append(cols, "—")
-		default:
-			cols = append(cols, c.Diff.String())
+	return out
+}
+
+// labels returns the label columns of row r: its axis values, or "all"
+// without row axes.
+func (t *Table) labels(r Row) []string {
+	if len(t.Axes) == 0 {
+		return []string{"all"}
+	}
+	return r.Labels
+}
+
+// cells returns the rendered columns of row r, parallel to header, with
+// the column formats fs.
+func (t *Table) cells(r Row, fs []numFormat) []string {
+	cols := append([]string{}, t.labels(r)...)
+	for i, c := range r.Cells {
+		cols = append(cols, statText(c.Stat, fs[i]).String())
+		if t.Baseline != "" {
+			cols = append(cols, diffText(r, c, fs[i]).String())
 		}
 	}
 	return cols
@@ -225,8 +246,9 @@ func WriteMarkdown(w io.Writer, t *Table) error {
 	if _, err := fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head))); err != nil {
 		return err
 	}
+	fs := t.formats()
 	for _, r := range t.Rows {
-		if _, err := fmt.Fprintf(w, "| %s |\n", strings.Join(t.cells(r), " | ")); err != nil {
+		if _, err := fmt.Fprintf(w, "| %s |\n", strings.Join(t.cells(r, fs), " | ")); err != nil {
 			return err
 		}
 	}

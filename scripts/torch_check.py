@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Cross-check dagrun's gorgonia networks (nodes/nn) against PyTorch.
+"""Cross-check dagrun's gorgonia networks (lib/nn) against PyTorch.
 
 Run (Debian's PyTorch: apt-get install -y python3-torch):
 
-    go test ./nodes/nn -run TestDumpForTorch -dump /tmp/nncheck
+    go test ./lib/nn -run TestDumpForTorch -dump /tmp/nncheck
     /usr/bin/python3 scripts/torch_check.py /tmp/nncheck
 
 For every network the Go test dumped (DIR/NAME/model/ with model.json and

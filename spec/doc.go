@@ -11,6 +11,11 @@
 // the root file's name, report and executor count. A profile may only set vars and axes
 // that exist; --set values are parsed as YAML and interpolated like any var.
 //
+// Files: load.go holds Load and Parse; read.go reads files and walks includes;
+// raw.go the types of a spec as written; fields.go, sections.go, section_nodes.go and
+// report.go parse the sections; profile.go applies --profile and --set; interp.go and
+// expand.go interpolate and expand; params.go decodes a node's params.
+//
 // Invariants:
 //   - Every error is an *Error in an ErrorList, positioned "file:line:col" at the YAML
 //     that causes it (only whole-file problems such as an unreadable or oversized root
@@ -19,8 +24,10 @@
 //     before parsing, aliases are expanded under a node budget, interpolation and matrix
 //     expansion are bounded.
 //   - On success, expanded node names are unique, every Input.Node names a node of the
-//     Spec, the dependency graph is acyclic, and Nodes lists included files' nodes first,
-//     then the file's own, each in file order, cells in matrix order.
+//     Spec, every instance of Report.Node maps, in each ReportSource.Instances, to a node
+//     of the Spec in the same cell, the dependency graph is acyclic, and Nodes lists
+//     included files' nodes first, then the file's own, each in file order, cells in
+//     matrix order.
 //   - The package reads files only through Options.ReadFile (or os.ReadFile) and keeps no
 //     state between calls.
 package spec

@@ -117,11 +117,30 @@ type Report struct {
 	Rows []string
 	// Over holds the axes aggregated as mean ± std (e.g. seed).
 	Over []string
-	// Metrics holds the metric names.
+	// Metrics holds the metric names, one per column, in the order written: keys of
+	// the metrics.json of Node, or of the node Sources[From[i]] names.
 	Metrics []string
+	// From holds, parallel to Metrics, the index in Sources of the node each metric
+	// is read from.
+	From []int
+	// Sources holds the nodes the metrics are read from, in the order written: Node
+	// alone when `metrics:` is a list, else each key of the `metrics:` mapping.
+	Sources []ReportSource
 	// Baseline is an optional row label to compare against, e.g. "method=none".
 	Baseline string
 	Pos      Pos
+}
+
+// ReportSource is one node a report reads metrics from.
+type ReportSource struct {
+	// Ref is the node name as written, e.g. "eval" or "train_${gen}".
+	Ref string
+	Pos Pos
+	// Instances maps the name of every instance of Report.Node to the instance of
+	// this source in the same cell: Ref interpolated with the cell's axis values,
+	// expanded with the cell's values of the axes that node varies over (all of
+	// which Report.Node varies over too). Nil when the spec has errors.
+	Instances map[string]string
 }
 
 // Options adjusts how a spec is loaded.

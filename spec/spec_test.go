@@ -412,13 +412,75 @@ func TestReport(t *testing.T) {
   baseline: "method=none,gen=vae"
 executor: slurm
 `}, Options{})
+	self := map[string]string{}
+	for _, n := range sp.Nodes {
+		if n.Base == "eval" {
+			self[n.Name] = n.Name
+		}
+	}
+	if len(self) != 8 {
+		t.Fatalf("%d eval instances, want 8", len(self))
+	}
 	want := &Report{Node: "eval", Rows: []string{"method", "gen"}, Over: []string{"seed"},
-		Metrics: []string{"AP", "APr"}, Baseline: "method=none,gen=vae", Pos: Pos{"spec.yaml", 23, 3}}
+		Metrics: []string{"AP", "APr"}, From: []int{0, 0},
+		Sources:  []ReportSource{{Ref: "eval", Pos: Pos{"spec.yaml", 23, 9}, Instances: self}},
+		Baseline: "method=none,gen=vae", Pos: Pos{"spec.yaml", 23, 3}}
 	if !reflect.DeepEqual(sp.Report, want) {
 		t.Errorf("Report = %+v, want %+v", sp.Report, want)
 	}
 	if sp.Executor != "slurm" || sp.ExecutorPos != (Pos{"spec.yaml", 28, 11}) {
 		t.Errorf("Executor = %q at %v", sp.Executor, sp.ExecutorPos)
+	}
+}
+
+// TestReportSources checks the mapping form of report metrics: each cell of the
+// report node reads the instance of every named node in the same cell, through an
+// interpolated name where the node differs per row.
+func TestReportSources(t *testing.T) {
+	sp := mustParse(t, map[string]string{"spec.yaml": `
+matrix:
+  seed: [1, 2]
+  gen: [none, vae]
+nodes:
+  data: {kind: file}
+  train_none: {kind: train, inputs: {data: data}, params: {seed: "${seed}"}}
+  train_vae: {kind: train, inputs: {data: data}, params: {seed: "${seed}"}}
+  eval: {kind: evaluate, inputs: {model: "train_${gen}", data: data}}
+report:
+  node: eval
+  rows: [gen]
+  over: [seed]
+  metrics:
+    eval: [AP]
+    train_${gen}: [accept_rate, loss]
+`}, Options{})
+	r := sp.Report
+	if !reflect.DeepEqual(r.Metrics, []string{"AP", "accept_rate", "loss"}) || !reflect.DeepEqual(r.From, []int{0, 1, 1}) {
+		t.Fatalf("Metrics, From = %q, %v", r.Metrics, r.From)
+	}
+	if len(r.Sources) != 2 || r.Sources[0].Ref != "eval" || r.Sources[1].Ref != "train_${gen}" ||
+		r.Sources[1].Pos != (Pos{"spec.yaml", 16, 5}) {
+		t.Fatalf("Sources = %+v", r.Sources)
+	}
+	want := map[string]string{
+		"eval[seed=1,gen=none]": "train_none[seed=1]",
+		"eval[seed=1,gen=vae]":  "train_vae[seed=1]",
+		"eval[seed=2,gen=none]": "train_none[seed=2]",
+		"eval[seed=2,gen=vae]":  "train_vae[seed=2]",
+	}
+	if !reflect.DeepEqual(r.Sources[1].Instances, want) {
+		t.Errorf("train instances = %v, want %v", r.Sources[1].Instances, want)
+	}
+	names := map[string]bool{}
+	for _, n := range sp.Nodes {
+		names[n.Name] = true
+	}
+	for _, src := range r.Sources {
+		for from, to := range src.Instances {
+			if !names[from] || !names[to] {
+				t.Errorf("%s: %q -> %q names a node the spec does not have", src.Ref, from, to)
+			}
+		}
 	}
 }
 

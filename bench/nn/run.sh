@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times one training step (forward + backward + SGD-momentum update) at batch
 # 32 for the cnn (28x28, 10 classes) and the fcn (32x32 and 64x64, 20
-# categories + background) of nodes/nn, against the same networks in PyTorch
+# categories + background) of lib/nn, against the same networks in PyTorch
 # on the CPU with the same number of threads, and prints the ratio.
 #
 #   bench/nn/run.sh                 # 2 threads (the experiments' budget)
@@ -21,9 +21,9 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-echo "== Go (gorgonia graph, nodes/nn ops), GOMAXPROCS=$THREADS"
-"${PIN[@]}" go test ./nodes/nn -run '^$' -bench 'BenchmarkTrainStep' -benchtime "${STEPS}x" -cpu "$THREADS" | tee "$out/go.txt"
-echo "Go BLAS: convolutions use nodes/nn/sgemm.c through cgo (register-blocked, AVX2 when"
+echo "== Go (gorgonia graph, lib/nn ops), GOMAXPROCS=$THREADS"
+"${PIN[@]}" go test ./lib/nn -run '^$' -bench 'BenchmarkTrainStep' -benchtime "${STEPS}x" -cpu "$THREADS" | tee "$out/go.txt"
+echo "Go BLAS: convolutions use lib/nn/sgemm.c through cgo (register-blocked, AVX2 when"
 echo "  available, no FMA; gonum's pure-Go Sgemm when built with CGO_ENABLED=0); the linear"
 echo "  layers use gorgonia's matmul, i.e. gonum's pure-Go BLAS."
 awk '

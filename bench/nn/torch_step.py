@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Time one PyTorch CPU training step (forward + backward + SGD update) at
-batch 32 for the networks of nodes/nn: the cnn on 28x28 (10 classes) and the
+batch 32 for the networks of lib/nn: the cnn on 28x28 (10 classes) and the
 fcn on 32x32 and 64x64 (20 categories + background). Used by run.sh.
 
 Prints one line per network: "name wall_seconds_per_step (median)

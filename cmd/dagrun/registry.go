@@ -6,12 +6,13 @@ import (
 	"dagrun/nodes/command"
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
-	"dagrun/nodes/filter"
+	"dagrun/nodes/file"
 	"dagrun/nodes/generate"
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
-	"dagrun/nodes/source"
+	"dagrun/nodes/selection"
 	"dagrun/nodes/train"
+	"dagrun/nodes/vae"
 )
 
 // registry lists every node kind dagrun knows. It is the one place where
@@ -19,15 +20,16 @@ import (
 func registry() *nodes.Registry {
 	kinds := []*nodes.Kind{
 		command.Kind(),
-		source.Kind(),
+		file.Kind(),
 		train.Kind(),
 		evaluate.Kind(),
 		score.Kind(),
 		noise.Kind(),
-		filter.Kind(),
+		selection.Kind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
+	kinds = append(kinds, vae.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }

@@ -72,7 +72,7 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 		return err
 	}
 	if g.Spec.Report != nil {
-		if err := a.printReport(ctx, g, c, "md"); err != nil && !errors.Is(err, errNoReport) {
+		if err := a.printReport(ctx, g, c, "text"); err != nil && !errors.Is(err, errNoReport) {
 			return err
 		}
 	}

@@ -4,25 +4,33 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"strconv"
 
 	"dagrun/cache"
 	"dagrun/dag"
 	"dagrun/report"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 var errNoReport = errors.New("spec has no report section")
 
 func (a *app) showCommand() *cobra.Command {
 	var format, htmlDir, plotsDir string
+	var width int
 	cmd := &cobra.Command{
 		Use:   "show SPEC",
-		Short: "print the spec's report from the cache alone (Markdown, CSV or JSON); --html writes a page with plots",
+		Short: "print the spec's report from the cache alone (a text table, or Markdown, CSV or JSON); --html writes a page with plots",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "md" && format != "csv" && format != "json" {
-				return withCode(exitInvalid, fmt.Errorf("dagrun: show --format %q: want md, csv or json", format))
+			if format != "text" && format != "md" && format != "csv" && format != "json" {
+				return withCode(exitInvalid, fmt.Errorf("dagrun: show --format %q: want text, md, csv or json", format))
+			}
+			if width < 0 {
+				return withCode(exitInvalid, fmt.Errorf("dagrun: show --width %d: want a positive number of columns", width))
 			}
 			g, err := a.load(args[0])
 			if err != nil {
@@ -42,7 +50,7 @@ func (a *app) showCommand() *cobra.Command {
 				return withCode(exitCacheIO, fmt.Errorf("dagrun: show: %w", err))
 			}
 			if r.Table != nil {
-				if err := writeTable(a, r.Table, format); err != nil {
+				if err := writeTable(a, r.Table, format, width); err != nil {
 					return withCode(exitCacheIO, err)
 				}
 			}
@@ -62,20 +70,55 @@ func (a *app) showCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "md", "table format: md, csv or json")
+	cmd.Flags().StringVar(&format, "format", "text", "table format: text (aligned tables for a terminal: the views people read), md, csv or json (every column, full precision in csv and json)")
+	cmd.Flags().IntVar(&width, "width", 0, "width of the text table in columns (default: the terminal's, else $COLUMNS, else 100)")
 	cmd.Flags().StringVar(&htmlDir, "html", "", "write a static HTML report (tables, plots, spec, nodes, artifacts) into `DIR`")
 	cmd.Flags().StringVar(&plotsDir, "plots", "", "write the report's plots as PNG into `DIR`")
 	return cmd
 }
 
-func writeTable(a *app, t *report.Table, format string) error {
+// writeTable prints t in format; width (0: textWidth decides) sizes the
+// text table.
+func writeTable(a *app, t *report.Table, format string, width int) error {
 	switch format {
 	case "csv":
 		return report.WriteCSV(a.stdout, t)
 	case "json":
 		return report.WriteJSON(a.stdout, t)
+	case "md":
+		return report.WriteMarkdown(a.stdout, t)
 	}
-	return report.WriteMarkdown(a.stdout, t)
+	if width <= 0 {
+		width = a.textWidth()
+	}
+	return report.WriteText(a.stdout, t, width)
+}
+
+// textWidth is the width of the text table: the terminal's (stdout), else
+// $COLUMNS, else report.DefaultWidth.
+func (a *app) textWidth() int {
+	if w := termWidth(a.stdout); w > 0 {
+		return w
+	}
+	if w, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && w > 0 {
+		return w
+	}
+	return report.DefaultWidth
+}
+
+// termWidth returns the number of columns of the terminal w writes to, or
+// 0 when w is not a terminal. (dagrun is Unix-only already: the cache
+// locks with flock.)
+func termWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
 }
 
 // printReport prints the report table after a run.
@@ -87,5 +130,5 @@ func (a *app) printReport(ctx context.Context, g *dag.Graph, c *cache.Cache, for
 	if err != nil {
 		return withCode(exitCacheIO, err)
 	}
-	return writeTable(a, r.Table, format)
+	return writeTable(a, r.Table, format, 0)
 }

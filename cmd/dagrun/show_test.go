@@ -29,17 +29,50 @@ report:
   baseline: method=a
 `
 
+// showGolden compares got with testdata/show/<name>, or rewrites it with
+// -update.
+func showGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "show", name)
+	if *update {
+		write(t, path, got)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./cmd/dagrun -update rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
 func TestShowFormatsAndHTML(t *testing.T) {
+	// Not a terminal and no $COLUMNS: the text table is 100 columns wide.
+	t.Setenv("COLUMNS", "")
 	dir := t.TempDir()
 	specPath := filepath.Join(dir, "show.yaml")
 	write(t, specPath, showSpec)
 	cacheDir := filepath.Join(dir, "cache")
-	if r := cli(t, dir, "--cache", cacheDir, "-q", specPath); r.code != 0 {
-		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	run := cli(t, dir, "--cache", cacheDir, "-q", specPath)
+	if run.code != 0 {
+		t.Fatalf("run: exit %d\n%s", run.code, run.stderr)
+	}
+	// The end of a run prints the text table, as show does by default.
+	showGolden(t, "run.txt", run.stdout)
+	text := cli(t, dir, "--cache", cacheDir, "show", specPath)
+	if text.code != 0 || text.stdout != run.stdout {
+		t.Errorf("show: exit %d, output differs from the run's:\n%s", text.code, text.stdout)
+	}
+	narrow := cli(t, dir, "--cache", cacheDir, "show", "--width", "40", specPath)
+	showGolden(t, "width40.txt", narrow.stdout)
+	if r := cli(t, dir, "--cache", cacheDir, "show", "--width", "-1", specPath); r.code != 2 {
+		t.Errorf("show --width -1: exit %d, want 2", r.code)
 	}
 
-	md := cli(t, dir, "--cache", cacheDir, "show", specPath)
-	for _, want := range []string{"| method | x | m | Δ m |", "| a | 1 | 11.5 ± 0.71 | baseline |", "| b | 2 | 22.5 ± 0.71 | +1 [+1, +1] |"} {
+	md := cli(t, dir, "--cache", cacheDir, "show", "--format", "md", specPath)
+	showGolden(t, "showme.md", md.stdout)
+	for _, want := range []string{"| method | x | m | Δ m |", "| a | 1 | 11.50 ± 0.71 | baseline |", "| b | 2 | 22.50 ± 0.71 | +1.00 [+1.00, +1.00] |"} {
 		if md.code != 0 || !strings.Contains(md.stdout, want) {
 			t.Errorf("show (md): exit %d, lacks %q:\n%s%s", md.code, want, md.stdout, md.stderr)
 		}
@@ -81,7 +114,7 @@ func TestShowFormatsAndHTML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`<table id="report-table">`, `plots/01-m-vs-x.png`, `artifacts/score-method=b-x=2-seed=2/metrics.json`, "<pre>name: showme"} {
+	for _, want := range []string{`<table id="report-table"`, `plots/01-m-vs-x.png`, `artifacts/score-method=b-x=2-seed=2/metrics.json`, "<pre>name: showme"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -17,7 +17,7 @@ import (
 	"dagrun/executor/slurm"
 	"dagrun/nodes"
 	"dagrun/nodes/command"
-	"dagrun/nodes/source"
+	"dagrun/nodes/file"
 	"dagrun/spec"
 )
 
@@ -112,7 +112,7 @@ func concatKind() *nodes.Kind {
 }
 
 func testRegistry() *nodes.Registry {
-	return nodes.NewRegistry(command.Kind(), source.Kind(), concatKind())
+	return nodes.NewRegistry(command.Kind(), file.Kind(), concatKind())
 }
 
 // needCluster skips unless DAGRUN_SLURM=1; with it set, a cluster that does

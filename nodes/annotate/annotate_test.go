@@ -11,8 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 func TestThresholdMask(t *testing.T) {
@@ -159,21 +160,6 @@ func TestKMeansInterior(t *testing.T) {
 	}
 }
 
-func TestResize(t *testing.T) {
-	src := []float32{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15} // 4×4
-	// 4→2 samples source coordinates 0.5 and 2.5: the 2×2 block means.
-	if got, want := Resize(src, 4, 4, 2, 2), []float32{2.5, 10.5, 4.5, 12.5}; !equalF(got, want, 1e-6) {
-		t.Errorf("Resize 4→2 = %v, want %v", got, want)
-	}
-	// 2→4 samples −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
-	if got, want := Resize([]float32{0, 8}, 1, 2, 1, 4), []float32{0, 2, 6, 8}; !equalF(got, want, 1e-6) {
-		t.Errorf("Resize 2→4 = %v, want %v", got, want)
-	}
-	if got := Resize(src, 4, 4, 4, 4); !equalF(got, src, 0) {
-		t.Errorf("Resize to the same size = %v", got)
-	}
-}
-
 func equalF(a, b []float32, tol float64) bool {
 	if len(a) != len(b) {
 		return false
@@ -247,7 +233,7 @@ func runKind(t *testing.T, k *nodes.Kind, build nodes.Build, set func(p any), po
 
 func TestKindsEndToEnd(t *testing.T) {
 	pool := writePool(t, 6, 8)
-	p, err := LoadPool(pool)
+	p, err := format.LoadPool(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,11 +243,11 @@ func TestKindsEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := LoadMasks(out)
+			m, err := format.LoadMasks(out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.N != 6 || m.H != 8 || m.W != 8 || m.Meta.Annotator != k.Name || m.Meta.Task != TypeMasks {
+			if m.N != 6 || m.H != 8 || m.W != 8 || m.Meta.Annotator != k.Name || m.Meta.Task != format.TypeMasks {
 				t.Fatalf("masks %dx%dx%d meta %+v", m.N, m.H, m.W, m.Meta)
 			}
 			// The bright squares (≥180) over dark noise (<40) separate
@@ -336,15 +322,15 @@ func TestMasksMetaJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var met MasksMetrics
+	var met format.MasksMetrics
 	if err := readJSON(filepath.Join(out, "metrics.json"), &met); err != nil {
 		t.Fatal(err)
 	}
-	if met != (MasksMetrics{Items: 2, Foreground: 0, Empty: 2}) {
+	if met != (format.MasksMetrics{Items: 2, Foreground: 0, Empty: 2}) {
 		t.Errorf("metrics.json = %+v, want 2 items, both empty", met)
 	}
 	// Level 0 marks every pixel but the zeros: the foreground is their share.
-	p, _ := LoadPool(pool)
+	p, _ := format.LoadPool(pool)
 	out, err = runKind(t, ThresholdKind(), nodes.Build{}, func(p any) { p.(*ThresholdParams).Level = 0 }, pool)
 	if err != nil {
 		t.Fatal(err)
@@ -361,4 +347,12 @@ func TestMasksMetaJSON(t *testing.T) {
 	if want := float64(nonzero) / float64(len(p.Images)); met.Items != 2 || met.Empty != 0 || math.Abs(met.Foreground-want) > 1e-12 {
 		t.Errorf("metrics.json = %+v, want foreground %v", met, want)
 	}
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }

@@ -1,9 +1,9 @@
-// Package annotate holds the annotator kinds: each reads a POOL (images.npy
-// uint8 [N,S,S], or a classification dataset dir of the same layout) and
-// writes MASKS: masks.npy uint8 [N,S,S] of 0/1 aligned with the pool's
-// items, meta.json {"task":"masks","annotator":...,"params":...},
-// metrics.json {"items","foreground" (mean area fraction),"empty"} and
-// preview.png.
+// Package annotate holds the annotator kinds: each reads a pool
+// (format.TypePool, or a classification dataset dir of the same layout)
+// and writes masks (format.TypeMasks): masks.npy uint8 [N,S,S] of 0/1
+// aligned with the pool's items, meta.json
+// {"task":"masks","annotator":...,"params":...}, metrics.json
+// {"items","foreground" (mean area fraction),"empty"} and preview.png.
 //
 //   - threshold: foreground = pixels brighter than a fixed level.
 //   - otsu: Otsu's threshold per image (the lowest level maximising the

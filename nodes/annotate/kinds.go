@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -16,9 +17,9 @@ func Kinds() []*nodes.Kind {
 }
 
 // poolSlot is every annotator's one input.
-var poolSlot = []nodes.Slot{{Name: "pool", Doc: "the images to annotate: a pool (or a classification dataset dir)", Accepts: []string{TypePool, typeClassification}}}
+var poolSlot = []nodes.Slot{{Name: "pool", Doc: "the images to annotate: a pool (or a classification dataset dir)", Accepts: []string{format.TypePool, format.TypeClassification}}}
 
-var outputs = []string{"masks.npy", "meta.json", "metrics.json", "preview.png"}
+var outputs = []string{format.MasksFile, format.MetaFile, "metrics.json", format.PreviewFile}
 
 // ThresholdParams configure the threshold annotator.
 type ThresholdParams struct {
@@ -32,7 +33,7 @@ func ThresholdKind() *nodes.Kind {
 		Doc:      "annotator: mask = pixels brighter than a fixed level (embedded, no weights)",
 		Version:  1,
 		Inputs:   poolSlot,
-		Produces: TypeMasks,
+		Produces: format.TypeMasks,
 		Outputs:  outputs,
 		Params:   func() any { return &ThresholdParams{Level: 127} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -54,7 +55,7 @@ func OtsuKind() *nodes.Kind {
 		Doc:      "annotator: Otsu's threshold per image (embedded, no weights; a one-intensity image gets an empty mask)",
 		Version:  1,
 		Inputs:   poolSlot,
-		Produces: TypeMasks,
+		Produces: format.TypeMasks,
 		Outputs:  outputs,
 		New: func(nodes.Build, any) (nodes.Node, error) {
 			return &perImage{name: "otsu", mask: func(img []uint8, _, _, _ int) []uint8 { return OtsuMask(img) }}, nil
@@ -75,7 +76,7 @@ func KMeansKind() *nodes.Kind {
 		Doc:      "annotator: 2-means on intensity per image, seeded k-means++ start (embedded, no weights)",
 		Version:  1,
 		Inputs:   poolSlot,
-		Produces: TypeMasks,
+		Produces: format.TypeMasks,
 		Outputs:  outputs,
 		Params:   func() any { return &KMeansParams{Foreground: Brighter} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -104,8 +105,8 @@ func (n *perImage) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", n.name, err)
 	}
-	m := &Masks{N: pool.N, H: pool.H, W: pool.W, Masks: make([]uint8, len(pool.Images)),
-		Meta: MasksMeta{Annotator: n.name, Params: n.params}}
+	m := &format.Masks{N: pool.N, H: pool.H, W: pool.W, Masks: make([]uint8, len(pool.Images)),
+		Meta: format.MasksMeta{Annotator: n.name, Params: n.params}}
 	for i := 0; i < pool.N; i++ {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -122,10 +123,10 @@ func (n *perImage) Run(ctx context.Context, env *nodes.Env) error {
 	return nil
 }
 
-func loadInput(env *nodes.Env) (*Pool, error) {
+func loadInput(env *nodes.Env) (*format.Pool, error) {
 	dir := env.Input("pool")
 	if dir == "" {
 		return nil, errors.New("no pool input")
 	}
-	return LoadPool(dir)
+	return format.LoadPool(dir)
 }

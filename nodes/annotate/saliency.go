@@ -7,8 +7,10 @@ import (
 	"math"
 	"path/filepath"
 
+	"dagrun/format"
+	"dagrun/lib/onnx"
+	"dagrun/lib/resample"
 	"dagrun/nodes"
-	"dagrun/nodes/onnx"
 )
 
 // SaliencyParams configure the onnx-saliency annotator.
@@ -52,7 +54,7 @@ func SaliencyKind() *nodes.Kind {
 		Doc:      "annotator: a U2Net/ISNet-style salient-object ONNX model, map resized back and thresholded (needs ONNX Runtime)",
 		Version:  1,
 		Inputs:   poolSlot,
-		Produces: TypeMasks,
+		Produces: format.TypeMasks,
 		Outputs:  outputs,
 		Params:   func() any { p := DefaultSaliencyParams(); return &p },
 		New: func(b nodes.Build, params any) (nodes.Node, error) {
@@ -131,8 +133,8 @@ func (n *saliencyNode) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("onnx-saliency: %w", err)
 	}
-	out := &Masks{N: pool.N, H: pool.H, W: pool.W, Masks: make([]uint8, len(pool.Images)),
-		Meta: MasksMeta{Annotator: "onnx-saliency", Params: n.p}}
+	out := &format.Masks{N: pool.N, H: pool.H, W: pool.W, Masks: make([]uint8, len(pool.Images)),
+		Meta: format.MasksMeta{Annotator: "onnx-saliency", Params: n.p}}
 	for i := 0; i < pool.N; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -198,7 +200,7 @@ func (s *Saliency) Map(img []uint8, h, w int) ([]float32, error) {
 			grey[(y+pad)*pw+x+pad] = float32(img[y*w+x]) / 255
 		}
 	}
-	r := Resize(grey, ph, pw, s.size, s.size)
+	r := resample.Bilinear(grey, ph, pw, s.size, s.size)
 	plane := s.size * s.size
 	x := make([]float32, 3*plane)
 	for c := 0; c < 3; c++ {
@@ -233,7 +235,7 @@ func (s *Saliency) Map(img []uint8, h, w int) ([]float32, error) {
 		}
 		sal = norm
 	}
-	back := Resize(sal, oh, ow, ph, pw)
+	back := resample.Bilinear(sal, oh, ow, ph, pw)
 	if pad == 0 {
 		return back, nil
 	}

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
-	ot "dagrun/nodes/onnx/onnxtest"
 )
 
 // saliencyModel is a tiny U2Net-shaped model: the channel mean of the
@@ -49,11 +50,11 @@ func TestSaliencyEndToEnd(t *testing.T) {
 	ot.WriteModel(t, dir, "dyn.onnx", saliencyModel(20, -1))
 	fixed := ot.WriteModel(t, dir, "fixed.onnx", saliencyModel(20, 8))
 	pool := writePool(t, 5, 8)
-	p, err := LoadPool(pool)
+	p, err := format.LoadPool(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(set func(*SaliencyParams)) (*Masks, error) {
+	run := func(set func(*SaliencyParams)) (*format.Masks, error) {
 		out, err := runKind(t, SaliencyKind(), nodes.Build{Dir: dir}, func(a any) {
 			sp := a.(*SaliencyParams)
 			sp.Normalize, sp.Output = NoNorm, 1
@@ -62,7 +63,7 @@ func TestSaliencyEndToEnd(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return LoadMasks(out)
+		return format.LoadMasks(out)
 	}
 
 	// At the pool's own size the resizes are the identity, so with mean

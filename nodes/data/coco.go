@@ -15,8 +15,9 @@ import (
 	"path/filepath"
 	"slices"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // COCOParams are the params of the coco kind.
@@ -44,7 +45,7 @@ func COCOKind() *nodes.Kind {
 		Name:     "coco",
 		Doc:      "a COCO/LVIS-format JSON and image folder as a segmentation dataset",
 		Version:  1,
-		Produces: TypeSegmentation,
+		Produces: format.TypeSegmentation,
 		Params:   func() any { return &COCOParams{RareMax: 10, CommonMax: 100} },
 		New: func(b nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*COCOParams)
@@ -135,7 +136,7 @@ func loadGrey(path string) ([]uint8, int, int, error) {
 	return out, h, w, nil
 }
 
-func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*Segmentation, error) {
+func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*format.Segmentation, error) {
 	c, err := artifact.LoadCOCO(n.ann)
 	if err != nil {
 		return nil, err
@@ -163,7 +164,7 @@ func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*Segmentation, err
 	for _, a := range c.Annotations {
 		anns[a.ImageID] = append(anns[a.ImageID], a)
 	}
-	seg := &Segmentation{N: len(images), H: n.p.Size, W: n.p.Size,
+	seg := &format.Segmentation{N: len(images), H: n.p.Size, W: n.p.Size,
 		COCO: &artifact.COCO{Images: []artifact.COCOImage{}, Annotations: []artifact.COCOAnnotation{}}}
 	for i, im := range images {
 		if err := ctx.Err(); err != nil {
@@ -266,11 +267,11 @@ func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*Segmentation, err
 		g := groupOf(imgs[i], n.p.RareMax, n.p.CommonMax)
 		switch k.Frequency {
 		case "r":
-			g = Rare
+			g = format.Rare
 		case "c":
-			g = Common
+			g = format.Common
 		case "f":
-			g = Frequent
+			g = format.Frequent
 		}
 		groups[k.Name] = g
 		seg.COCO.Categories = append(seg.COCO.Categories, artifact.COCOCategory{
@@ -278,6 +279,6 @@ func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*Segmentation, err
 			Frequency: freqLetter(g), ImageCount: imgs[i], InstanceCount: inst[i],
 		})
 	}
-	seg.Meta = SegMeta{Classes: names, Groups: groups, SizeStats: sizeStats(seg.COCO, names)}
+	seg.Meta = format.SegMeta{Classes: names, Groups: groups, SizeStats: sizeStats(seg.COCO, names)}
 	return seg, nil
 }

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // writeCOCOFixture writes two 8×6 images (an RGB PNG and a JPEG) and a COCO
@@ -71,7 +72,7 @@ func TestCOCOKind(t *testing.T) {
 	set := func(p *COCOParams) { p.Annotations, p.Images = "ann.json", "." }
 	b := nodes.Build{Dir: dir}
 	out := runKind(t, COCOKind(), b, set, nil)
-	s, err := LoadSegmentation(out)
+	s, err := format.LoadSegmentation(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestCOCOKind(t *testing.T) {
 		t.Errorf("classes = %v, want five, nine (id order)", s.Meta.Classes)
 	}
 	// "nine" carries frequency f; "five" is in 1 image → rare.
-	if want := map[string]string{"five": Rare, "nine": Frequent}; !reflect.DeepEqual(s.Meta.Groups, want) {
+	if want := map[string]string{"five": format.Rare, "nine": format.Frequent}; !reflect.DeepEqual(s.Meta.Groups, want) {
 		t.Errorf("groups = %v, want %v", s.Meta.Groups, want)
 	}
 	// Image 0 is a.png (id 10): the five covers x 0..3, y 0..2; the later
@@ -144,7 +145,7 @@ func TestCOCOKind(t *testing.T) {
 
 	// Resizing doubles everything.
 	out = runKind(t, COCOKind(), b, func(p *COCOParams) { set(p); p.Size = 12 }, nil)
-	if s, err = LoadSegmentation(out); err != nil || s.H != 12 || s.W != 12 {
+	if s, err = format.LoadSegmentation(out); err != nil || s.H != 12 || s.W != 12 {
 		t.Fatalf("resized: %v, %v", s, err)
 	}
 }

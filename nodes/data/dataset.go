@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -56,8 +57,8 @@ func DatasetKind() *nodes.Kind {
 		Name:     "dataset",
 		Doc:      "real image classification data from idx files (mnist, fashion-mnist, idx) as train/ and test/",
 		Version:  1,
-		Produces: TypeSplits,
-		Outputs:  []string{"train", "test"},
+		Produces: format.TypeSplits,
+		Outputs:  []string{format.SplitsTrain, format.SplitsTest},
 		Params:   func() any { return &DatasetParams{Name: "mnist"} },
 		New:      newDataset,
 	}
@@ -188,7 +189,7 @@ func (n *datasetNode) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return err
 	}
-	var sets [2]*Classification
+	var sets [2]*format.Classification
 	maxLabel := 0
 	for s := range sets {
 		if err := ctx.Err(); err != nil {
@@ -208,8 +209,8 @@ func (n *datasetNode) Run(ctx context.Context, env *nodes.Env) error {
 	if maxLabel >= len(classes) {
 		return fmt.Errorf("dataset %q: label %d but only %d class names", n.p.Name, maxLabel, len(classes))
 	}
-	for s, name := range []string{"train", "test"} {
-		sets[s].Meta = ClassMeta{Classes: classes}
+	for s, name := range []string{format.SplitsTrain, format.SplitsTest} {
+		sets[s].Meta = format.ClassMeta{Classes: classes}
 		if err := sets[s].Save(filepath.Join(env.OutDir, name)); err != nil {
 			return fmt.Errorf("dataset %q: write %s: %w", n.p.Name, name, err)
 		}
@@ -219,7 +220,7 @@ func (n *datasetNode) Run(ctx context.Context, env *nodes.Env) error {
 }
 
 // loadIDXPair reads an images file [N,H,W] and its labels file [N].
-func loadIDXPair(images, labels string) (*Classification, error) {
+func loadIDXPair(images, labels string) (*format.Classification, error) {
 	im, err := LoadIDX(images)
 	if err != nil {
 		return nil, err
@@ -234,7 +235,7 @@ func loadIDXPair(images, labels string) (*Classification, error) {
 	if len(lb.Dims) != 1 || lb.Dims[0] != im.Dims[0] {
 		return nil, fmt.Errorf("%s: dimensions %v, want [%d] to match %s", labels, lb.Dims, im.Dims[0], images)
 	}
-	c := &Classification{N: im.Dims[0], H: im.Dims[1], W: im.Dims[2], Images: im.Data, Labels: make([]int64, lb.Dims[0])}
+	c := &format.Classification{N: im.Dims[0], H: im.Dims[1], W: im.Dims[2], Images: im.Data, Labels: make([]int64, lb.Dims[0])}
 	for i, l := range lb.Data {
 		c.Labels[i] = int64(l)
 	}

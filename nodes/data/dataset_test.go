@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -75,7 +76,7 @@ func TestDatasetIDXDir(t *testing.T) {
 		}
 		out := runKind(t, k, nodes.Build{}, func(q *DatasetParams) { *q = *p }, nil)
 		for _, split := range []string{"train", "test"} {
-			c, err := LoadClassification(filepath.Join(out, split))
+			c, err := format.LoadClassification(filepath.Join(out, split))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +171,7 @@ func TestRealMNIST(t *testing.T) {
 	dir := realDataDir(t)
 	out := runKind(t, DatasetKind(), nodes.Build{}, func(p *DatasetParams) { p.Dir = dir }, nil)
 	for split, want := range map[string]int{"train": 60000, "test": 10000} {
-		c, err := LoadClassification(filepath.Join(out, split))
+		c, err := format.LoadClassification(filepath.Join(out, split))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,18 +1,15 @@
-// Package data holds the node kinds that make datasets: real image sets read
-// from idx files (MNIST, Fashion-MNIST) or COCO/LVIS files, seeded splits and
-// long-tail subsamples, and the long-tailed mini segmentation benchmark
-// ("lt-seg") that stands in for LVIS.
+// Package data holds the family of kinds that make real datasets: dataset
+// (MNIST, Fashion-MNIST and other idx files), coco (COCO/LVIS files), split
+// (seeded disjoint parts), longtail (long-tail subsamples) and ltseg (the
+// long-tailed mini segmentation benchmark that stands in for LVIS). They
+// share one package because they share the real-data plumbing (idx
+// reading, subsets, frequency groups, rasterizing instances); every one of
+// them turns data from outside the cache, or a dataset dir, into dataset
+// dirs.
 //
-// Directory formats (the contract with every downstream kind):
-//   - A classification dataset dir holds images.npy (uint8 [N,H,W]),
-//     labels.npy (int64 [N], 0 ≤ label < len(classes)) and meta.json
-//     ({"task":"classification","classes":[…]}, optionally "groups",
-//     "counts", "source_indices").
-//   - A segmentation dataset dir holds images.npy (uint8 [N,H,W]),
-//     semantic.npy (uint8 [N,H,W], 0 background, c+1 for category c),
-//     instances.npy (int32 [N,H,W], instance ids 1..k per image, 0 none),
-//     annotations.json (COCO, category ids 1..C, LVIS "frequency" letters)
-//     and meta.json ({"task":"segmentation","classes","groups","size_stats"}).
+// The dirs they write are format.Classification and format.Segmentation
+// dirs (and format.TypeSplits, format.TypeBenchmark folders of them); the
+// package format documents their files.
 //
 // Invariants:
 //   - Nothing is downloaded: data comes from local files only, and the files

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -34,8 +35,8 @@ func LongtailKind() *nodes.Kind {
 		Name:     "longtail",
 		Doc:      "seeded long-tailed subsample of a classification dataset (exponential profile or explicit counts)",
 		Version:  1,
-		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{TypeClassification}}},
-		Produces: TypeClassification,
+		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
+		Produces: format.TypeClassification,
 		Params: func() any {
 			return &LongtailParams{Max: 500, Min: 5, RareMax: 10, CommonMax: 100}
 		},
@@ -78,7 +79,7 @@ func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
 	if in == "" {
 		return errors.New("longtail: no input dataset")
 	}
-	c, err := LoadClassification(in)
+	c, err := format.LoadClassification(in)
 	if err != nil {
 		return fmt.Errorf("longtail: %w", err)
 	}
@@ -95,8 +96,8 @@ func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("longtail: %d counts for %d classes", len(counts), nc)
 	}
 	var idx []int
-	meta := ClassMeta{Classes: c.Meta.Classes, Groups: map[string]string{}, Counts: map[string]int{}}
-	for cls, pool := range c.byClass() {
+	meta := format.ClassMeta{Classes: c.Meta.Classes, Groups: map[string]string{}, Counts: map[string]int{}}
+	for cls, pool := range byClass(c) {
 		if counts[cls] > len(pool) {
 			return fmt.Errorf("longtail: class %q needs %d images, the dataset has %d", c.Meta.Classes[cls], counts[cls], len(pool))
 		}
@@ -113,7 +114,7 @@ func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
 		return err
 	}
 	slices.Sort(idx)
-	out := c.subset(idx)
+	out := subset(c, idx)
 	meta.SourceIndices = out.Meta.SourceIndices
 	out.Meta = meta
 	if err := out.Save(env.OutDir); err != nil {

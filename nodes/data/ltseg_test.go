@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 )
 
 // smallLTSeg sets params for a fast run with shrunken group thresholds.
@@ -33,7 +34,7 @@ func synthInputs(t *testing.T) map[string][]string {
 
 // checkScenes verifies a segmentation split independently of the
 // generator and returns, per category, the number of images holding it.
-func checkScenes(t *testing.T, s *Segmentation, maxInst int) []int {
+func checkScenes(t *testing.T, s *format.Segmentation, maxInst int) []int {
 	t.Helper()
 	H, W := s.H, s.W
 	per := H * W
@@ -157,11 +158,11 @@ func checkScenes(t *testing.T, s *Segmentation, maxInst int) []int {
 func TestLTSegInvariants(t *testing.T) {
 	in := synthInputs(t)
 	out := runKind(t, LTSegKind(), nodes.Build{}, smallLTSeg(7), in)
-	train, err := LoadSegmentation(filepath.Join(out, "train"))
+	train, err := format.LoadSegmentation(filepath.Join(out, "train"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	test, err := LoadSegmentation(filepath.Join(out, "test"))
+	test, err := format.LoadSegmentation(filepath.Join(out, "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,12 +175,12 @@ func TestLTSegInvariants(t *testing.T) {
 	perGroup := map[string]int{}
 	for c, n := range counts {
 		name := train.Meta.Classes[c]
-		want := Frequent
+		want := format.Frequent
 		switch {
 		case n >= 1 && n <= 2:
-			want = Rare
+			want = format.Rare
 		case n >= 3 && n <= 5:
-			want = Common
+			want = format.Common
 		case n <= 0:
 			want = "absent"
 		}
@@ -188,7 +189,7 @@ func TestLTSegInvariants(t *testing.T) {
 		}
 		perGroup[want]++
 	}
-	if want := map[string]int{Rare: 6, Common: 7, Frequent: 7}; !reflect.DeepEqual(perGroup, want) {
+	if want := map[string]int{format.Rare: 6, format.Common: 7, format.Frequent: 7}; !reflect.DeepEqual(perGroup, want) {
 		t.Errorf("categories per group = %v, want %v", perGroup, want)
 	}
 
@@ -203,7 +204,7 @@ func TestLTSegInvariants(t *testing.T) {
 	}
 
 	// The reference corpus is exactly the unused training images.
-	ref, err := LoadClassification(filepath.Join(out, "reference"))
+	ref, err := format.LoadClassification(filepath.Join(out, "reference"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,9 +219,9 @@ func TestLTSegInvariants(t *testing.T) {
 	if len(usedSrc) != len(train.COCO.Annotations) {
 		t.Errorf("%d distinct sources for %d training instances", len(usedSrc), len(train.COCO.Annotations))
 	}
-	srcData := map[string]*Classification{}
+	srcData := map[string]*format.Classification{}
 	for i, name := range []string{"mnist", "fashion"} {
-		c, err := LoadClassification(filepath.Join(in[name][0], "train"))
+		c, err := format.LoadClassification(filepath.Join(in[name][0], "train"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,15 +310,15 @@ func TestLTSegPlanDefaults(t *testing.T) {
 		groups[g] = append(groups[g], pl.counts[c])
 		total += pl.counts[c]
 	}
-	for g, lohi := range map[string][2]int{Rare: {1, 10}, Common: {11, 100}, Frequent: {101, 300}} {
+	for g, lohi := range map[string][2]int{format.Rare: {1, 10}, format.Common: {11, 100}, format.Frequent: {101, 300}} {
 		for _, n := range groups[g] {
 			if n < lohi[0] || n > lohi[1] {
 				t.Errorf("%s category with %d images, want %d..%d", g, n, lohi[0], lohi[1])
 			}
 		}
 	}
-	if len(groups[Rare]) != 6 || len(groups[Common]) != 7 || len(groups[Frequent]) != 7 {
-		t.Errorf("group sizes %d/%d/%d, want 6/7/7", len(groups[Rare]), len(groups[Common]), len(groups[Frequent]))
+	if len(groups[format.Rare]) != 6 || len(groups[format.Common]) != 7 || len(groups[format.Frequent]) != 7 {
+		t.Errorf("group sizes %d/%d/%d, want 6/7/7", len(groups[format.Rare]), len(groups[format.Common]), len(groups[format.Frequent]))
 	}
 	// 2.5 instances per scene on average.
 	if want := (2*total + 4) / 5; pl.trainScenes != want {
@@ -338,7 +339,7 @@ func TestLTSegRealData(t *testing.T) {
 	fa := runKind(t, DatasetKind(), nodes.Build{}, func(p *DatasetParams) { p.Name, p.Dir = "fashion-mnist", fdir }, nil)
 	out := runKind(t, LTSegKind(), nodes.Build{}, func(p *LTSegParams) { p.Seed = 1 },
 		map[string][]string{"mnist": {mn}, "fashion": {fa}})
-	train, err := LoadSegmentation(filepath.Join(out, "train"))
+	train, err := format.LoadSegmentation(filepath.Join(out, "train"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +349,7 @@ func TestLTSegRealData(t *testing.T) {
 			t.Errorf("category %q in %d training images is %q, want %q", name, n, train.Meta.Groups[name], g)
 		}
 	}
-	ref, err := LoadClassification(filepath.Join(out, "reference"))
+	ref, err := format.LoadClassification(filepath.Join(out, "reference"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -36,7 +37,7 @@ func SplitKind() *nodes.Kind {
 		Name:    "split",
 		Doc:     "seeded disjoint split of a classification dataset into parts (fractions or counts)",
 		Version: 1,
-		Inputs:  []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{TypeClassification}}},
+		Inputs:  []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
 		Outputs: outs,
 		Params:  func() any { return &SplitParams{Parts: []float64{0.5, 0.5}} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -118,7 +119,7 @@ func (s *splitNode) Run(ctx context.Context, env *nodes.Env) error {
 	if in == "" {
 		return errors.New("split: no input dataset")
 	}
-	c, err := LoadClassification(in)
+	c, err := format.LoadClassification(in)
 	if err != nil {
 		return fmt.Errorf("split: %w", err)
 	}
@@ -135,7 +136,7 @@ func (s *splitNode) Run(ctx context.Context, env *nodes.Env) error {
 		idx := slices.Clone(perm[at : at+n])
 		at += n
 		slices.Sort(idx)
-		part := c.subset(idx)
+		part := subset(c, idx)
 		if err := part.Save(filepath.Join(env.OutDir, "part"+strconv.Itoa(i))); err != nil {
 			return fmt.Errorf("split: write part%d: %w", i, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -37,7 +38,7 @@ func TestPartSizes(t *testing.T) {
 
 func TestSplit(t *testing.T) {
 	ds := filepath.Join(synthDataset(t, 1, 10), "train")
-	src, err := LoadClassification(ds)
+	src, err := format.LoadClassification(ds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestSplit(t *testing.T) {
 		}, map[string][]string{"dataset": {ds}})
 		var parts [][]int
 		for i := 0; i < 3; i++ {
-			c, err := LoadClassification(filepath.Join(out, "part"+strconv.Itoa(i)))
+			c, err := format.LoadClassification(filepath.Join(out, "part"+strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +91,7 @@ func TestLongtail(t *testing.T) {
 	out := runKind(t, LongtailKind(), nodes.Build{}, func(p *LongtailParams) {
 		p.Max, p.Min, p.RareMax, p.CommonMax, p.Seed = 30, 2, 4, 12, 1
 	}, map[string][]string{"dataset": {ds}})
-	c, err := LoadClassification(out)
+	c, err := format.LoadClassification(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +109,11 @@ func TestLongtail(t *testing.T) {
 	}
 	for cls, n := range counts {
 		name := c.Meta.Classes[cls]
-		g := Frequent
+		g := format.Frequent
 		if n <= 4 {
-			g = Rare
+			g = format.Rare
 		} else if n <= 12 {
-			g = Common
+			g = format.Common
 		}
 		if c.Meta.Groups[name] != g || c.Meta.Counts[name] != n {
 			t.Errorf("class %q: %d images, meta says %d in %q; want group %q", name, n, c.Meta.Counts[name], c.Meta.Groups[name], g)

@@ -1,6 +1,7 @@
 // Package evaluate holds the evaluate kind: it scores a model written by the
-// train kind on a test dataset dir written by nodes/data and writes
-// metrics.json (and, for segmentation, per_category.json).
+// train kind on a test dataset dir (format.TypeClassification or
+// format.TypeSegmentation) and writes metrics.json (and, for segmentation,
+// per_category.json).
 //
 // Classification reports accuracy overall and per long-tail group of the
 // test set's meta (acc_rare, acc_common, acc_frequent). Segmentation turns

@@ -8,16 +8,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagrun/format"
+	"dagrun/lib/metrics"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
-	"dagrun/nodes/evaluate/metrics"
-	"dagrun/nodes/nn"
-	"dagrun/nodes/train"
 )
-
-// TypeEvaluation is the output type tag of an evaluate node: a directory
-// holding metrics.json (and per_category.json for segmentation).
-const TypeEvaluation = "evaluation"
 
 // Params configures an evaluation.
 type Params struct {
@@ -70,10 +65,10 @@ func Kind() *nodes.Kind {
 		Doc:     "score a trained model on a test dataset dir: accuracy (per group) or mask AP, APr, APc, APf",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "model", Doc: "a train node (its model/ folder), or a folder holding model.json", Accepts: []string{train.TypeModel}},
-			{Name: "test", Doc: "the test dataset dir (classification or segmentation)", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
+			{Name: "model", Doc: "a train node (its model/ folder), or a folder holding model.json", Accepts: []string{format.TypeModel}},
+			{Name: "test", Doc: "the test dataset dir (classification or segmentation)", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
 		},
-		Produces: TypeEvaluation,
+		Produces: format.TypeEvaluation,
 		Outputs:  []string{"metrics.json", "per_category.json"},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
@@ -143,21 +138,18 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if modelDir == "" || testDir == "" {
 		return errors.New("evaluate: model and test inputs are required")
 	}
-	if _, err := os.Stat(filepath.Join(modelDir, "model", nn.ManifestFile)); err == nil {
-		modelDir = filepath.Join(modelDir, "model")
-	}
-	model, err := nn.Load(modelDir)
+	model, err := nn.Load(format.ResolveModel(modelDir))
 	if err != nil {
 		return fmt.Errorf("evaluate: %w", err)
 	}
-	task, err := taskOf(testDir)
+	task, err := format.DatasetTask(testDir)
 	if err != nil {
-		return fmt.Errorf("evaluate: %w", err)
+		return fmt.Errorf("evaluate: read test set: %w", err)
 	}
 	files := map[string]any{}
 	switch task {
-	case "classification":
-		d, err := data.LoadClassification(testDir)
+	case format.TypeClassification:
+		d, err := format.LoadClassification(testDir)
 		if err != nil {
 			return fmt.Errorf("evaluate: %w", err)
 		}
@@ -166,8 +158,8 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 			return fmt.Errorf("evaluate: %w", err)
 		}
 		files["metrics.json"] = m
-	case "segmentation":
-		d, err := data.LoadSegmentation(testDir)
+	case format.TypeSegmentation:
+		d, err := format.LoadSegmentation(testDir)
 		if err != nil {
 			return fmt.Errorf("evaluate: %w", err)
 		}
@@ -186,21 +178,6 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		}
 	}
 	return nil
-}
-
-// taskOf reads the "task" of a dataset dir's meta.json.
-func taskOf(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
-	if err != nil {
-		return "", fmt.Errorf("read test set: %w", err)
-	}
-	var meta struct {
-		Task string `json:"task"`
-	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		return "", fmt.Errorf("read test set: decode %q: %w", filepath.Join(dir, "meta.json"), err)
-	}
-	return meta.Task, nil
 }
 
 func writeJSON(path string, v any) error {
@@ -272,11 +249,11 @@ func argmax(probs []float32, off, c, stride int) int {
 // lvisLetter maps a group name of a dataset meta to metrics' LVIS letter.
 func lvisLetter(group string) (string, bool) {
 	switch group {
-	case data.Rare:
+	case format.Rare:
 		return metrics.Rare, true
-	case data.Common:
+	case format.Common:
 		return metrics.Common, true
-	case data.Frequent:
+	case format.Frequent:
 		return metrics.Frequent, true
 	}
 	return "", false
@@ -285,7 +262,7 @@ func lvisLetter(group string) (string, bool) {
 // EvaluateClassification scores a classifier on d: accuracy overall and, when
 // d's meta has groups, per group. report, if not nil, receives progress in
 // images.
-func EvaluateClassification(ctx context.Context, model *nn.Model, d *data.Classification, bs int, report func(done, total int)) (*ClassificationMetrics, error) {
+func EvaluateClassification(ctx context.Context, model *nn.Model, d *format.Classification, bs int, report func(done, total int)) (*ClassificationMetrics, error) {
 	if err := checkModel(model, false, d.H, d.W, len(d.Meta.Classes)); err != nil {
 		return nil, err
 	}
@@ -330,14 +307,14 @@ func EvaluateClassification(ctx context.Context, model *nn.Model, d *data.Classi
 		}
 		return &v
 	}
-	m.AccRare, m.AccCommon, m.AccFrequent = get(data.Rare), get(data.Common), get(data.Frequent)
+	m.AccRare, m.AccCommon, m.AccFrequent = get(format.Rare), get(format.Common), get(format.Frequent)
 	return m, nil
 }
 
 // GroundTruth returns the instances of a segmentation set: each instance id
 // of instances.npy in an image is one instance, its category the semantic
 // label of its pixels (all equal, not background).
-func GroundTruth(d *data.Segmentation) ([]metrics.Instance, error) {
+func GroundTruth(d *format.Segmentation) ([]metrics.Instance, error) {
 	hw := d.H * d.W
 	var out []metrics.Instance
 	for i := 0; i < d.N; i++ {
@@ -425,7 +402,7 @@ func Detect(image int, probs []float32, h, w, minPixels int, mode string) ([]met
 // EvaluateSegmentation scores an fcn on d with COCO-style mask AP and
 // returns metrics.json and per_category.json. report, if not nil, receives
 // progress in images.
-func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *data.Segmentation, p Params, report func(done, total int)) (*SegmentationMetrics, []CategoryAP, error) {
+func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmentation, p Params, report func(done, total int)) (*SegmentationMetrics, []CategoryAP, error) {
 	k := len(d.Meta.Classes)
 	if err := checkModel(model, true, d.H, d.W, k); err != nil {
 		return nil, nil, err

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
+	"dagrun/lib/metrics"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
-	"dagrun/nodes/evaluate/metrics"
-	"dagrun/nodes/nn"
 )
 
 // param returns the named parameter of m (a writable view).
@@ -59,10 +59,10 @@ func thresholdFCN(t *testing.T, classes, size int) *nn.Model {
 // 10: category 1 squares of 200 (bright: found), category 2 squares of 60
 // (dim: missed) and, in image 1, an unannotated square of 255 (a confident
 // false positive).
-func scene(t *testing.T) *data.Segmentation {
+func scene(t *testing.T) *format.Segmentation {
 	t.Helper()
 	const n, s = 2, 16
-	d := &data.Segmentation{N: n, H: s, W: s, Images: make([]uint8, n*s*s), Semantic: make([]uint8, n*s*s), Instances: make([]int32, n*s*s)}
+	d := &format.Segmentation{N: n, H: s, W: s, Images: make([]uint8, n*s*s), Semantic: make([]uint8, n*s*s), Instances: make([]int32, n*s*s)}
 	for i := range d.Images {
 		d.Images[i] = 10
 	}
@@ -78,7 +78,7 @@ func scene(t *testing.T) *data.Segmentation {
 	square(0, 9, 9, 5, 60, 2, 2)
 	square(1, 2, 8, 3, 200, 1, 1)
 	square(1, 10, 2, 4, 255, 0, 0)
-	d.Meta = data.SegMeta{Classes: []string{"one", "two"}, Groups: map[string]string{"one": data.Rare, "two": data.Frequent}}
+	d.Meta = format.SegMeta{Classes: []string{"one", "two"}, Groups: map[string]string{"one": format.Rare, "two": format.Frequent}}
 	d.COCO = &artifact.COCO{Images: []artifact.COCOImage{}, Annotations: []artifact.COCOAnnotation{}}
 	return d
 }
@@ -157,7 +157,7 @@ func TestSegmentationHandWorked(t *testing.T) {
 	}
 	var per []CategoryAP
 	readJSON(t, filepath.Join(out, "per_category.json"), &per)
-	if len(per) != 2 || per[0].ID != 1 || per[0].Name != "one" || per[0].Group != data.Rare ||
+	if len(per) != 2 || per[0].ID != 1 || per[0].Name != "one" || per[0].Group != format.Rare ||
 		math.Abs(per[0].AP-2.0/3) > 1e-12 || per[0].Instances != 2 || per[0].Detections != 3 ||
 		per[1].AP != 0 || per[1].Instances != 1 || per[1].Detections != 0 {
 		t.Errorf("per category %+v", per)
@@ -289,7 +289,7 @@ func TestGroundTruth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := &data.Segmentation{N: 1, H: 2, W: 2, Semantic: tt.sem, Instances: tt.ins}
+			d := &format.Segmentation{N: 1, H: 2, W: 2, Semantic: tt.sem, Instances: tt.ins}
 			got, err := GroundTruth(d)
 			if tt.wantError != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
@@ -336,7 +336,7 @@ func TestClassification(t *testing.T) {
 	// (frequent): images 1, 3, 4 → 2/3; class c (common): no images → −1.
 	pix := []uint8{0, 255, 255, 0, 255}
 	labels := []int64{0, 1, 0, 1, 1}
-	d := &data.Classification{N: 5, H: 4, W: 4, Images: make([]uint8, 5*16), Labels: labels}
+	d := &format.Classification{N: 5, H: 4, W: 4, Images: make([]uint8, 5*16), Labels: labels}
 	for i, v := range pix {
 		d.Images[i*16] = v
 		d.Images[i*16+5] = 128 // other pixels must not matter
@@ -347,9 +347,9 @@ func TestClassification(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, grouped := range []bool{true, false} {
-		d.Meta = data.ClassMeta{Classes: []string{"a", "b", "c"}}
+		d.Meta = format.ClassMeta{Classes: []string{"a", "b", "c"}}
 		if grouped {
-			d.Meta.Groups = map[string]string{"a": data.Rare, "b": data.Frequent, "c": data.Common}
+			d.Meta.Groups = map[string]string{"a": format.Rare, "b": format.Frequent, "c": format.Common}
 		}
 		testDir := filepath.Join(dir, "test", map[bool]string{true: "grouped", false: "plain"}[grouped])
 		if err := d.Save(testDir); err != nil {
@@ -395,7 +395,7 @@ func TestModelMismatch(t *testing.T) {
 	if _, _, err := EvaluateSegmentation(ctx, pixelMLP(t), d, DefaultParams(), nil); err == nil || !strings.Contains(err.Error(), "classification network") {
 		t.Errorf("classifier on a segmentation set: error %v", err)
 	}
-	c := &data.Classification{N: 1, H: 16, W: 16, Images: make([]uint8, 256), Labels: []int64{0}, Meta: data.ClassMeta{Classes: []string{"one", "two"}}}
+	c := &format.Classification{N: 1, H: 16, W: 16, Images: make([]uint8, 256), Labels: []int64{0}, Meta: format.ClassMeta{Classes: []string{"one", "two"}}}
 	if _, err := EvaluateClassification(ctx, thresholdFCN(t, 2, 16), c, 8, nil); err == nil || !strings.Contains(err.Error(), "segmentation network") {
 		t.Errorf("segmenter on a classification set: error %v", err)
 	}

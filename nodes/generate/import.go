@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"dagrun/format"
+	"dagrun/lib/resample"
 	"dagrun/nodes"
 )
 
@@ -37,8 +39,8 @@ func ImportKind() *nodes.Kind {
 			classesSlot,
 		},
 		Version:  1,
-		Produces: TypePool,
-		Outputs:  []string{"images.npy", "labels.npy", "meta.json", "preview.png"},
+		Produces: format.TypePool,
+		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
 		Params:   func() any { return &ImportParams{Size: 28, Source: "import", Preview: 8} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*ImportParams)
@@ -114,7 +116,7 @@ func (n *importNode) Run(ctx context.Context, env *nodes.Env) error {
 	if total == 0 {
 		return fmt.Errorf("read images: no PNG files under %q in category folders", root)
 	}
-	pool := &Pool{Size: n.p.Size, Meta: PoolMeta{Classes: names, Source: n.p.Source}}
+	pool := &format.Pool{H: n.p.Size, W: n.p.Size, Meta: format.PoolMeta{Classes: names, Source: n.p.Source}}
 	done := 0
 	for c, fs := range files {
 		pool.Meta.PerClass = max(pool.Meta.PerClass, len(fs))
@@ -137,8 +139,8 @@ func (n *importNode) Run(ctx context.Context, env *nodes.Env) error {
 					src[y*b.Dx()+x] = v
 				}
 			}
-			for _, v := range fitCentered(src, b.Dx(), b.Dy(), n.p.Size, n.p.Size) {
-				pool.Images = append(pool.Images, toU8(v))
+			for _, v := range resample.FitCentered(src, b.Dx(), b.Dy(), n.p.Size, n.p.Size) {
+				pool.Images = append(pool.Images, resample.ToByte(v))
 			}
 			pool.Labels = append(pool.Labels, int64(c))
 			done++

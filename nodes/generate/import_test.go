@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/nodes"
 )
 
@@ -50,12 +51,12 @@ func TestPoolImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := func(p *ImportParams) { p.Size, p.Classes, p.Source = 8, []string{"a", "b", "c"}, "sd" }
-	pool, err := LoadPool(runKind(t, ImportKind(), nodes.Build{}, set, map[string][]string{"images": {root}}))
+	pool, err := format.LoadPool(runKind(t, ImportKind(), nodes.Build{}, set, map[string][]string{"images": {root}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pool.Len() != 3 || pool.Size != 8 {
-		t.Fatalf("pool of %d items of size %d, want 3 of 8", pool.Len(), pool.Size)
+	if pool.N != 3 || pool.H != 8 {
+		t.Fatalf("pool of %d items of size %d, want 3 of 8", pool.N, pool.H)
 	}
 	if want := []int64{1, 1, 2}; pool.Labels[0] != want[0] || pool.Labels[1] != want[1] || pool.Labels[2] != want[2] {
 		t.Errorf("labels = %v, want %v", pool.Labels, want)
@@ -84,13 +85,13 @@ func TestPoolImport(t *testing.T) {
 			t.Fatalf("transparent image has pixel %d, want 0", v)
 		}
 	}
-	inv, err := LoadPool(runKind(t, ImportKind(), nodes.Build{}, func(p *ImportParams) { set(p); p.Invert, p.PerClass = true, 1 },
+	inv, err := format.LoadPool(runKind(t, ImportKind(), nodes.Build{}, func(p *ImportParams) { set(p); p.Invert, p.PerClass = true, 1 },
 		map[string][]string{"images": {root}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Len() != 2 || inv.Images[0] != 255-150 {
-		t.Errorf("invert, per_class 1: %d items, first pixel %d, want 2 and %d", inv.Len(), inv.Images[0], 255-150)
+	if inv.N != 2 || inv.Images[0] != 255-150 {
+		t.Errorf("invert, per_class 1: %d items, first pixel %d, want 2 and %d", inv.N, inv.Images[0], 255-150)
 	}
 
 	writePNG(t, filepath.Join(root, "zebra", "1.png"), filled(2, 2, white))

@@ -4,5 +4,5 @@ import "dagrun/nodes"
 
 // Kinds lists the kinds of this package.
 func Kinds() []*nodes.Kind {
-	return []*nodes.Kind{TrainKind(), SampleKind(), ONNXKind(), ImportKind()}
+	return []*nodes.Kind{ONNXKind(), ImportKind()}
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"dagrun/format"
+	"dagrun/lib/chunkrng"
+	"dagrun/lib/onnx"
+	"dagrun/lib/resample"
 	"dagrun/nodes"
-	"dagrun/nodes/onnx"
 )
 
 // Category input formats of onnx-generate.
@@ -91,8 +94,8 @@ func ONNXKind() *nodes.Kind {
 		Doc:      "generate a pool with an ONNX decoder (category, latent z ~ N(0, T²)) -> image; prefix-stable in n_per_class (needs ONNX Runtime)",
 		Version:  1,
 		Inputs:   []nodes.Slot{classesSlot},
-		Produces: TypePool,
-		Outputs:  []string{"images.npy", "labels.npy", "meta.json", "preview.png"},
+		Produces: format.TypePool,
+		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile, format.PreviewFile},
 		Params:   func() any { p := DefaultONNXParams(); return &p },
 		New: func(b nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*ONNXParams)
@@ -142,9 +145,9 @@ func (n *onnxNode) Run(ctx context.Context, env *nodes.Env) error {
 		return err
 	}
 	S := n.p.Size
-	pool := &Pool{Size: S, Meta: PoolMeta{Classes: names, Source: n.p.Source, PerClass: n.p.NPerClass}}
+	pool := &format.Pool{H: S, W: S, Meta: format.PoolMeta{Classes: names, Source: n.p.Source, PerClass: n.p.NPerClass}}
 	for c := range names {
-		for k := 0; k*ChunkSize < n.p.NPerClass; k++ {
+		for k := 0; k*chunkrng.Size < n.p.NPerClass; k++ {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -154,9 +157,9 @@ func (n *onnxNode) Run(ctx context.Context, env *nodes.Env) error {
 			if err != nil {
 				return err
 			}
-			keep := min(ChunkSize, n.p.NPerClass-k*ChunkSize)
+			keep := min(chunkrng.Size, n.p.NPerClass-k*chunkrng.Size)
 			for _, v := range px[:keep*S*S] {
-				pool.Images = append(pool.Images, toU8(float64(v)*g.toByte))
+				pool.Images = append(pool.Images, resample.ToByte(float64(v)*g.toByte))
 			}
 			for range keep {
 				pool.Labels = append(pool.Labels, int64(c))
@@ -167,11 +170,11 @@ func (n *onnxNode) Run(ctx context.Context, env *nodes.Env) error {
 	return pool.Save(env.OutDir, n.p.Preview)
 }
 
-// chunkNoise is chunk k of category c: ChunkSize latent vectors, each entry
+// chunkNoise is chunk k of category c: chunkrng.Size latent vectors, each entry
 // temperature·N(0, 1), back to back.
 func chunkNoise(seed uint64, c, k, dim int, temperature float64) []float32 {
-	rng := chunkRNG(seed, c, k)
-	out := make([]float32, ChunkSize*dim)
+	rng := chunkrng.Stream(seed, c, k)
+	out := make([]float32, chunkrng.Size*dim)
 	for i := range out {
 		out[i] = float32(temperature * rng.NormFloat64())
 	}
@@ -184,14 +187,14 @@ type onnxDecoder struct {
 	p       ONNXParams
 	classes int
 	latent  int
-	batch   int // items per Run: ChunkSize, or the model's fixed batch
+	batch   int // items per Run: chunkrng.Size, or the model's fixed batch
 	toByte  float64
 }
 
 // newONNXDecoder checks the model's inputs and output against the params,
 // with errors that name the file and the expected shapes.
 func newONNXDecoder(m *onnx.Model, p ONNXParams, classes int) (*onnxDecoder, error) {
-	d := &onnxDecoder{m: m, p: p, classes: classes, latent: p.Latent, batch: ChunkSize, toByte: 255}
+	d := &onnxDecoder{m: m, p: p, classes: classes, latent: p.Latent, batch: chunkrng.Size, toByte: 255}
 	if p.Scale == ScaleByte {
 		d.toByte = 1
 	}
@@ -212,8 +215,8 @@ func newONNXDecoder(m *onnx.Model, p ONNXParams, classes int) (*onnxDecoder, err
 		return nil, err
 	}
 	if b := zin.Shape[0]; b > 0 {
-		if ChunkSize%int(b) != 0 {
-			return nil, fmt.Errorf("onnx model %q: fixed batch size %d does not divide the chunk size %d; export it with a dynamic batch dimension", m.Path(), b, ChunkSize)
+		if chunkrng.Size%int(b) != 0 {
+			return nil, fmt.Errorf("onnx model %q: fixed batch size %d does not divide the chunk size %d; export it with a dynamic batch dimension", m.Path(), b, chunkrng.Size)
 		}
 		d.batch = int(b)
 	}
@@ -240,12 +243,12 @@ func newONNXDecoder(m *onnx.Model, p ONNXParams, classes int) (*onnxDecoder, err
 	return d, nil
 }
 
-// decodeChunk decodes ChunkSize latent vectors of category c into
-// ChunkSize·S·S values on the model's scale.
+// decodeChunk decodes chunkrng.Size latent vectors of category c into
+// chunkrng.Size·S·S values on the model's scale.
 func (d *onnxDecoder) decodeChunk(c int, z []float32) ([]float32, error) {
 	S := d.p.Size
-	out := make([]float32, 0, ChunkSize*S*S)
-	for lo := 0; lo < ChunkSize; lo += d.batch {
+	out := make([]float32, 0, chunkrng.Size*S*S)
+	for lo := 0; lo < chunkrng.Size; lo += d.batch {
 		b := int64(d.batch)
 		var cat onnx.Tensor
 		if d.p.CategoryFormat == CategoryIndex {

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/chunkrng"
+	ot "dagrun/lib/onnx/onnxtest"
 	"dagrun/nodes"
-	ot "dagrun/nodes/onnx/onnxtest"
 )
 
 // decoderGraph is a tiny decoder: pixels = sigmoid(z·W + b + E[category]),
@@ -80,18 +82,18 @@ func TestONNXGenerate(t *testing.T) {
 					}
 				}
 			}
-			pool, err := LoadPool(runKind(t, ONNXKind(), nodes.Build{Dir: dir}, set(70), nil))
+			pool, err := format.LoadPool(runKind(t, ONNXKind(), nodes.Build{Dir: dir}, set(70), nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pool.Len() != 4*70 || pool.Size != size || pool.Meta.Source != "onnx" {
-				t.Fatalf("pool of %d items of size %d, source %q", pool.Len(), pool.Size, pool.Meta.Source)
+			if pool.N != 4*70 || pool.H != size || pool.Meta.Source != "onnx" {
+				t.Fatalf("pool of %d items of size %d, source %q", pool.N, pool.H, pool.Meta.Source)
 			}
 			// Independent computation of every pixel from the same noise.
 			worst := 0.0
 			for c := range classes {
 				for j := range 70 {
-					z := chunkNoise(3, c, j/ChunkSize, latent, 1.5)[(j%ChunkSize)*latent:]
+					z := chunkNoise(3, c, j/chunkrng.Size, latent, 1.5)[(j%chunkrng.Size)*latent:]
 					for k := range P {
 						l := float64(b[k]) + float64(e[c*P+k])
 						for i := range latent {
@@ -109,7 +111,7 @@ func TestONNXGenerate(t *testing.T) {
 			if worst > 0.51 {
 				t.Errorf("pixels differ from the direct computation by up to %v, want at most 0.5 (rounding)", worst)
 			}
-			big, err := LoadPool(runKind(t, ONNXKind(), nodes.Build{Dir: dir}, set(130), nil))
+			big, err := format.LoadPool(runKind(t, ONNXKind(), nodes.Build{Dir: dir}, set(130), nil))
 			if err != nil {
 				t.Fatal(err)
 			}

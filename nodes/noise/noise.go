@@ -2,18 +2,14 @@ package noise
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 
+	"dagrun/format"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
-	"dagrun/nodes/train"
 )
 
 // Params are the params of the noise kind.
@@ -31,9 +27,9 @@ func Kind() *nodes.Kind {
 		Name:     "noise",
 		Doc:      "a pool of a real classification split with seeded Gaussian noise of std sigma (0-255 scale), clipped",
 		Version:  1,
-		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "the real classification dataset dir to corrupt", Accepts: []string{data.TypeClassification}}},
-		Produces: data.TypeClassification,
-		Outputs:  []string{"images.npy", "labels.npy", "meta.json"},
+		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "the real classification dataset dir to corrupt", Accepts: []string{format.TypeClassification}}},
+		Produces: format.TypeClassification,
+		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile},
 		Params:   func() any { return &Params{Sigma: 40} },
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
 			p := *params.(*Params)
@@ -71,7 +67,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if in == "" {
 		return errors.New("noise: no dataset input")
 	}
-	c, err := data.LoadClassification(in)
+	c, err := format.LoadClassification(in)
 	if err != nil {
 		return fmt.Errorf("noise: %w", err)
 	}
@@ -79,19 +75,12 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		return err
 	}
 	c.Images = Apply(c.Images, n.Params.Sigma, n.Params.Seed)
-	if err := c.Save(env.OutDir); err != nil {
-		return fmt.Errorf("noise: write pool: %w", err)
-	}
 	src := n.Params.Source
 	if src == "" {
 		src = SourceTag(n.Params.Sigma)
 	}
-	b, err := json.MarshalIndent(train.PoolMeta{ClassMeta: c.Meta, Source: src}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("noise: encode meta: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(env.OutDir, "meta.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("noise: write meta: %w", err)
+	if err := c.SaveWithSource(env.OutDir, src); err != nil {
+		return fmt.Errorf("noise: write pool: %w", err)
 	}
 	env.Report(1, 1)
 	return nil

@@ -9,9 +9,8 @@ import (
 	"slices"
 	"testing"
 
+	"dagrun/format"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
-	"dagrun/nodes/train"
 )
 
 func meanStd(xs []uint8) (float64, float64) {
@@ -62,8 +61,8 @@ func TestApplyStatistics(t *testing.T) {
 // TestRun: the node writes a pool dir that keeps labels and classes, tags
 // its source, and is byte-identical across runs.
 func TestRun(t *testing.T) {
-	src := &data.Classification{N: 3, H: 4, W: 4, Images: bytes.Repeat([]uint8{100}, 48), Labels: []int64{0, 1, 1},
-		Meta: data.ClassMeta{Classes: []string{"x", "y"}}}
+	src := &format.Classification{N: 3, H: 4, W: 4, Images: bytes.Repeat([]uint8{100}, 48), Labels: []int64{0, 1, 1},
+		Meta: format.ClassMeta{Classes: []string{"x", "y"}}}
 	in := filepath.Join(t.TempDir(), "in")
 	if err := src.Save(in); err != nil {
 		t.Fatal(err)
@@ -81,7 +80,7 @@ func TestRun(t *testing.T) {
 		if err := node.Run(context.Background(), env); err != nil {
 			t.Fatal(err)
 		}
-		pool, err := train.LoadPool([]string{env.OutDir})
+		pool, err := format.LoadPools([]string{env.OutDir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,16 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"dagrun/format"
+	"dagrun/lib/bsgal"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/bsgal"
-	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
-	"dagrun/nodes/train"
 )
-
-// TypeScores is the output type tag of a score node.
-const TypeScores = "scores"
 
 // Keep rules (Params.Keep).
 const (
@@ -80,12 +76,12 @@ func Kind() *nodes.Kind {
 		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold",
 		Version: 1,
 		Inputs: []nodes.Slot{
-			{Name: "model", Doc: "a train node trained on real data (its model/ folder)", Accepts: []string{train.TypeModel}},
-			{Name: "real", Doc: "the real classification dataset dir", Accepts: []string{data.TypeClassification}},
+			{Name: "model", Doc: "a train node trained on real data (its model/ folder)", Accepts: []string{format.TypeModel}},
+			{Name: "real", Doc: "the real classification dataset dir", Accepts: []string{format.TypeClassification}},
 			{Name: "pool", Doc: "generated classification dataset dirs (meta.json may name a \"source\")", Many: true},
 		},
-		Produces: TypeScores,
-		Outputs:  []string{train.ScoresFile, train.AcceptedFile, "metrics.json"},
+		Produces: format.TypeScores,
+		Outputs:  []string{format.ScoresFile, format.AcceptedFile, "metrics.json"},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -117,7 +113,7 @@ type Metrics struct {
 // RealGradient returns the mean loss and the gradient of the mean loss of
 // model over every image of d, from chunks of at most chunk images
 // weighted by their size.
-func RealGradient(ctx context.Context, model *nn.Model, d *train.Dataset, chunk int, subset []string) (float64, []float32, error) {
+func RealGradient(ctx context.Context, model *nn.Model, d *learn.Dataset, chunk int, subset []string) (float64, []float32, error) {
 	var sum []float64
 	var loss float64
 	for lo := 0; lo < d.N; lo += chunk {
@@ -156,23 +152,20 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if modelDir == "" || realDir == "" || len(poolDirs) == 0 {
 		return errors.New("score: model, real and pool inputs are required")
 	}
-	if _, err := os.Stat(filepath.Join(modelDir, "model", nn.ManifestFile)); err == nil {
-		modelDir = filepath.Join(modelDir, "model")
-	}
-	model, err := nn.Load(modelDir)
+	model, err := nn.Load(format.ResolveModel(modelDir))
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	real, err := train.LoadDataset(realDir)
+	real, err := loadReal(realDir)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	pool, err := train.LoadPool(poolDirs)
+	pool, err := format.LoadPools(poolDirs)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	cfg := model.Config()
-	if real.Segmentation || cfg.Segmentation() || cfg.H != real.H || cfg.W != real.W || cfg.Classes != len(real.Classes) ||
+	if cfg.Segmentation() || cfg.H != real.H || cfg.W != real.W || cfg.Classes != len(real.Classes) ||
 		pool.H != real.H || pool.W != real.W || len(pool.Classes) != len(real.Classes) {
 		return fmt.Errorf("score: model (%s, %dx%d, %d classes), real set (%dx%d, %d classes) and pool (%dx%d, %d classes) must be one classification task",
 			cfg.Arch, cfg.H, cfg.W, cfg.Classes, real.H, real.W, len(real.Classes), pool.H, pool.W, len(pool.Classes))
@@ -198,7 +191,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		for i := un.lo; i < un.hi; i++ {
 			idx = append(idx, i)
 		}
-		b := pool.Batch(idx)
+		b := learn.Gather(pool.Images, pool.H*pool.W, pool.Labels, 1, idx)
 		_, g, err := model.FlatGrad(b.X, b.Y, nil, p.Subset)
 		if err != nil {
 			return fmt.Errorf("score: items %d to %d: %w", un.lo, un.hi-1, err)
@@ -231,10 +224,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	for src, n := range total {
 		m.AcceptBySource[src] = float64(kept[src]) / float64(n)
 	}
-	if err := artifact.SaveNPY(filepath.Join(env.OutDir, train.ScoresFile), artifact.F64Array(itemScores, len(itemScores))); err != nil {
-		return fmt.Errorf("score: %w", err)
-	}
-	if err := artifact.SaveNPY(filepath.Join(env.OutDir, train.AcceptedFile), artifact.I64Array(accepted, len(accepted))); err != nil {
+	if err := format.SaveScores(env.OutDir, itemScores, accepted); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
@@ -245,4 +235,24 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("score: write metrics: %w", err)
 	}
 	return nil
+}
+
+// loadReal reads the real classification dataset dir.
+func loadReal(dir string) (*learn.Dataset, error) {
+	task, err := format.DatasetTask(dir)
+	if err != nil {
+		return nil, err
+	}
+	if task != format.TypeClassification {
+		return nil, fmt.Errorf("real set %q is a %s dataset; the score kind scores classification pools against a classification set", dir, task)
+	}
+	c, err := format.LoadClassification(dir)
+	if err != nil {
+		return nil, err
+	}
+	d, err := learn.Classification(c.Images, c.Labels, c.N, c.H, c.W, c.Meta.Classes, c.Meta.Groups)
+	if err != nil {
+		return nil, fmt.Errorf("load dataset %q: %w", dir, err)
+	}
+	return d, nil
 }

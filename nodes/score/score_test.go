@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
-	"dagrun/nodes/train"
 )
 
 // writeSet writes n 8×8 images of 4 classes (class c lights quadrant c);
@@ -24,8 +24,8 @@ import (
 func writeSet(t *testing.T, n int, seed uint64, source string, shuffle bool) string {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 2))
-	c := &data.Classification{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Labels: make([]int64, n),
-		Meta: data.ClassMeta{Classes: []string{"a", "b", "c", "d"}}}
+	c := &format.Classification{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Labels: make([]int64, n),
+		Meta: format.ClassMeta{Classes: []string{"a", "b", "c", "d"}}}
 	for i := 0; i < n; i++ {
 		lab := i % 4
 		c.Labels[i] = int64(lab)
@@ -41,14 +41,12 @@ func writeSet(t *testing.T, n int, seed uint64, source string, shuffle bool) str
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "set")
-	if err := c.Save(dir); err != nil {
-		t.Fatal(err)
-	}
+	save := c.Save
 	if source != "" {
-		b, _ := json.Marshal(train.PoolMeta{ClassMeta: c.Meta, Source: source})
-		if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		save = func(dir string) error { return c.SaveWithSource(dir, source) }
+	}
+	if err := save(dir); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -57,7 +55,7 @@ func writeSet(t *testing.T, n int, seed uint64, source string, shuffle bool) str
 // node's output (model/ inside).
 func trainedModel(t *testing.T, dir string) (string, *nn.Model) {
 	t.Helper()
-	ds, err := train.LoadDataset(dir)
+	ds, err := loadReal(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +74,7 @@ func trainedModel(t *testing.T, dir string) (string, *nn.Model) {
 		m.Step(opt, g, 0.05)
 	}
 	out := t.TempDir()
-	if err := m.Save(filepath.Join(out, "model")); err != nil {
+	if err := m.Save(filepath.Join(out, format.ModelDir)); err != nil {
 		t.Fatal(err)
 	}
 	return out, m
@@ -97,11 +95,11 @@ func runScore(t *testing.T, p Params, model, real string, pools []string) string
 
 func load(t *testing.T, dir string) ([]float64, []int64, Metrics) {
 	t.Helper()
-	s, err := artifact.LoadNPY(filepath.Join(dir, train.ScoresFile))
+	s, err := artifact.LoadNPY(filepath.Join(dir, format.ScoresFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := artifact.LoadNPY(filepath.Join(dir, train.AcceptedFile))
+	a, err := artifact.LoadNPY(filepath.Join(dir, format.AcceptedFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,19 +123,19 @@ func TestScores(t *testing.T) {
 	out := runScore(t, p, modelDir, real, pools)
 	scores, accepted, m := load(t, out)
 
-	ds, _ := train.LoadDataset(real)
+	ds, _ := loadReal(real)
 	all := make([]int, ds.N)
 	for i := range all {
 		all[i] = i
 	}
 	rb := ds.Batch(all)
 	_, gR, _ := model.FlatGrad(rb.X, rb.Y, nil, nil)
-	pool, _ := train.LoadPool(pools)
+	pool, _ := format.LoadPools(pools)
 	if len(scores) != pool.N() {
 		t.Fatalf("%d scores for %d items", len(scores), pool.N())
 	}
 	for i := range pool.N() {
-		b := pool.Batch([]int{i})
+		b := learn.Gather(pool.Images, pool.H*pool.W, pool.Labels, 1, []int{i})
 		_, g, _ := model.FlatGrad(b.X, b.Y, nil, nil)
 		var dot, aa, bb float64
 		for k := range g {
@@ -170,8 +168,9 @@ func TestScores(t *testing.T) {
 }
 
 // TestBatchesAndThreshold: units of batch items never span pool dirs and
-// share one score; the threshold rule keeps exactly the units >= tau; the
-// train kind's offline mode reads the output.
+// share one score; the threshold rule keeps exactly the units >= tau.
+// (That the train kind's offline mode reads the output is checked by the
+// format round-trip test, format/roundtrip_test.go.)
 func TestBatchesAndThreshold(t *testing.T) {
 	real := writeSet(t, 24, 4, "", false)
 	modelDir, _ := trainedModel(t, real)
@@ -202,13 +201,6 @@ func TestBatchesAndThreshold(t *testing.T) {
 	}
 	if m.Units != 6 || m.Items != 20 || m.Accepted != len(want) {
 		t.Errorf("metrics %+v", m)
-	}
-	tp := train.DefaultParams()
-	tp.Arch, tp.Hidden, tp.Iterations, tp.BatchSize = "mlp", []int{8}, 3, 4
-	tp.Select.Mode = train.ModeOffline
-	env := &nodes.Env{Inputs: map[string][]string{"train": {real}, "pool": pools, "scores": {out}}, OutDir: t.TempDir()}
-	if err := (&train.Node{Params: tp}).Run(context.Background(), env); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -9,16 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"dagrun/nodes/nn"
+	"dagrun/format"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 )
 
 // benchData is an in-memory 28×28 ten-class set and pool of random pixels:
 // the sizes of the table 1 experiment, without reading files.
-func benchData(n int) (*Dataset, *Pool) {
+func benchData(n int) (*learn.Dataset, *format.Pools) {
 	r := rand.New(rand.NewPCG(1, 1))
 	classes := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
-	ds := &Dataset{N: n, H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n)}
-	pool := &Pool{H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n),
+	ds := &learn.Dataset{N: n, H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n)}
+	pool := &format.Pools{H: 28, W: 28, Classes: classes, Images: make([]uint8, n*784), Labels: make([]int, n),
 		Sources: []string{"g"}, Source: make([]int, n), Start: []int{0, n}}
 	for i := range ds.Images {
 		ds.Images[i], pool.Images[i] = uint8(r.IntN(256)), uint8(r.IntN(256))
@@ -47,13 +49,13 @@ const dagrunGOGC = 400
 type looper struct {
 	model   *nn.Model
 	sel     *selection
-	ds      *Dataset
-	sampler Sampler
+	ds      *learn.Dataset
+	sampler learn.Sampler
 	opt     nn.Optimizer
 	it      int
 }
 
-func newLooper(b *testing.B, cfg nn.Config, mode string, ds *Dataset, pool *Pool) *looper {
+func newLooper(b *testing.B, cfg nn.Config, mode string, ds *learn.Dataset, pool *format.Pools) *looper {
 	model, err := nn.New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -69,7 +71,7 @@ func newLooper(b *testing.B, cfg nn.Config, mode string, ds *Dataset, pool *Pool
 	if err != nil {
 		b.Fatal(err)
 	}
-	sampler, _ := NewSampler(ds, "uniform", 1)
+	sampler, _ := learn.NewSampler(ds, "uniform", 1)
 	l := &looper{model: model, sel: sel, ds: ds, sampler: sampler, opt: &nn.SGD{Momentum: 0.9, WeightDecay: 5e-4}}
 	for range 3 { // compile every graph size outside the timing
 		l.step(b)

@@ -2,21 +2,18 @@ package train
 
 import (
 	"bytes"
-	"encoding/csv"
-	"math"
-	"slices"
-	"strconv"
-	"strings"
-)
+	"errors"
+	"fmt"
 
-// DecisionsHeader is the header row of decisions.csv.
-var DecisionsHeader = []string{"iteration", "score", "threshold", "accepted", "sources", "categories"}
+	"dagrun/format"
+)
 
 // decisionLog writes decisions.csv and counts acceptances per generator
 // source and per frequency group of the generated items' categories.
 type decisionLog struct {
 	buf    bytes.Buffer
-	w      *csv.Writer
+	w      *format.DecisionsWriter
+	err    error             // the first write error
 	groups map[string]string // category → group (may be empty)
 	pre    *preselection     // rates of a selection made before training, or nil
 
@@ -27,35 +24,17 @@ type decisionLog struct {
 
 func newDecisionLog(groups map[string]string) *decisionLog {
 	l := &decisionLog{groups: groups, srcSeen: map[string]int{}, srcAcc: map[string]int{}, grpSeen: map[string]int{}, grpAcc: map[string]int{}}
-	l.w = csv.NewWriter(&l.buf)
-	l.w.Write(DecisionsHeader)
+	l.w = format.NewDecisionsWriter(&l.buf)
 	return l
 }
 
-// counts renders name=count pairs sorted by name, joined by ";".
-func counts(names []string) string {
+// counts maps each name to how often it occurs.
+func counts(names []string) map[string]int {
 	c := map[string]int{}
 	for _, n := range names {
 		c[n]++
 	}
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Itoa(c[k])
-	}
-	return strings.Join(parts, ";")
-}
-
-// fmtScore writes a score, or "" when the mode has none (NaN).
-func fmtScore(x float64) string {
-	if math.IsNaN(x) {
-		return ""
-	}
-	return ftoa(x)
+	return c
 }
 
 // add logs iteration it (1-based) if a generated part was proposed.
@@ -79,14 +58,19 @@ func (l *decisionLog) add(it int, r stepResult) {
 			}
 		}
 	}
-	l.w.Write([]string{strconv.Itoa(it), fmtScore(r.dec.Score), fmtScore(r.dec.Tau), strconv.FormatBool(r.dec.Accepted),
-		counts(r.prop.Sources), counts(r.prop.Categories)})
+	err := l.w.Write(format.Decision{Iteration: it, Score: r.dec.Score, Threshold: r.dec.Tau, Accepted: r.dec.Accepted,
+		Sources: counts(r.prop.Sources), Categories: counts(r.prop.Categories)})
+	if l.err == nil {
+		l.err = err
+	}
 }
 
 // bytes returns the CSV written so far.
-func (l *decisionLog) bytes() []byte {
-	l.w.Flush()
-	return l.buf.Bytes()
+func (l *decisionLog) bytes() ([]byte, error) {
+	if err := l.w.Flush(); err != nil || l.err != nil {
+		return nil, fmt.Errorf("write %s: %w", format.DecisionsFile, errors.Join(l.err, err))
+	}
+	return l.buf.Bytes(), nil
 }
 
 func rates(acc, seen map[string]int) map[string]float64 {

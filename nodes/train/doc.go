@@ -1,7 +1,9 @@
 // Package train holds the train kind: it fits an nn network (mlp or cnn
-// for classification, fcn for segmentation) to a dataset dir written by
-// nodes/data, and writes model/ (nn.Model.Save), loss.csv, decisions.csv,
-// metrics.json, with a val input val.csv, and gallery/ (gallery.go).
+// for classification, fcn for segmentation) to a dataset dir (read with
+// the package format into a learn.Dataset), and writes a format.TypeModel
+// dir: model/ (lib/nn's Model.Save), loss.csv, decisions.csv
+// (format/decisions.go), metrics.json, with a val input val.csv, and
+// gallery/ (format/gallery.go; gallery.go here picks the items).
 //
 // Each iteration draws a real batch and, unless the select mode is none,
 // asks a Proposer for a generated part (from the pool input by default).

@@ -1,43 +1,10 @@
 package train
 
 import (
-	"bytes"
-	"encoding/csv"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
 
-	"dagrun/nodes/artifact"
+	"dagrun/format"
 )
-
-// Gallery output: the folder under the train node's output and its files.
-// Row r of GalleryCSV describes tile r of GalleryImages and GalleryMasks.
-const (
-	GalleryDir = "gallery"
-	// GalleryCSV has one row per shown item (GalleryHeader): accepted items
-	// first, then rejected ones, each in the order training met them.
-	GalleryCSV = "gallery.csv"
-	// GalleryImages is uint8 [N, H, W]: each item's grey pixels, centred
-	// in a tile as large as the largest shown item.
-	GalleryImages = "images.npy"
-	// GalleryMasks is uint8 [N, H, W]: 1 where the item is (the whole
-	// image for a classification item, the instance mask for a pasted
-	// instance), 0 on the tile's padding and the instance's background.
-	GalleryMasks = "masks.npy"
-	// GalleryK is the most items kept per decision (accepted, rejected).
-	GalleryK = 48
-)
-
-// GalleryHeader is the header row of gallery.csv. iteration is 1-based as
-// in decisions.csv, or 0 for an item dropped before training by the
-// scores input (modes filter and offline), whose score is its per-item
-// score and threshold the filter's tau (empty for offline). item is the
-// index of the item in the pool input (classification: over the pool
-// dirs in input order; instances: over the kept instances in input
-// order).
-var GalleryHeader = []string{"iteration", "accepted", "score", "threshold", "source", "category", "item"}
 
 // itemDrawer is implemented by the proposers whose Proposal.Items the
 // gallery can draw.
@@ -124,7 +91,7 @@ func (t *thinned) pick(k int) []galleryItem {
 
 // gallery collects, for the gallery output, the generated items of every
 // proposal whose proposer can name them, split by decision: at most
-// GalleryK of each, spread evenly over the items met. It only reads what
+// format.GalleryK of each, spread evenly over the items met. It only reads what
 // the loop already decided, so it cannot change training.
 type gallery struct {
 	drawer   itemDrawer
@@ -137,7 +104,7 @@ func newGallery(proposer Proposer) *gallery {
 	if !ok {
 		return nil
 	}
-	return &gallery{drawer: d, acc: thinned{limit: 4 * GalleryK}, rej: thinned{limit: 4 * GalleryK}}
+	return &gallery{drawer: d, acc: thinned{limit: 4 * format.GalleryK}, rej: thinned{limit: 4 * format.GalleryK}}
 }
 
 // add records the items of iteration it (1-based), if a generated part
@@ -168,56 +135,21 @@ func (g *gallery) dropped(pre *preselection) {
 	}
 }
 
-// write writes dir/gallery/{gallery.csv,images.npy,masks.npy}; it writes
-// nothing when no item was met.
+// write writes dir/gallery/ (format.SaveGallery); it writes nothing when
+// no item was met.
 func (g *gallery) write(dir string) error {
 	if g == nil {
 		return nil
 	}
-	items := append(append([]galleryItem(nil), g.acc.pick(GalleryK)...), g.rej.pick(GalleryK)...)
-	if len(items) == 0 {
+	picked := append(append([]galleryItem(nil), g.acc.pick(format.GalleryK)...), g.rej.pick(format.GalleryK)...)
+	if len(picked) == 0 {
 		return nil
 	}
-	type drawn struct {
-		w, h       int
-		grey, mask []uint8
-	}
-	pics := make([]drawn, len(items))
-	tw, th := 0, 0
-	for n, x := range items {
+	items := make([]format.GalleryItem, len(picked))
+	for n, x := range picked {
 		w, h, grey, mask := g.drawer.drawItem(x.item)
-		pics[n] = drawn{w, h, grey, mask}
-		tw, th = max(tw, w), max(th, h)
+		items[n] = format.GalleryItem{Iteration: x.it, Accepted: x.accepted, Score: x.score, Threshold: x.tau,
+			Source: x.source, Category: x.cat, Item: x.item, W: w, H: h, Grey: grey, Mask: mask}
 	}
-	images, masks := make([]uint8, len(items)*tw*th), make([]uint8, len(items)*tw*th)
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	cw.Write(GalleryHeader)
-	for n, x := range items {
-		p := pics[n]
-		ox, oy := (tw-p.w)/2, (th-p.h)/2
-		for y := 0; y < p.h; y++ {
-			for xx := 0; xx < p.w; xx++ {
-				j := n*tw*th + (y+oy)*tw + xx + ox
-				images[j], masks[j] = p.grey[y*p.w+xx], p.mask[y*p.w+xx]
-			}
-		}
-		cw.Write([]string{strconv.Itoa(x.it), strconv.FormatBool(x.accepted), fmtScore(x.score), fmtScore(x.tau),
-			x.source, x.cat, strconv.Itoa(x.item)})
-	}
-	cw.Flush()
-	out := filepath.Join(dir, GalleryDir)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("write gallery: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(out, GalleryCSV), buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write gallery: %w", err)
-	}
-	if err := artifact.SaveNPY(filepath.Join(out, GalleryImages), artifact.U8Array(images, len(items), th, tw)); err != nil {
-		return fmt.Errorf("write gallery: %w", err)
-	}
-	if err := artifact.SaveNPY(filepath.Join(out, GalleryMasks), artifact.U8Array(masks, len(items), th, tw)); err != nil {
-		return fmt.Errorf("write gallery: %w", err)
-	}
-	return nil
+	return format.SaveGallery(dir, items)
 }

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"testing"
 
-	"dagrun/nodes/artifact"
+	"dagrun/format"
+	"dagrun/lib/artifact"
 )
 
 // TestThinnedEvenSpread: from a stream of n items, the kept ones are
@@ -61,7 +62,7 @@ type galleryRow struct {
 // and rows agree in number.
 func readGallery(t *testing.T, dir string) (rows []galleryRow, images, masks *artifact.Array) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, GalleryDir, GalleryCSV))
+	b, err := os.ReadFile(filepath.Join(dir, format.GalleryDir, format.GalleryCSV))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func readGallery(t *testing.T, dir string) (rows []galleryRow, images, masks *ar
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(recs[0], GalleryHeader) {
+	if !slices.Equal(recs[0], format.GalleryHeader) {
 		t.Fatalf("gallery.csv header %q", recs[0])
 	}
 	for _, r := range recs[1:] {
@@ -78,10 +79,10 @@ func readGallery(t *testing.T, dir string) (rows []galleryRow, images, masks *ar
 		g.item, _ = strconv.Atoi(r[6])
 		rows = append(rows, g)
 	}
-	if images, err = artifact.LoadNPY(filepath.Join(dir, GalleryDir, GalleryImages)); err != nil {
+	if images, err = artifact.LoadNPY(filepath.Join(dir, format.GalleryDir, format.GalleryImages)); err != nil {
 		t.Fatal(err)
 	}
-	if masks, err = artifact.LoadNPY(filepath.Join(dir, GalleryDir, GalleryMasks)); err != nil {
+	if masks, err = artifact.LoadNPY(filepath.Join(dir, format.GalleryDir, format.GalleryMasks)); err != nil {
 		t.Fatal(err)
 	}
 	if images.DType != "|u1" || len(images.Shape) != 3 || images.Shape[0] != len(rows) || !slices.Equal(masks.Shape, images.Shape) {
@@ -91,7 +92,7 @@ func readGallery(t *testing.T, dir string) (rows []galleryRow, images, masks *ar
 }
 
 // checkAgainstDecisions asserts that the gallery's split is decisions.csv's:
-// accepted rows first, at most GalleryK of each, and every row from
+// accepted rows first, at most format.GalleryK of each, and every row from
 // training carries the accepted flag, score and threshold of its
 // iteration's decision, whose sources and categories include its own.
 // It returns the number of accepted and rejected rows.
@@ -131,8 +132,8 @@ func checkAgainstDecisions(t *testing.T, dir string, rows []galleryRow) (acc, re
 			t.Errorf("row %d: source %q category %q not in iteration %d's %v %v", n, r.source, r.category, r.it, d.sources, d.categories)
 		}
 	}
-	if acc > GalleryK || rej > GalleryK {
-		t.Errorf("%d accepted and %d rejected rows, want at most %d each", acc, rej, GalleryK)
+	if acc > format.GalleryK || rej > format.GalleryK {
+		t.Errorf("%d accepted and %d rejected rows, want at most %d each", acc, rej, format.GalleryK)
 	}
 	return acc, rej
 }
@@ -157,9 +158,9 @@ func TestGalleryClassification(t *testing.T) {
 	rows, images, masks := readGallery(t, outs[0])
 	acc, rej := checkAgainstDecisions(t, outs[0], rows)
 	// 60 iterations × 8 items at a rate near 0.5: both decisions have
-	// more than GalleryK items, so each shows exactly GalleryK.
-	if acc != GalleryK || rej != GalleryK {
-		t.Errorf("%d accepted and %d rejected rows, want %d each", acc, rej, GalleryK)
+	// more than format.GalleryK items, so each shows exactly format.GalleryK.
+	if acc != format.GalleryK || rej != format.GalleryK {
+		t.Errorf("%d accepted and %d rejected rows, want %d each", acc, rej, format.GalleryK)
 	}
 	for _, part := range [][]galleryRow{rows[:acc], rows[acc:]} {
 		first, last := part[0].it, part[len(part)-1].it
@@ -172,7 +173,7 @@ func TestGalleryClassification(t *testing.T) {
 			}
 		}
 	}
-	pool, err := LoadPool(pools)
+	pool, err := format.LoadPools(pools)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +193,9 @@ func TestGalleryClassification(t *testing.T) {
 			t.Errorf("row %d: a classification tile's mask is not all 1", n)
 		}
 	}
-	for _, f := range []string{GalleryCSV, GalleryImages, GalleryMasks} {
-		a, _ := os.ReadFile(filepath.Join(outs[0], GalleryDir, f))
-		b, _ := os.ReadFile(filepath.Join(outs[1], GalleryDir, f))
+	for _, f := range []string{format.GalleryCSV, format.GalleryImages, format.GalleryMasks} {
+		a, _ := os.ReadFile(filepath.Join(outs[0], format.GalleryDir, f))
+		b, _ := os.ReadFile(filepath.Join(outs[1], format.GalleryDir, f))
 		if len(a) == 0 || !bytes.Equal(a, b) {
 			t.Errorf("%s differs between equal runs", f)
 		}
@@ -229,15 +230,15 @@ func TestGalleryModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.acc < 0 {
-				if _, err := os.Stat(filepath.Join(env.OutDir, GalleryDir)); err == nil {
+				if _, err := os.Stat(filepath.Join(env.OutDir, format.GalleryDir)); err == nil {
 					t.Error("mode none wrote a gallery")
 				}
 				return
 			}
 			rows, _, _ := readGallery(t, env.OutDir)
 			acc, rej := checkAgainstDecisions(t, env.OutDir, rows)
-			if acc != min(c.acc, GalleryK) || rej != min(c.rej, GalleryK) {
-				t.Errorf("%d accepted and %d rejected rows, want %d and %d", acc, rej, min(c.acc, GalleryK), min(c.rej, GalleryK))
+			if acc != min(c.acc, format.GalleryK) || rej != min(c.rej, format.GalleryK) {
+				t.Errorf("%d accepted and %d rejected rows, want %d and %d", acc, rej, min(c.acc, format.GalleryK), min(c.rej, format.GalleryK))
 			}
 			for _, r := range rows[acc:] {
 				want := strconv.FormatFloat(scores[r.item], 'g', -1, 64)
@@ -328,9 +329,9 @@ func TestGalleryPaste(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{GalleryCSV, GalleryImages, GalleryMasks} {
-		a, _ := os.ReadFile(filepath.Join(outs[0], GalleryDir, f))
-		b, _ := os.ReadFile(filepath.Join(outs[1], GalleryDir, f))
+	for _, f := range []string{format.GalleryCSV, format.GalleryImages, format.GalleryMasks} {
+		a, _ := os.ReadFile(filepath.Join(outs[0], format.GalleryDir, f))
+		b, _ := os.ReadFile(filepath.Join(outs[1], format.GalleryDir, f))
 		if len(a) == 0 || !bytes.Equal(a, b) {
 			t.Errorf("%s differs between equal runs", f)
 		}

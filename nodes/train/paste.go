@@ -2,25 +2,17 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
+	"dagrun/format"
+	"dagrun/lib/learn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
 )
-
-// TypeInstances is the output type of the filter's select kind: the kept
-// generated instances (images.npy, masks.npy, labels.npy, meta.json), which
-// a segmentation train node pastes into its real scenes.
-const TypeInstances = "instances"
 
 // PasteParams is the train kind's `paste:` block: how generated instances
 // are pasted into real scenes when the train set is a segmentation set and
@@ -59,13 +51,6 @@ func (p PasteParams) Validate() error {
 	return errors.Join(errs...)
 }
 
-// InstanceMeta is the part of an INSTANCES meta.json the paster reads.
-type InstanceMeta struct {
-	Task    string   `json:"task"`
-	Classes []string `json:"classes"`
-	Source  string   `json:"source"`
-}
-
 // Instances is the union, in input order, of INSTANCES dirs: each item is
 // one generated image with its 0/1 mask, cropped to the mask's bounding
 // box, with the category it was generated for and its source.
@@ -86,7 +71,8 @@ type Patch struct {
 	Mask   []bool
 }
 
-// LoadInstances reads INSTANCES dirs (see nodes/filter). They must share
+// LoadInstances reads instances dirs (format.TypeInstances, the select
+// kind's output). They must share
 // their class list. fraction keeps, per dir and per category, only the
 // first ⌈fraction·n⌉ of its n items in file order, so that the kept sets
 // of smaller fractions nest in those of larger ones. Items whose mask is
@@ -97,64 +83,32 @@ func LoadInstances(dirs []string, fraction float64) (*Instances, error) {
 	}
 	out := &Instances{}
 	for k, dir := range dirs {
-		wrap := func(err error) error { return fmt.Errorf("load instances %q: %w", dir, err) }
-		var meta InstanceMeta
-		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+		in, err := format.LoadInstances(dir)
 		if err != nil {
-			return nil, wrap(err)
-		}
-		if err := json.Unmarshal(b, &meta); err != nil {
-			return nil, wrap(fmt.Errorf("decode meta.json: %w", err))
-		}
-		if meta.Task != TypeInstances {
-			return nil, wrap(fmt.Errorf("meta.json task %q, want %q", meta.Task, TypeInstances))
+			return nil, err
 		}
 		if k == 0 {
-			out.Classes = meta.Classes
-		} else if !slices.Equal(meta.Classes, out.Classes) {
-			return nil, wrap(fmt.Errorf("classes %q differ from the first instances dir's %q", meta.Classes, out.Classes))
+			out.Classes = in.Meta.Classes
+		} else if !slices.Equal(in.Meta.Classes, out.Classes) {
+			return nil, fmt.Errorf("load instances %q: classes %q differ from the first instances dir's %q", dir, in.Meta.Classes, out.Classes)
 		}
-		src := meta.Source
+		src := in.Meta.Source
 		if src == "" {
 			src = "pool" + strconv.Itoa(k)
 		}
 		out.Sources = append(out.Sources, src)
-		img, err := artifact.LoadNPY(filepath.Join(dir, "images.npy"))
-		if err != nil {
-			return nil, wrap(err)
-		}
-		msk, err := artifact.LoadNPY(filepath.Join(dir, "masks.npy"))
-		if err != nil {
-			return nil, wrap(err)
-		}
-		lab, err := artifact.LoadNPY(filepath.Join(dir, "labels.npy"))
-		if err != nil {
-			return nil, wrap(err)
-		}
-		if img.DType != "|u1" || len(img.Shape) != 3 {
-			return nil, wrap(fmt.Errorf("images.npy is %s %v, want uint8 [K,S,S]", img.DType, img.Shape))
-		}
-		if msk.DType != "|u1" || !slices.Equal(msk.Shape, img.Shape) {
-			return nil, wrap(fmt.Errorf("masks.npy is %s %v, want uint8 %v", msk.DType, msk.Shape, img.Shape))
-		}
-		n, h, w := img.Shape[0], img.Shape[1], img.Shape[2]
-		if lab.DType != "<i8" || len(lab.Shape) != 1 || lab.Shape[0] != n {
-			return nil, wrap(fmt.Errorf("labels.npy is %s %v, want int64 [%d]", lab.DType, lab.Shape, n))
-		}
-		perClass := make([]int, len(meta.Classes))
-		for _, l := range lab.I64 {
-			if l < 0 || int(l) >= len(meta.Classes) {
-				return nil, wrap(fmt.Errorf("label %d is outside [0, %d)", l, len(meta.Classes)))
-			}
+		perClass := make([]int, len(in.Meta.Classes))
+		for _, l := range in.Labels {
 			perClass[l]++
 		}
-		taken := make([]int, len(meta.Classes))
-		for i, l := range lab.I64 {
+		taken := make([]int, len(in.Meta.Classes))
+		hw := in.H * in.W
+		for i, l := range in.Labels {
 			if taken[l] >= keepCount(perClass[l], fraction) {
 				continue
 			}
 			taken[l]++
-			p, ok := crop(img.U8[i*h*w:(i+1)*h*w], msk.U8[i*h*w:(i+1)*h*w], h, w)
+			p, ok := crop(in.Images[i*hw:(i+1)*hw], in.Masks[i*hw:(i+1)*hw], in.H, in.W)
 			if !ok {
 				continue
 			}
@@ -306,8 +260,8 @@ type paster struct {
 	h, w     int
 	draw     string
 	rng      *rand.Rand
-	side     []data.SizeStat // per category of the train set
-	fallback data.SizeStat   // for a category without real instances
+	side     []format.SizeStat // per category of the train set
+	fallback format.SizeStat   // for a category without real instances
 	// byCat[g][c] lists the items of category c in draw group g (one
 	// group per source for DrawPool, one for DrawMixed); cats[g] the
 	// categories with items in group g.
@@ -315,9 +269,10 @@ type paster struct {
 	cats  [][]int
 }
 
-// newPaster prepares a paster over inst for scenes of ds; it returns nil
+// newPaster prepares a paster over inst for scenes of ds, whose instances
+// per category name have the sizes (meta.json size_stats); it returns nil
 // when the instances hold no items.
-func newPaster(p PasteParams, inst *Instances, ds *Dataset, draw string, seed uint64) (*paster, error) {
+func newPaster(p PasteParams, inst *Instances, ds *learn.Dataset, sizes map[string]format.SizeStat, draw string, seed uint64) (*paster, error) {
 	if !slices.Equal(inst.Classes, ds.Classes) {
 		return nil, fmt.Errorf("instances classes %q do not match the train set's %q", inst.Classes, ds.Classes)
 	}
@@ -325,10 +280,10 @@ func newPaster(p PasteParams, inst *Instances, ds *Dataset, draw string, seed ui
 		return nil, nil
 	}
 	ps := &paster{p: p, inst: inst, h: ds.H, w: ds.W, draw: draw, rng: rand.New(rand.NewPCG(seed, 0x7061737465))} // "paste"
-	ps.side = make([]data.SizeStat, len(ds.Classes))
+	ps.side = make([]format.SizeStat, len(ds.Classes))
 	var sum, sum2, n float64
 	for c, name := range ds.Classes {
-		st := ds.SizeStats[name]
+		st := sizes[name]
 		ps.side[c] = st
 		if st.Count > 0 {
 			n += float64(st.Count)
@@ -338,9 +293,9 @@ func newPaster(p PasteParams, inst *Instances, ds *Dataset, draw string, seed ui
 	}
 	if n > 0 {
 		m := sum / n
-		ps.fallback = data.SizeStat{Count: int(n), SideMean: m, SideStd: math.Sqrt(math.Max(0, sum2/n-m*m))}
+		ps.fallback = format.SizeStat{Count: int(n), SideMean: m, SideStd: math.Sqrt(math.Max(0, sum2/n-m*m))}
 	} else {
-		ps.fallback = data.SizeStat{SideMean: 0.4 * float64(min(ds.H, ds.W)), SideStd: 0}
+		ps.fallback = format.SizeStat{SideMean: 0.4 * float64(min(ds.H, ds.W)), SideStd: 0}
 	}
 	groups := 1
 	if draw == DrawPool {
@@ -434,7 +389,7 @@ func (ps *paster) apply(s *Scene, pl []Placement) {
 // concerns a single generator. When nothing at all was pasted (every count
 // drew 0) there is no generated part: ok is false and the iteration trains
 // on the real batch alone.
-func (ps *paster) Propose(_ context.Context, _ Step, real Batch) (Proposal, bool, error) {
+func (ps *paster) Propose(_ context.Context, _ Step, real learn.Batch) (Proposal, bool, error) {
 	hw := ps.h * ps.w
 	n := len(real.Index)
 	g := 0
@@ -462,14 +417,14 @@ func (ps *paster) Propose(_ context.Context, _ Step, real Batch) (Proposal, bool
 	if len(pr.Sources) == 0 {
 		return Proposal{}, false, nil
 	}
-	pr.Gen = Batch{X: x, Y: y, W: wts, Index: slices.Clone(real.Index)}
-	pr.Train = &Batch{X: x, Y: y, Index: slices.Clone(real.Index)}
+	pr.Gen = learn.Batch{X: x, Y: y, W: wts, Index: slices.Clone(real.Index)}
+	pr.Train = &learn.Batch{X: x, Y: y, Index: slices.Clone(real.Index)}
 	return pr, true, nil
 }
 
 // pasteProposer builds the segmentation proposer from the pool input's
 // INSTANCES dirs.
-func (n *Node) pasteProposer(ds *Dataset, env *nodes.Env) (Proposer, error) {
+func (n *Node) pasteProposer(ds *learn.Dataset, sizes map[string]format.SizeStat, env *nodes.Env) (Proposer, error) {
 	sp := n.Params.Select
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
 		return nil, fmt.Errorf("select mode %q is not available for instance paste (the select node already filters the instances; use all, random, bsgal or lookahead)", sp.Mode)
@@ -478,7 +433,7 @@ func (n *Node) pasteProposer(ds *Dataset, env *nodes.Env) (Proposer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err := newPaster(n.Params.Paste, inst, ds, sp.Draw, n.Params.Seed)
+	ps, err := newPaster(n.Params.Paste, inst, ds, sizes, sp.Draw, n.Params.Seed)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/learn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
 	"dagrun/nodes/data"
 )
 
@@ -118,18 +119,20 @@ func TestScenePasteOcclusion(t *testing.T) {
 	}
 }
 
+// fixtureSizes are the size statistics of pasteFixture's classes.
+var fixtureSizes = map[string]format.SizeStat{
+	"a": {Count: 5, SideMean: 6, SideStd: 1},
+	"b": {Count: 50, SideMean: 14, SideStd: 2.5},
+}
+
 // pasteFixture is a 32×32 segmentation set of two classes with known size
-// statistics and an instances pool of solid squares of value 1 (the real
+// statistics (fixtureSizes) and an instances pool of solid squares of value 1 (the real
 // scenes stay below 0.5, so pasted pixels are recognisable).
-func pasteFixture(t *testing.T) (*Dataset, *Instances) {
+func pasteFixture(t *testing.T) (*learn.Dataset, *Instances) {
 	t.Helper()
 	const S = 32
-	ds := &Dataset{Segmentation: true, N: 4, H: S, W: S, Classes: []string{"a", "b"},
+	ds := &learn.Dataset{Segmentation: true, N: 4, H: S, W: S, Classes: []string{"a", "b"},
 		Groups: map[string]string{"a": "rare", "b": "frequent"},
-		SizeStats: map[string]data.SizeStat{
-			"a": {Count: 5, SideMean: 6, SideStd: 1},
-			"b": {Count: 50, SideMean: 14, SideStd: 2.5},
-		},
 		Images: make([]uint8, 4*S*S), Labels: make([]int, 4*S*S)}
 	r := rand.New(rand.NewPCG(1, 1))
 	for i := range ds.Images {
@@ -154,7 +157,7 @@ func pasteFixture(t *testing.T) (*Dataset, *Instances) {
 func TestPasterDraws(t *testing.T) {
 	ds, inst := pasteFixture(t)
 	pp := PasteParams{MaxPaste: 5, MinSide: 1, Flip: 0.3}
-	ps, err := newPaster(pp, inst, ds, DrawMixed, 9)
+	ps, err := newPaster(pp, inst, ds, fixtureSizes, DrawMixed, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +196,7 @@ func TestPasterDraws(t *testing.T) {
 		t.Errorf("categories drawn %d and %d times, want about equal", len(sides[0]), len(sides[1]))
 	}
 	for c, name := range ds.Classes {
-		st := ds.SizeStats[name]
+		st := fixtureSizes[name]
 		m, sd := meanStd(sides[c])
 		n := float64(len(sides[c]))
 		// Rounding to whole pixels adds variance 1/12.
@@ -223,7 +226,7 @@ func meanStd(xs []float64) (float64, float64) {
 // with draw pool each proposal comes from one source.
 func TestProposeWeightMap(t *testing.T) {
 	ds, inst := pasteFixture(t)
-	ps, err := newPaster(PasteParams{MaxPaste: 6, MinSide: 2, Flip: 0.5}, inst, ds, DrawPool, 3)
+	ps, err := newPaster(PasteParams{MaxPaste: 6, MinSide: 2, Flip: 0.5}, inst, ds, fixtureSizes, DrawPool, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +283,7 @@ func TestProposeWeightMap(t *testing.T) {
 func TestPasterDeterministic(t *testing.T) {
 	ds, inst := pasteFixture(t)
 	draw := func(seed uint64) []Proposal {
-		ps, err := newPaster(PasteParams{MaxPaste: 4, MinSide: 2, Flip: 0.5}, inst, ds, DrawMixed, seed)
+		ps, err := newPaster(PasteParams{MaxPaste: 4, MinSide: 2, Flip: 0.5}, inst, ds, fixtureSizes, DrawMixed, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +313,8 @@ func TestPasterDeterministic(t *testing.T) {
 	}
 }
 
-// writeInstances writes an INSTANCES dir (as the select kind does).
+// writeInstances writes an instances dir (format.Instances, as the select
+// kind does).
 func writeInstances(t *testing.T, images, masks []uint8, labels []int64, s int, classes []string, source string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "inst-"+source)
@@ -318,17 +322,9 @@ func writeInstances(t *testing.T, images, masks []uint8, labels []int64, s int, 
 		t.Fatal(err)
 	}
 	k := len(labels)
-	for name, a := range map[string]*artifact.Array{
-		"images.npy": artifact.U8Array(images, k, s, s),
-		"masks.npy":  artifact.U8Array(masks, k, s, s),
-		"labels.npy": artifact.I64Array(labels, k),
-	} {
-		if err := artifact.SaveNPY(filepath.Join(dir, name), a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, _ := json.Marshal(InstanceMeta{Task: TypeInstances, Classes: classes, Source: source})
-	if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644); err != nil {
+	in := &format.Instances{N: k, H: s, W: s, Images: images, Masks: masks, Labels: labels, Scores: make([]float32, k),
+		Meta: format.InstancesMeta{Classes: classes, Source: source}}
+	if err := in.Save(dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -423,7 +419,7 @@ func writeSplits(t *testing.T, classes []string, seed uint64, per int) string {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(seed, 4))
 	for _, split := range []string{"train", "test"} {
-		c := &data.Classification{N: 10 * per, H: 28, W: 28, Meta: data.ClassMeta{Classes: classes}}
+		c := &format.Classification{N: 10 * per, H: 28, W: 28, Meta: format.ClassMeta{Classes: classes}}
 		for i := 0; i < c.N; i++ {
 			c.Images = append(c.Images, blob(r)...)
 			c.Labels = append(c.Labels, int64(i%10))
@@ -460,7 +456,7 @@ func TestPasteEndToEnd(t *testing.T) {
 	if err := node.Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := data.LoadClassification(filepath.Join(lt, "reference"))
+	ref, err := format.LoadClassification(filepath.Join(lt, "reference"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +550,7 @@ func TestPasteEndToEnd(t *testing.T) {
 // ⌈f·n⌉ items per pool dir and category, in file order.
 func TestPoolPrefix(t *testing.T) {
 	// Dir 0: labels a a b a b; dir 1: b b.
-	p := &Pool{Labels: []int{0, 0, 1, 0, 1, 1, 1}, Sources: []string{"x", "y"}, Start: []int{0, 5, 7}}
+	p := &format.Pools{Labels: []int{0, 0, 1, 0, 1, 1, 1}, Sources: []string{"x", "y"}, Start: []int{0, 5, 7}}
 	for _, c := range []struct {
 		f    float64
 		want []int
@@ -563,7 +559,7 @@ func TestPoolPrefix(t *testing.T) {
 		{0.5, []int{0, 1, 2, 5}}, // ⌈1.5⌉ = 2 of a, ⌈1⌉ of b; ⌈1⌉ of dir 1's b
 		{0.01, []int{0, 2, 5}},
 	} {
-		if got := p.prefix(c.f); !slices.Equal(got, c.want) {
+		if got := poolPrefix(p, c.f); !slices.Equal(got, c.want) {
 			t.Errorf("prefix(%v) = %v, want %v", c.f, got, c.want)
 		}
 	}

@@ -1,97 +1,19 @@
 package train
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 
+	"dagrun/format"
+	"dagrun/lib/learn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
 )
 
-// PoolMeta is the part of a pool dir's meta.json that the pool adds to a
-// classification dataset dir: the tag of the generator that made it.
-type PoolMeta struct {
-	data.ClassMeta
-	// Source names the generator, e.g. "noise-σ40". Empty means the pool is
-	// named "pool<i>" after its position in the pool input list.
-	Source string `json:"source,omitempty"`
-}
-
-// Pool is the generated data of a train or score node: the concatenation,
-// in input order, of one or more pool dirs, each a classification dataset
-// dir whose meta.json may carry a "source" tag. Every item keeps the source
-// of the dir it came from.
-type Pool struct {
-	H, W    int
-	Classes []string
-	Images  []uint8 // N·H·W
-	Labels  []int
-	// Sources lists the tag of each pool dir, in input order; Source[i] is
-	// the position in Sources of item i.
-	Sources []string
-	Source  []int
-	// Start[k] is the index of the first item of pool dir k; Start has
-	// len(Sources)+1 entries, the last being N.
-	Start []int
-}
-
-// N is the number of items.
-func (p *Pool) N() int { return len(p.Labels) }
-
-// LoadPool reads pool dirs (classification dataset dirs, see PoolMeta).
-// They must share their image size and class list.
-func LoadPool(dirs []string) (*Pool, error) {
-	if len(dirs) == 0 {
-		return nil, fmt.Errorf("load pool: no pool dirs")
-	}
-	p := &Pool{Start: []int{0}}
-	for k, dir := range dirs {
-		c, err := data.LoadClassification(dir)
-		if err != nil {
-			return nil, fmt.Errorf("load pool: %w", err)
-		}
-		var meta PoolMeta
-		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
-		if err != nil {
-			return nil, fmt.Errorf("load pool: %w", err)
-		}
-		if err := json.Unmarshal(b, &meta); err != nil {
-			return nil, fmt.Errorf("load pool: decode %q: %w", filepath.Join(dir, "meta.json"), err)
-		}
-		src := meta.Source
-		if src == "" {
-			src = "pool" + strconv.Itoa(k)
-		}
-		if k == 0 {
-			p.H, p.W, p.Classes = c.H, c.W, c.Meta.Classes
-		} else if c.H != p.H || c.W != p.W || !slices.Equal(c.Meta.Classes, p.Classes) {
-			return nil, fmt.Errorf("load pool: pool %q (%dx%d, classes %q) does not match the first pool (%dx%d, classes %q)",
-				dir, c.H, c.W, c.Meta.Classes, p.H, p.W, p.Classes)
-		}
-		p.Sources = append(p.Sources, src)
-		p.Images = append(p.Images, c.Images...)
-		for _, l := range c.Labels {
-			p.Labels = append(p.Labels, int(l))
-			p.Source = append(p.Source, k)
-		}
-		p.Start = append(p.Start, len(p.Labels))
-	}
-	if p.N() == 0 {
-		return nil, fmt.Errorf("load pool: the pools hold no items")
-	}
-	return p, nil
-}
-
-// prefix returns, ascending, the items kept at pool fraction f: per pool
-// dir and per category the first ⌈f·n⌉ of its n items.
-func (p *Pool) prefix(f float64) []int {
+// poolPrefix returns, ascending, the items of p kept at pool fraction f: per
+// pool dir and per category the first ⌈f·n⌉ of its n items.
+func poolPrefix(p *format.Pools, f float64) []int {
 	var out []int
 	for k := range p.Sources {
 		per := map[int]int{}
@@ -110,17 +32,9 @@ func (p *Pool) prefix(f float64) []int {
 	return out
 }
 
-// Batch gathers the items idx with pixels scaled to [0, 1].
-func (p *Pool) Batch(idx []int) Batch {
-	hw := p.H * p.W
-	b := Batch{X: make([]float32, len(idx)*hw), Y: make([]int, len(idx)), Index: slices.Clone(idx)}
-	for k, i := range idx {
-		for j, v := range p.Images[i*hw : (i+1)*hw] {
-			b.X[k*hw+j] = float32(v) / 255
-		}
-		b.Y[k] = p.Labels[i]
-	}
-	return b
+// poolBatch gathers the items idx of p with pixels scaled to [0, 1].
+func poolBatch(p *format.Pools, idx []int) learn.Batch {
+	return learn.Gather(p.Images, p.H*p.W, p.Labels, 1, idx)
 }
 
 // Draw modes of the pool sampler.
@@ -144,7 +58,7 @@ type poolSampler struct {
 
 // newPoolSampler groups the eligible items (ascending indices into p) by
 // draw mode. It returns nil when no item is eligible.
-func newPoolSampler(p *Pool, eligible []int, draw string, seed uint64) *poolSampler {
+func newPoolSampler(p *format.Pools, eligible []int, draw string, seed uint64) *poolSampler {
 	var groups [][]int
 	if draw == DrawMixed {
 		if len(eligible) > 0 {
@@ -188,53 +102,16 @@ func (s *poolSampler) next(k int) []int {
 	return out
 }
 
-// File names of a score node's output, read by select modes filter and
-// offline.
-const (
-	// ScoresFile holds one float64 score per pool item (items scored in
-	// batches share their batch's score).
-	ScoresFile = "scores.npy"
-	// AcceptedFile holds the ascending int64 indices of the accepted items.
-	AcceptedFile = "accepted.npy"
-)
-
-// LoadScores reads the per-item scores and the accepted item indices of a
-// score node's output dir, checked against a pool of n items.
-func LoadScores(dir string, n int) (scores []float64, accepted []int, err error) {
-	s, err := artifact.LoadNPY(filepath.Join(dir, ScoresFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("load scores: %w", err)
-	}
-	a, err := artifact.LoadNPY(filepath.Join(dir, AcceptedFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("load scores: %w", err)
-	}
-	if s.DType != "<f8" || len(s.Shape) != 1 || s.Shape[0] != n {
-		return nil, nil, fmt.Errorf("load scores: %s is %s %v, want float64 [%d] (one score per pool item)", ScoresFile, s.DType, s.Shape, n)
-	}
-	if a.DType != "<i8" || len(a.Shape) != 1 {
-		return nil, nil, fmt.Errorf("load scores: %s is %s %v, want int64 [K]", AcceptedFile, a.DType, a.Shape)
-	}
-	accepted = make([]int, len(a.I64))
-	for k, i := range a.I64 {
-		if i < 0 || int(i) >= n || k > 0 && int(i) <= accepted[k-1] {
-			return nil, nil, fmt.Errorf("load scores: %s entry %d (%d) is not an ascending index below %d", AcceptedFile, k, i, n)
-		}
-		accepted[k] = int(i)
-	}
-	return s.F64, accepted, nil
-}
-
 // poolProposer builds the classification proposer from the pool input and,
 // for filter and offline, the scores input; for those it also returns the
 // acceptance rates of the preselection.
-func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselection, error) {
+func (n *Node) poolProposer(ds *learn.Dataset, env *nodes.Env) (Proposer, *preselection, error) {
 	sp := n.Params.Select
 	dirs := env.Inputs["pool"]
 	if len(dirs) == 0 {
 		return nil, nil, fmt.Errorf("select mode %q needs a pool input", sp.Mode)
 	}
-	pool, err := LoadPool(dirs)
+	pool, err := format.LoadPools(dirs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -242,7 +119,7 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 		return nil, nil, fmt.Errorf("pool (%dx%d, classes %q) does not match the train set (%dx%d, classes %q)",
 			pool.H, pool.W, pool.Classes, ds.H, ds.W, ds.Classes)
 	}
-	prefix := pool.prefix(n.Params.PoolFraction)
+	prefix := poolPrefix(pool, n.Params.PoolFraction)
 	eligible := slices.Clone(prefix)
 	var scores []float64
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
@@ -251,7 +128,7 @@ func (n *Node) poolProposer(ds *Dataset, env *nodes.Env) (Proposer, *preselectio
 			return nil, nil, fmt.Errorf("select mode %q needs a scores input", sp.Mode)
 		}
 		var accepted []int
-		scores, accepted, err = LoadScores(dir, pool.N())
+		scores, accepted, err = format.LoadScores(dir, pool.N())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -298,13 +175,13 @@ type preselection struct {
 	rate              float64
 	bySource, byGroup map[string]float64
 
-	pool    *Pool
+	pool    *format.Pools
 	dropped []int
 	scores  []float64
 	tau     float64
 }
 
-func newPreselection(pool *Pool, offered, eligible []int, groups map[string]string) *preselection {
+func newPreselection(pool *format.Pools, offered, eligible []int, groups map[string]string) *preselection {
 	keep := make([]bool, pool.N())
 	for _, i := range eligible {
 		keep[i] = true

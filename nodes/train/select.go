@@ -8,8 +8,10 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"dagrun/nodes/bsgal"
-	"dagrun/nodes/nn"
+	"dagrun/format"
+	"dagrun/lib/bsgal"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 )
 
 // Selection modes (SelectParams.Mode).
@@ -144,13 +146,13 @@ type Proposal struct {
 	// Gen is the batch whose loss gradient scores the generated part: for
 	// classification the generated images alone; for segmentation the
 	// pasted scenes with W selecting the pasted pixels only.
-	Gen Batch
+	Gen learn.Batch
 	// Train, when not nil, is the batch to train on if the proposal is
 	// accepted (segmentation: the pasted scenes with all their pixels). Nil
 	// means the disjoint union of the real batch and Gen, whose mean loss
 	// and gradient are the mass-weighted averages of theirs (see Combine),
 	// so no further pass is needed.
-	Train *Batch
+	Train *learn.Batch
 	// Sources and Categories name the generator and the category of each
 	// generated item, for the decision log and the acceptance rates.
 	Sources, Categories []string
@@ -169,23 +171,23 @@ type Proposer interface {
 	// Propose returns the generated part for this iteration, or ok false
 	// when there is nothing to propose (the iteration trains on the real
 	// batch alone and logs no score).
-	Propose(ctx context.Context, s Step, real Batch) (p Proposal, ok bool, err error)
+	Propose(ctx context.Context, s Step, real learn.Batch) (p Proposal, ok bool, err error)
 }
 
 // poolProposer is the classification Proposer: it draws generated images
 // from a pool and offers them beside the real batch.
 type poolProposer struct {
-	pool    *Pool
+	pool    *format.Pools
 	sampler *poolSampler // nil: nothing eligible
 	n       int
 }
 
-func (p *poolProposer) Propose(_ context.Context, _ Step, _ Batch) (Proposal, bool, error) {
+func (p *poolProposer) Propose(_ context.Context, _ Step, _ learn.Batch) (Proposal, bool, error) {
 	if p.sampler == nil {
 		return Proposal{}, false, nil
 	}
 	idx := p.sampler.next(p.n)
-	pr := Proposal{Gen: p.pool.Batch(idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx)), Items: idx}
+	pr := Proposal{Gen: poolBatch(p.pool, idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx)), Items: idx}
 	for k, i := range idx {
 		pr.Sources[k] = p.pool.Sources[p.pool.Source[i]]
 		pr.Categories[k] = p.pool.Classes[p.pool.Labels[i]]
@@ -196,7 +198,7 @@ func (p *poolProposer) Propose(_ context.Context, _ Step, _ Batch) (Proposal, bo
 // Mass is the total label weight of a batch: the sum of W, or the number of
 // labels when W is nil. A batch's loss is its weighted sum divided by its
 // mass.
-func Mass(b Batch) float64 {
+func Mass(b learn.Batch) float64 {
 	if b.W == nil {
 		return float64(len(b.Y))
 	}
@@ -232,15 +234,15 @@ func combineInto(out []float32, lossA float64, gradA []float32, massA float64, l
 
 // Concat returns the union of two batches (a's items first). When either
 // has weights, the other's labels get weight 1.
-func Concat(a, b Batch) Batch {
-	out := Batch{X: slices.Concat(a.X, b.X), Y: slices.Concat(a.Y, b.Y), Index: slices.Concat(a.Index, b.Index)}
+func Concat(a, b learn.Batch) learn.Batch {
+	out := learn.Batch{X: slices.Concat(a.X, b.X), Y: slices.Concat(a.Y, b.Y), Index: slices.Concat(a.Index, b.Index)}
 	if a.W != nil || b.W != nil {
 		out.W = slices.Concat(weightsOf(a), weightsOf(b))
 	}
 	return out
 }
 
-func weightsOf(b Batch) []float32 {
+func weightsOf(b learn.Batch) []float32 {
 	if b.W != nil {
 		return b.W
 	}
@@ -269,14 +271,14 @@ type selection struct {
 	cache    *bsgal.GradCache
 	th       bsgal.Threshold
 	ranges   [][2]int // subset ranges in the flat gradient; nil: all
-	probe    Sampler
-	probeDS  *Dataset
+	probe    learn.Sampler
+	probeDS  *learn.Dataset
 	buf      []float32 // subset gather buffers
 	bufG     []float32
 }
 
 // newSelection prepares the mode's state for a run of total iterations.
-func newSelection(p SelectParams, proposer Proposer, model *nn.Model, ds *Dataset, total int, seed uint64) (*selection, error) {
+func newSelection(p SelectParams, proposer Proposer, model *nn.Model, ds *learn.Dataset, total int, seed uint64) (*selection, error) {
 	s := &selection{p: p, proposer: proposer, rng: rand.New(rand.NewPCG(seed, 0x72616e646f6d))} // "random"
 	if p.Mode == ModeBSGAL {
 		var err error
@@ -291,7 +293,7 @@ func newSelection(p SelectParams, proposer Proposer, model *nn.Model, ds *Datase
 		}
 	}
 	if p.Mode == ModeLookahead {
-		s.probe = &uniformSampler{rng: rand.New(rand.NewPCG(seed, 0x70726f6265)), n: ds.N} // "probe"
+		s.probe = learn.UniformSampler(ds.N, rand.New(rand.NewPCG(seed, 0x70726f6265))) // "probe"
 		s.probeDS = ds
 	}
 	return s, nil
@@ -339,7 +341,7 @@ func gather(g []float32, ranges [][2]int, buf *[]float32) []float32 {
 }
 
 // step yields this iteration's loss and training gradient.
-func (s *selection) step(ctx context.Context, st Step, real Batch) (stepResult, error) {
+func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepResult, error) {
 	m := st.Model
 	var res stepResult
 	if s.proposer == nil || !s.p.usesPool() {
@@ -383,7 +385,7 @@ func (s *selection) step(ctx context.Context, st Step, real Batch) (stepResult, 
 }
 
 // plain trains on the real batch alone.
-func (s *selection) plain(m *nn.Model, real Batch, res stepResult) (stepResult, error) {
+func (s *selection) plain(m *nn.Model, real learn.Batch, res stepResult) (stepResult, error) {
 	var err error
 	res.loss, res.grad, err = m.FlatGrad(real.X, real.Y, real.W, nil)
 	return res, err
@@ -391,7 +393,7 @@ func (s *selection) plain(m *nn.Model, real Batch, res stepResult) (stepResult, 
 
 // train forms the gradient of the decided batch, reusing the real (gr) and
 // generated (gg) gradients when they are known.
-func (s *selection) train(m *nn.Model, real Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64) (stepResult, error) {
+func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64) (stepResult, error) {
 	var err error
 	switch {
 	case !res.dec.Accepted && gr != nil:
@@ -416,7 +418,7 @@ func (s *selection) train(m *nn.Model, real Batch, prop Proposal, res stepResult
 // measures the real loss on a probe batch after each, restores the
 // weights, and accepts the generated part if it gives the lower loss. The
 // chosen gradient is then reused for the real update.
-func (s *selection) lookahead(st Step, real Batch, prop Proposal, res stepResult) (stepResult, error) {
+func (s *selection) lookahead(st Step, real learn.Batch, prop Proposal, res stepResult) (stepResult, error) {
 	m := st.Model
 	with := Concat(real, prop.Gen)
 	if prop.Train != nil {

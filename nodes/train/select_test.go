@@ -2,7 +2,6 @@ package train
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // writePool writes a pool dir of n images like writeClassification's with
@@ -24,7 +23,7 @@ import (
 // generator).
 func writePool(t *testing.T, n int, seed uint64, source string, shuffle bool) string {
 	t.Helper()
-	c, err := data.LoadClassification(writeClassification(t, n, seed))
+	c, err := format.LoadClassification(writeClassification(t, n, seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +34,7 @@ func writePool(t *testing.T, n int, seed uint64, source string, shuffle bool) st
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "pool-"+source)
-	if err := c.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	meta := PoolMeta{ClassMeta: c.Meta, Source: source}
-	b, _ := json.Marshal(meta)
-	if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644); err != nil {
+	if err := c.SaveWithSource(dir, source); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -49,7 +43,7 @@ func writePool(t *testing.T, n int, seed uint64, source string, shuffle bool) st
 // withGroups rewrites a classification dir's meta with frequency groups.
 func withGroups(t *testing.T, dir string) string {
 	t.Helper()
-	c, err := data.LoadClassification(dir)
+	c, err := format.LoadClassification(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +81,7 @@ func parseCounts(t *testing.T, s string) map[string]int {
 
 func readDecisions(t *testing.T, dir string) []decisionRow {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "decisions.csv"))
+	f, err := os.Open(filepath.Join(dir, format.DecisionsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +90,7 @@ func readDecisions(t *testing.T, dir string) []decisionRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(recs[0], DecisionsHeader) {
+	if !slices.Equal(recs[0], format.DecisionsHeader) {
 		t.Fatalf("decisions.csv header %q", recs[0])
 	}
 	var out []decisionRow
@@ -140,7 +134,7 @@ func TestCombineEqualsUnion(t *testing.T) {
 		{"cnn-weighted", nn.Config{Arch: nn.ArchCNN, Classes: 4, H: 8, W: 8, Seed: 2}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ds, err := LoadDataset(writeClassification(t, 16, 3))
+			ds, _, err := loadDataset(writeClassification(t, 16, 3))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +192,7 @@ func quantile(xs []float64, q float64) float64 {
 // union when accepting, and returns the decisions it makes.
 func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionRow {
 	t.Helper()
-	ds, err := LoadDataset(trainDir)
+	ds, _, err := loadDataset(trainDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +200,8 @@ func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionR
 	if err != nil {
 		t.Fatal(err)
 	}
-	sampler, _ := NewSampler(ds, p.Sampling, p.Seed)
-	pool, err := LoadPool(pools)
+	sampler, _ := learn.NewSampler(ds, p.Sampling, p.Seed)
+	pool, err := format.LoadPools(pools)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +210,7 @@ func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionR
 		all[i] = i
 	}
 	ps := newPoolSampler(pool, all, p.Select.Draw, p.Seed)
-	probe := &uniformSampler{rng: rand.New(rand.NewPCG(p.Seed, 0x70726f6265)), n: ds.N}
+	probe := learn.UniformSampler(ds.N, rand.New(rand.NewPCG(p.Seed, 0x70726f6265)))
 	opt := &nn.SGD{Momentum: p.Momentum, WeightDecay: p.WeightDecay}
 	sp := p.Select
 	var cache []float64
@@ -225,7 +219,7 @@ func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionR
 	for it := 0; it < p.Iterations; it++ {
 		lr := nn.CosineLR(p.LR, p.Warmup, p.Iterations, it)
 		real := ds.Batch(sampler.Next(p.BatchSize))
-		gen := pool.Batch(ps.next(p.BatchSize))
+		gen := poolBatch(pool, ps.next(p.BatchSize))
 		union := Concat(real, gen)
 		_, gr, _ := model.FlatGrad(real.X, real.Y, nil, nil)
 		_, gu, _ := model.FlatGrad(union.X, union.Y, nil, nil)
@@ -385,7 +379,7 @@ func TestDeterministicWithPool(t *testing.T) {
 				t.Errorf("%s: %s differs between equal runs", mode, name)
 			}
 		}
-		if string(outs[0]["decisions.csv"]) == string(outs[2]["decisions.csv"]) {
+		if string(outs[0][format.DecisionsFile]) == string(outs[2][format.DecisionsFile]) {
 			t.Errorf("%s: another seed logged the same decisions", mode)
 		}
 	}
@@ -435,10 +429,7 @@ func TestRandomMode(t *testing.T) {
 func writeScores(t *testing.T, scores []float64, accepted []int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := artifact.SaveNPY(filepath.Join(dir, ScoresFile), artifact.F64Array(scores, len(scores))); err != nil {
-		t.Fatal(err)
-	}
-	if err := artifact.SaveNPY(filepath.Join(dir, AcceptedFile), artifact.I64Array(accepted, len(accepted))); err != nil {
+	if err := format.SaveScores(dir, scores, accepted); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -572,11 +563,11 @@ func TestSelectErrors(t *testing.T) {
 // L_R(θ) − L_R(θ − α∇ℓ_g), correlates above 0.9 with α·⟨∇L_R, ∇ℓ_g⟩ over
 // 60 generated batches, and matches it in scale.
 func TestFirstOrder(t *testing.T) {
-	ds, err := LoadDataset(writeClassification(t, 64, 51))
+	ds, _, err := loadDataset(writeClassification(t, 64, 51))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := LoadPool([]string{writePool(t, 64, 52, "clean", false), writePool(t, 64, 53, "shuffled", true)})
+	pool, err := format.LoadPools([]string{writePool(t, 64, 52, "clean", false), writePool(t, 64, 53, "shuffled", true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +599,7 @@ func TestFirstOrder(t *testing.T) {
 		for k := range idx {
 			idx[k] = rng.IntN(pool.N())
 		}
-		g := pool.Batch(idx)
+		g := poolBatch(pool, idx)
 		_, gg, err := m.FlatGrad(g.X, g.Y, nil, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -11,14 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"dagrun/format"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
-
-// TypeModel is the output type tag of a train node: a directory holding
-// model/ (nn.Model.Save), loss.csv and metrics.json.
-const TypeModel = "model"
 
 // Params configures a training run. Zero slices take the network's default
 // widths.
@@ -114,13 +111,13 @@ func Kind() *nodes.Kind {
 		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead",
 		Version: 4,
 		Inputs: []nodes.Slot{
-			{Name: "train", Doc: "the training dataset dir", Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
-			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{data.TypeClassification, data.TypeSegmentation}},
+			{Name: "train", Doc: "the training dataset dir", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
+			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
 			{Name: "pool", Doc: "generated data: pools or classification dataset dirs (classification), or INSTANCES dirs of select nodes (segmentation: pasted into the real scenes); each keeps its meta.json \"source\"", Optional: true, Many: true},
 			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
-		Produces: TypeModel,
-		Outputs:  []string{"model", "loss.csv", "val.csv", "decisions.csv", "metrics.json", GalleryDir},
+		Produces: format.TypeModel,
+		Outputs:  []string{format.ModelDir, "loss.csv", "val.csv", format.DecisionsFile, "metrics.json", format.GalleryDir},
 		Params:   func() any { p := DefaultParams(); return &p },
 		CPU:      2,
 		New: func(_ nodes.Build, params any) (nodes.Node, error) {
@@ -131,17 +128,6 @@ func Kind() *nodes.Kind {
 			return &Node{Params: p}, nil
 		},
 	}
-}
-
-// Batch is one training batch. Pixels are scaled to [0, 1].
-type Batch struct {
-	X []float32 // N·H·W pixels
-	// Y holds N labels (classification) or N·H·W pixel labels (segmentation).
-	Y []int
-	// W, if not nil, weights each label (see nn.Model.Forward).
-	W []float32
-	// Index lists the dataset positions of the real images (for logs).
-	Index []int
 }
 
 // Step is what a Proposer may know about the current iteration.
@@ -206,13 +192,13 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if trainDir == "" {
 		return errors.New("train: no train input")
 	}
-	ds, err := LoadDataset(trainDir)
+	ds, sizes, err := loadDataset(trainDir)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	var val *Dataset
+	var val *learn.Dataset
 	if dir := env.Input("val"); dir != "" {
-		if val, err = LoadDataset(dir); err != nil {
+		if val, _, err = loadDataset(dir); err != nil {
 			return fmt.Errorf("train: val: %w", err)
 		}
 		if val.Segmentation != ds.Segmentation || val.H != ds.H || val.W != ds.W || len(val.Classes) != len(ds.Classes) {
@@ -234,7 +220,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	sampler, err := NewSampler(ds, p.Sampling, p.Seed)
+	sampler, err := learn.NewSampler(ds, p.Sampling, p.Seed)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
@@ -248,7 +234,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	switch {
 	case proposer != nil || !p.Select.usesPool():
 	case ds.Segmentation:
-		if proposer, err = n.pasteProposer(ds, env); err != nil {
+		if proposer, err = n.pasteProposer(ds, sizes, env); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	default:
@@ -311,13 +297,17 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if val != nil {
 		m.ValLoss, m.ValAccuracy = &vl, &va
 	}
-	if err := model.Save(filepath.Join(env.OutDir, "model")); err != nil {
+	if err := model.Save(filepath.Join(env.OutDir, format.ModelDir)); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if err := gal.write(env.OutDir); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	files := map[string][]byte{"loss.csv": lossCSV.Bytes(), "decisions.csv": dlog.bytes()}
+	dec, err := dlog.bytes()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	files := map[string][]byte{"loss.csv": lossCSV.Bytes(), format.DecisionsFile: dec}
 	if val != nil {
 		files["val.csv"] = valCSV.Bytes()
 	}
@@ -336,7 +326,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 
 // Evaluate returns the mean loss and the accuracy (of images, or of pixels
 // for segmentation) of model on every image of d, in batches of bs.
-func Evaluate(ctx context.Context, model *nn.Model, d *Dataset, bs int) (loss, acc float64, err error) {
+func Evaluate(ctx context.Context, model *nn.Model, d *learn.Dataset, bs int) (loss, acc float64, err error) {
 	var correct, total int
 	var lossSum float64
 	c := model.Config().Outputs()
@@ -372,7 +362,7 @@ func Evaluate(ctx context.Context, model *nn.Model, d *Dataset, bs int) (loss, a
 	return lossSum / float64(total), float64(correct) / float64(total), nil
 }
 
-func taskName(d *Dataset) string {
+func taskName(d *learn.Dataset) string {
 	if d.Segmentation {
 		return "segmentation"
 	}

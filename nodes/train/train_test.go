@@ -12,10 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"dagrun/format"
+	"dagrun/lib/artifact"
+	"dagrun/lib/learn"
+	"dagrun/lib/nn"
 	"dagrun/nodes"
-	"dagrun/nodes/artifact"
-	"dagrun/nodes/data"
-	"dagrun/nodes/nn"
 )
 
 // writeClassification writes n 8×8 images of 4 classes: class c lights up
@@ -23,8 +24,8 @@ import (
 func writeClassification(t *testing.T, n int, seed uint64) string {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 2))
-	c := &data.Classification{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Labels: make([]int64, n),
-		Meta: data.ClassMeta{Classes: []string{"a", "b", "c", "d"}}}
+	c := &format.Classification{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Labels: make([]int64, n),
+		Meta: format.ClassMeta{Classes: []string{"a", "b", "c", "d"}}}
 	for i := 0; i < n; i++ {
 		lab := i % 4
 		c.Labels[i] = int64(lab)
@@ -50,9 +51,9 @@ func writeClassification(t *testing.T, n int, seed uint64) string {
 func writeSegmentation(t *testing.T, n int, seed uint64) string {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 3))
-	s := &data.Segmentation{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Semantic: make([]uint8, n*64),
+	s := &format.Segmentation{N: n, H: 8, W: 8, Images: make([]uint8, n*64), Semantic: make([]uint8, n*64),
 		Instances: make([]int32, n*64), COCO: &artifact.COCO{},
-		Meta: data.SegMeta{Classes: []string{"a", "b", "c"}, Groups: map[string]string{"a": "rare", "b": "common", "c": "frequent"}}}
+		Meta: format.SegMeta{Classes: []string{"a", "b", "c"}, Groups: map[string]string{"a": "rare", "b": "common", "c": "frequent"}}}
 	for i := 0; i < n; i++ {
 		c := i % 3
 		y0, x0 := r.IntN(6), r.IntN(6)
@@ -178,7 +179,7 @@ func TestTrainLearns(t *testing.T) {
 				t.Errorf("metrics params %d, saved model has %d", m.Params, model.NumParams())
 			}
 			// The saved model reproduces the final val metrics.
-			ds, _ := LoadDataset(c.data)
+			ds, _, _ := loadDataset(c.data)
 			vl, va, err := Evaluate(context.Background(), model, ds, 7)
 			if err != nil {
 				t.Fatal(err)
@@ -253,7 +254,7 @@ type recorder struct {
 	lrs []float64
 }
 
-func (r *recorder) Propose(_ context.Context, s Step, b Batch) (Proposal, bool, error) {
+func (r *recorder) Propose(_ context.Context, s Step, b learn.Batch) (Proposal, bool, error) {
 	r.its = append(r.its, s.It)
 	r.lrs = append(r.lrs, s.LR)
 	if s.Model == nil || len(b.Index) != 4 {
@@ -360,51 +361,5 @@ func TestParamsErrors(t *testing.T) {
 	env, _ := newEnv(t, seg, "")
 	if err := run(t, p, env, nil); err == nil || !strings.Contains(err.Error(), `arch "cnn" does not fit a segmentation dataset`) {
 		t.Errorf("cnn on segmentation: err = %v", err)
-	}
-}
-
-// TestBalancedSampler: on a long tail of 1, 10 and 100 images, balanced
-// sampling draws each category about equally often, uniform sampling by size.
-func TestBalancedSampler(t *testing.T) {
-	d := &Dataset{N: 111, byClass: [][]int{{0}, make([]int, 10), make([]int, 100)}}
-	lab := make([]int, 111)
-	for i := range d.byClass[1] {
-		d.byClass[1][i] = 1 + i
-		lab[1+i] = 1
-	}
-	for i := range d.byClass[2] {
-		d.byClass[2][i] = 11 + i
-		lab[11+i] = 2
-	}
-	for _, c := range []struct {
-		mode string
-		want []float64
-	}{
-		{"balanced", []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}},
-		{"uniform", []float64{1.0 / 111, 10.0 / 111, 100.0 / 111}},
-	} {
-		s, err := NewSampler(d, c.mode, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		counts := make([]float64, 3)
-		const draws = 111 * 60
-		for _, i := range s.Next(draws) {
-			counts[lab[i]]++
-		}
-		for k := range counts {
-			if got := counts[k] / draws; got < c.want[k]-0.03 || got > c.want[k]+0.03 {
-				t.Errorf("%s: category %d drawn %.3f of the time, want %.3f", c.mode, k, got, c.want[k])
-			}
-		}
-	}
-	// Uniform sampling covers every image once per epoch.
-	s, _ := NewSampler(d, "uniform", 2)
-	seen := map[int]bool{}
-	for _, i := range s.Next(111) {
-		seen[i] = true
-	}
-	if len(seen) != 111 {
-		t.Errorf("one uniform epoch saw %d distinct images, want 111", len(seen))
 	}
 }

@@ -1,0 +1,25 @@
+package format
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// TypeVAE is the vae-train kind's output: model/ (the VAE's manifest
+// VAEManifest, one .npy per parameter and the per-category latent
+// prior, written and read by nodes/vae), loss.csv, metrics.json and
+// preview.png.
+const TypeVAE = "vae-model"
+
+// VAEManifest is the manifest nodes/vae writes into a VAE's model folder
+// (a test holds them equal).
+const VAEManifest = "model.json"
+
+// ResolveVAE returns the VAE model folder of dir: dir itself when it
+// holds the manifest, else dir/model (a vae-train node's output).
+func ResolveVAE(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, VAEManifest)); err == nil {
+		return dir
+	}
+	return filepath.Join(dir, ModelDir)
+}

@@ -1,0 +1,200 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// biasOp adds b [C] along axis 1 of x [N, C, S...], optionally followed by a
+// ReLU; fusing the two saves a pass and a broadcast over the activations.
+type biasOp struct {
+	opBase
+	relu  bool
+	split *splitState
+}
+
+func newBias(relu bool, sp *splitState) biasOp {
+	if relu {
+		return biasOp{opBase{"BiasReLU", 2}, true, sp}
+	}
+	return biasOp{opBase{"Bias", 2}, false, sp}
+}
+
+func (o biasOp) Type() hm.Type {
+	a := hm.TypeVariable('p')
+	b := hm.TypeVariable('q')
+	return hm.NewFnType(a, b, a)
+}
+func (o biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return o.sameShape(in...) }
+func (o biasOp) DiffWRT(int) []bool                                { return []bool{true, true} }
+func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dpre := grad
+	if o.relu {
+		var err error
+		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}}, out, grad); err != nil {
+			return nil, err
+		}
+	}
+	db, err := G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), o.split, &sideBuf{}}, dpre)
+	return G.Nodes{dpre, db}, err
+}
+func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
+	var x *tensor.Dense
+	if err := o.args(vs, &x); err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(newLike(x), vs...)
+}
+func (o biasOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var x, b *tensor.Dense
+	if err := o.args(vs, &x, &b); err != nil {
+		return nil, err
+	}
+	out, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	n, c, s := dims(x.Shape())
+	switch xd := x.Data().(type) {
+	case []float32:
+		biasForward(out.Data().([]float32), xd, b.Data().([]float32), n, c, s, o.relu)
+	case []float64:
+		biasForward(out.Data().([]float64), xd, b.Data().([]float64), n, c, s, o.relu)
+	default:
+		return nil, fmt.Errorf("bias: unsupported dtype %v", x.Dtype())
+	}
+	return out, nil
+}
+
+func biasForward[T float](y, x, b []T, n, c, s int, relu bool) {
+	for i := 0; i < n; i++ {
+		for k := 0; k < c; k++ {
+			off := (i*c + k) * s
+			bk := b[k]
+			xs, ys := x[off:off+s], y[off:off+s]
+			for p, v := range xs {
+				v += bk
+				if relu && v < 0 {
+					v = 0
+				}
+				ys[p] = v
+			}
+		}
+	}
+}
+
+// reluGradOp passes g where the ReLU output y is positive.
+type reluGradOp struct{ opBase }
+
+func (o reluGradOp) Type() hm.Type {
+	a := hm.TypeVariable('p')
+	return hm.NewFnType(a, a, a)
+}
+func (o reluGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return o.sameShape(in...) }
+func (o reluGradOp) Do(vs ...G.Value) (G.Value, error) {
+	var y *tensor.Dense
+	if err := o.args(vs, &y); err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(newLike(y), vs...)
+}
+func (o reluGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var y, g *tensor.Dense
+	if err := o.args(vs, &y, &g); err != nil {
+		return nil, err
+	}
+	out, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	switch yd := y.Data().(type) {
+	case []float32:
+		reluMask(out.Data().([]float32), yd, g.Data().([]float32))
+	case []float64:
+		reluMask(out.Data().([]float64), yd, g.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("relu grad: unsupported dtype %v", y.Dtype())
+	}
+	return out, nil
+}
+
+func reluMask[T float](d, y, g []T) {
+	for i, v := range y {
+		if v > 0 {
+			d[i] = g[i]
+		} else {
+			d[i] = 0
+		}
+	}
+}
+
+// biasGradOp sums g [N, C, S...] over every axis but 1; of a split batch
+// it sums images [0, r) here and [r, N) into its side buffer.
+type biasGradOp struct {
+	opBase
+	dims  int // of g
+	split *splitState
+	side  *sideBuf
+}
+
+func (o biasGradOp) sideBuffer() *sideBuf { return o.side }
+
+func (o biasGradOp) Type() hm.Type {
+	d := hm.TypeVariable('p')
+	return hm.NewFnType(G.TensorType{Dims: o.dims, Of: d}, G.TensorType{Dims: 1, Of: d})
+}
+func (o biasGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) < 2 {
+		return nil, fmt.Errorf("bias grad: bad input shape %v", in[0])
+	}
+	return tensor.Shape{s[1]}, nil
+}
+func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
+	var g *tensor.Dense
+	if err := o.args(vs, &g); err != nil {
+		return nil, err
+	}
+	n, c, s := dims(g.Shape())
+	r := o.split.at(n)
+	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(c))
+	var side *tensor.Dense
+	if r < n {
+		side = o.side.like(out)
+	}
+	switch gd := g.Data().(type) {
+	case []float32:
+		biasSum(out.Data().([]float32), gd[:r*c*s], r, c, s)
+		if side != nil {
+			biasSum(side.Data().([]float32), gd[r*c*s:], n-r, c, s)
+		}
+	case []float64:
+		biasSum(out.Data().([]float64), gd[:r*c*s], r, c, s)
+		if side != nil {
+			biasSum(side.Data().([]float64), gd[r*c*s:], n-r, c, s)
+		}
+	default:
+		return nil, fmt.Errorf("bias grad: unsupported dtype %v", g.Dtype())
+	}
+	return out, nil
+}
+
+func biasSum[T float](db, g []T, n, c, s int) {
+	acc := make([]float64, c)
+	for i := 0; i < n; i++ {
+		for k := 0; k < c; k++ {
+			off := (i*c + k) * s
+			var sum float64
+			for _, v := range g[off : off+s] {
+				sum += float64(v)
+			}
+			acc[k] += sum
+		}
+	}
+	for k := range db {
+		db[k] = T(acc[k])
+	}
+}

@@ -1,0 +1,382 @@
+package nn
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convOp is a stride-1 2-d convolution of x [N, C, H, W] with w [O, C, k, k],
+// zero padding pad and dilation dil, giving y [N, O, Ho, Wo] with
+// Ho = H + 2·pad − dil·(k−1). It replaces gorgonia's Conv2d, whose output
+// goes through a 4-d transpose (and back in the backward pass) that cost
+// more than the matrix products: here each image is one product
+// W[O, C·k·k] × col[C·k·k, Ho·Wo] written straight into NCHW order.
+type convOp struct {
+	opBase
+	k, pad, dil int
+	split       *splitState
+}
+
+func newConv(k, pad, dil int, sp *splitState) convOp {
+	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp}
+}
+
+func (o convOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o convOp) outSize(h, w int) (int, int) {
+	return h + 2*o.pad - o.dil*(o.k-1), w + 2*o.pad - o.dil*(o.k-1)
+}
+
+func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ok1 := in[0].(tensor.Shape)
+	ws, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 || len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != o.k || ws[3] != o.k {
+		return nil, fmt.Errorf("%s: bad shapes %v * %v", o.name, in[0], in[1])
+	}
+	ho, wo := o.outSize(xs[2], xs[3])
+	if ho < 1 || wo < 1 {
+		return nil, fmt.Errorf("%s: input %v too small", o.name, xs)
+	}
+	return tensor.Shape{xs[0], ws[0], ho, wo}, nil
+}
+
+func (o convOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone()}, in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}}, in[0], grad)
+	return G.Nodes{dx, dw}, err
+}
+
+func (o convOp) Do(vs ...G.Value) (G.Value, error) {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
+		return nil, err
+	}
+	s, err := o.InferShape(x.Shape(), w.Shape())
+	if err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...)), vs...)
+}
+
+func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
+		return nil, err
+	}
+	y, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	g := o.geom(x.Shape(), w.Shape()[0])
+	switch xd := x.Data().(type) {
+	case []float32:
+		convForward(g, y.Data().([]float32), xd, w.Data().([]float32))
+	case []float64:
+		convForward(g, y.Data().([]float64), xd, w.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
+	}
+	return y, nil
+}
+
+// convGeom is everything the kernels need about one convolution.
+type convGeom struct {
+	n, c, h, w, o, k, pad, dil, ho, wo int
+}
+
+func (o convOp) geom(xs tensor.Shape, out int) convGeom {
+	ho, wo := o.outSize(xs[2], xs[3])
+	return convGeom{xs[0], xs[1], xs[2], xs[3], out, o.k, o.pad, o.dil, ho, wo}
+}
+
+// direct reports whether the patch matrix of an image is the image itself
+// (1×1 kernel, no padding), so im2col can be skipped.
+func (g convGeom) direct() bool { return g.k == 1 && g.pad == 0 }
+
+func (g convGeom) ckk() int { return g.c * g.k * g.k }
+
+// gemm is C = A·B + beta·C on row-major matrices (A m×k, B k×n): the cgo
+// kernel of sgemm.c for float32, gonum for float64 (gradient checks only).
+func gemm[T float](m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	switch a := any(a).(type) {
+	case []float32:
+		sgemm(m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		gonum.Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// transpose writes src [rows, cols] as dst [cols, rows].
+func transpose[T float](dst, src []T, rows, cols int) {
+	const blk = 32
+	for i0 := 0; i0 < rows; i0 += blk {
+		for j0 := 0; j0 < cols; j0 += blk {
+			for i := i0; i < min(i0+blk, rows); i++ {
+				for j := j0; j < min(j0+blk, cols); j++ {
+					dst[j*rows+i] = src[i*cols+j]
+				}
+			}
+		}
+	}
+}
+
+// perImage runs f(i) for every image i < n on up to GOMAXPROCS goroutines,
+// each with its own scratch from newScratch. Results must not depend on
+// which goroutine ran which image (every image writes only its own output),
+// so they do not depend on the number of cores.
+func perImage[S any](n int, newScratch func() S, f func(i int, s S)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		s := newScratch()
+		for i := 0; i < n; i++ {
+			f(i, s)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := newScratch()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i, s)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// im2col writes the patches of one image x [C, H, W] as col [C·k·k, Ho·Wo].
+func im2col[T float](g convGeom, col, x []T) {
+	hw := g.ho * g.wo
+	for c := 0; c < g.c; c++ {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				dx := kx*g.dil - g.pad
+				// Output columns whose input column ox+dx lies inside.
+				lo, hi := max(0, -dx), min(g.wo, g.w-dx)
+				for oy := 0; oy < g.ho; oy++ {
+					r := row[oy*g.wo : (oy+1)*g.wo]
+					iy := oy + ky*g.dil - g.pad
+					if iy < 0 || iy >= g.h || lo >= hi {
+						clear(r)
+						continue
+					}
+					clear(r[:lo])
+					copy(r[lo:hi], plane[iy*g.w+lo+dx:iy*g.w+hi+dx])
+					clear(r[hi:])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
+// (the adjoint of im2col).
+func col2im[T float](g convGeom, dx, col []T) {
+	hw := g.ho * g.wo
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				dxo := kx*g.dil - g.pad
+				lo, hi := max(0, -dxo), min(g.wo, g.w-dxo)
+				if lo >= hi {
+					continue
+				}
+				for oy := 0; oy < g.ho; oy++ {
+					iy := oy + ky*g.dil - g.pad
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					dst := plane[iy*g.w+lo+dxo : iy*g.w+hi+dxo]
+					for j, v := range row[oy*g.wo+lo : oy*g.wo+hi] {
+						dst[j] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+func convForward[T float](g convGeom, y, x, w []T) {
+	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
+	perImage(g.n, func() []T {
+		if g.direct() {
+			return nil
+		}
+		return make([]T, ckk*hw)
+	}, func(i int, col []T) {
+		xi := x[i*chw : (i+1)*chw]
+		if g.direct() {
+			col = xi
+		} else {
+			im2col(g, col, xi)
+		}
+		gemm(g.o, hw, ckk, w, ckk, col, hw, 0, y[i*g.o*hw:(i+1)*g.o*hw], hw)
+	})
+}
+
+// convGradFilterOp is dL/dw = Σ_images gy[O, Ho·Wo] × col[C·k·k, Ho·Wo]ᵀ;
+// of a split batch it sums images [0, r) here and [r, N) into its side
+// buffer.
+type convGradFilterOp struct {
+	opBase
+	conv convOp
+	side *sideBuf
+}
+
+func (o convGradFilterOp) sideBuffer() *sideBuf { return o.side }
+
+func (o convGradFilterOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o convGradFilterOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ok1 := in[0].(tensor.Shape)
+	gs, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 || len(xs) != 4 || len(gs) != 4 {
+		return nil, fmt.Errorf("%s: bad shapes %v, %v", o.name, in[0], in[1])
+	}
+	return tensor.Shape{gs[1], xs[1], o.conv.k, o.conv.k}, nil
+}
+
+func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
+	var x, gy *tensor.Dense
+	if err := o.args(vs, &x, &gy); err != nil {
+		return nil, err
+	}
+	g := o.conv.geom(x.Shape(), gy.Shape()[1])
+	dw := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.o, g.c, g.k, g.k))
+	r := o.conv.split.at(g.n)
+	ga, gb := g, g
+	ga.n, gb.n = r, g.n-r
+	xa, ya := r*g.c*g.h*g.w, r*g.o*g.ho*g.wo // where the second part starts
+	switch xd := x.Data().(type) {
+	case []float32:
+		gyd := gy.Data().([]float32)
+		convFilterGrad(ga, dw.Data().([]float32), xd[:xa], gyd[:ya])
+		if gb.n > 0 {
+			convFilterGrad(gb, o.side.like(dw).Data().([]float32), xd[xa:], gyd[ya:])
+		}
+	case []float64:
+		gyd := gy.Data().([]float64)
+		convFilterGrad(ga, dw.Data().([]float64), xd[:xa], gyd[:ya])
+		if gb.n > 0 {
+			convFilterGrad(gb, o.side.like(dw).Data().([]float64), xd[xa:], gyd[ya:])
+		}
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
+	}
+	return dw, nil
+}
+
+// convFilterGrad computes each image's dwᵀ[C·k·k, O] = col × gyᵀ into its
+// own buffer, then sums the images in order, so the result is the same
+// whatever the number of goroutines.
+func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
+	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
+	parts := make([]T, g.n*ckk*g.o)
+	type scratch struct{ col, gyT []T }
+	perImage(g.n, func() scratch {
+		s := scratch{gyT: make([]T, hw*g.o)}
+		if !g.direct() {
+			s.col = make([]T, ckk*hw)
+		}
+		return s
+	}, func(i int, s scratch) {
+		col := s.col
+		if xi := x[i*chw : (i+1)*chw]; g.direct() {
+			col = xi
+		} else {
+			im2col(g, col, xi)
+		}
+		transpose(s.gyT, gy[i*g.o*hw:(i+1)*g.o*hw], g.o, hw)
+		gemm(ckk, g.o, hw, col, hw, s.gyT, g.o, 0, parts[i*ckk*g.o:(i+1)*ckk*g.o], g.o)
+	})
+	sum := parts[:ckk*g.o]
+	for i := 1; i < g.n; i++ {
+		for j, v := range parts[i*ckk*g.o : (i+1)*ckk*g.o] {
+			sum[j] += v
+		}
+	}
+	transpose(dw, sum, ckk, g.o)
+}
+
+// convGradInputOp is dL/dx = col2im(wᵀ[C·k·k, O] × gy[O, Ho·Wo]) per image.
+type convGradInputOp struct {
+	opBase
+	conv   convOp
+	xShape tensor.Shape
+}
+
+func (o convGradInputOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o convGradInputOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return o.xShape.Clone(), nil
+}
+
+func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
+	var w, gy *tensor.Dense
+	if err := o.args(vs, &w, &gy); err != nil {
+		return nil, err
+	}
+	g := o.conv.geom(o.xShape, w.Shape()[0])
+	dx := tensor.New(tensor.Of(w.Dtype()), tensor.WithShape(o.xShape.Clone()...))
+	switch wd := w.Data().(type) {
+	case []float32:
+		convInputGrad(g, dx.Data().([]float32), wd, gy.Data().([]float32))
+	case []float64:
+		convInputGrad(g, dx.Data().([]float64), wd, gy.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, w.Dtype())
+	}
+	return dx, nil
+}
+
+func convInputGrad[T float](g convGeom, dx, w, gy []T) {
+	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
+	wT := make([]T, ckk*g.o)
+	transpose(wT, w, g.o, ckk)
+	perImage(g.n, func() []T {
+		if g.direct() {
+			return nil
+		}
+		return make([]T, ckk*hw)
+	}, func(i int, col []T) {
+		dxi := dx[i*chw : (i+1)*chw]
+		gyi := gy[i*g.o*hw : (i+1)*g.o*hw]
+		if g.direct() {
+			gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, dxi, hw)
+			return
+		}
+		gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, col, hw)
+		clear(dxi)
+		col2im(g, dxi, col)
+	})
+}

@@ -1,0 +1,180 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// linearOp is y [N, out] = x [N, in] · w [in, out]. It makes the same gonum
+// calls, with the same transposes, as gorgonia's Mul and its derivative
+// (so the bits are those of G.Mul), and it exists for its weight gradient,
+// which can sum the two parts of a split batch apart (see splitState).
+type linearOp struct {
+	opBase
+	split *splitState
+}
+
+func newLinear(sp *splitState) linearOp { return linearOp{opBase{"Linear", 2}, sp} }
+
+func (o linearOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ok1 := in[0].(tensor.Shape)
+	ws, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 || len(xs) != 2 || len(ws) != 2 || xs[1] != ws[0] {
+		return nil, fmt.Errorf("linear: bad shapes %v · %v", in[0], in[1])
+	}
+	return tensor.Shape{xs[0], ws[1]}, nil
+}
+
+func (o linearOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}}, grad, in[1])
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(linearGradWeightOp{opBase{"LinearGradWeight", 2}, o.split, &sideBuf{}}, in[0], grad)
+	return G.Nodes{dx, dw}, err
+}
+
+func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
+		return nil, err
+	}
+	s, err := o.InferShape(x.Shape(), w.Shape())
+	if err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...)), vs...)
+}
+
+func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var x, w *tensor.Dense
+	if err := o.args(vs, &x, &w); err != nil {
+		return nil, err
+	}
+	y, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	n, in, out := x.Shape()[0], x.Shape()[1], w.Shape()[1]
+	return y, blasGemm(blas.NoTrans, blas.NoTrans, n, out, in, x, in, w, out, y, out, 0, 0, 0)
+}
+
+// linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
+type linearGradInputOp struct{ opBase }
+
+func (o linearGradInputOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o linearGradInputOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	gs, ok1 := in[0].(tensor.Shape)
+	ws, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 || len(gs) != 2 || len(ws) != 2 {
+		return nil, fmt.Errorf("linear grad input: bad shapes %v, %v", in[0], in[1])
+	}
+	return tensor.Shape{gs[0], ws[0]}, nil
+}
+
+func (o linearGradInputOp) Do(vs ...G.Value) (G.Value, error) {
+	var g, w *tensor.Dense
+	if err := o.args(vs, &g, &w); err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(g.Shape()[0], w.Shape()[0])), vs...)
+}
+
+func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var g, w *tensor.Dense
+	if err := o.args(vs, &g, &w); err != nil {
+		return nil, err
+	}
+	dx, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	n, in, out := g.Shape()[0], w.Shape()[0], w.Shape()[1]
+	return dx, blasGemm(blas.NoTrans, blas.Trans, n, in, out, g, out, w, out, dx, in, 0, 0, 0)
+}
+
+// linearGradWeightOp is dw [in, out] = xᵀ · g, the sum over the batch rows;
+// of a split batch it sums rows [0, r) here and rows [r, N) into its side
+// buffer.
+type linearGradWeightOp struct {
+	opBase
+	split *splitState
+	side  *sideBuf
+}
+
+func (o linearGradWeightOp) Type() hm.Type {
+	p := hm.TypeVariable('p')
+	return hm.NewFnType(p, p, p)
+}
+
+func (o linearGradWeightOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	xs, ok1 := in[0].(tensor.Shape)
+	gs, ok2 := in[1].(tensor.Shape)
+	if !ok1 || !ok2 || len(xs) != 2 || len(gs) != 2 {
+		return nil, fmt.Errorf("linear grad weight: bad shapes %v, %v", in[0], in[1])
+	}
+	return tensor.Shape{xs[1], gs[1]}, nil
+}
+
+func (o linearGradWeightOp) sideBuffer() *sideBuf { return o.side }
+
+func (o linearGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
+	var x, g *tensor.Dense
+	if err := o.args(vs, &x, &g); err != nil {
+		return nil, err
+	}
+	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()[1], g.Shape()[1])), vs...)
+}
+
+func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var x, g *tensor.Dense
+	if err := o.args(vs, &x, &g); err != nil {
+		return nil, err
+	}
+	dw, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	n, in, out := x.Shape()[0], x.Shape()[1], g.Shape()[1]
+	r := o.split.at(n)
+	// Rows [0, r) here: the same call as a batch of r rows alone.
+	if err := blasGemm(blas.Trans, blas.NoTrans, in, out, r, x, in, g, out, dw, out, 0, 0, 0); err != nil {
+		return nil, err
+	}
+	if r == n {
+		return dw, nil
+	}
+	side := o.side.like(dw)
+	return dw, blasGemm(blas.Trans, blas.NoTrans, in, out, n-r, x, in, g, out, side, out, r*in, r*out, 0)
+}
+
+// blasGemm is gonum's C = A·B (alpha 1, beta 0, as gorgonia's MatMul) on
+// the float32 or float64 data of a, b and c, with A and B starting at
+// offsets offA and offB and C at offC.
+func blasGemm(tA, tB blas.Transpose, m, n, k int, a *tensor.Dense, lda int, b *tensor.Dense, ldb int, c *tensor.Dense, ldc, offA, offB, offC int) error {
+	switch ad := a.Data().(type) {
+	case []float32:
+		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, 1, ad[offA:], lda, b.Data().([]float32)[offB:], ldb, 0, c.Data().([]float32)[offC:], ldc)
+	case []float64:
+		gonum.Implementation{}.Dgemm(tA, tB, m, n, k, 1, ad[offA:], lda, b.Data().([]float64)[offB:], ldb, 0, c.Data().([]float64)[offC:], ldc)
+	default:
+		return fmt.Errorf("linear: unsupported dtype %v", a.Dtype())
+	}
+	return nil
+}

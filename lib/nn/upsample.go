@@ -1,0 +1,122 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// up2Op repeats every pixel of x [N, C, H, W] into a 2×2 block (PyTorch's
+// nn.Upsample(scale_factor=2, mode="nearest")).
+type up2Op struct{ opBase }
+
+func newUp2() up2Op { return up2Op{opBase{"Upsample2", 1}} }
+
+func (o up2Op) Type() hm.Type {
+	a := hm.TypeVariable('p')
+	return hm.NewFnType(a, a)
+}
+func (o up2Op) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) != 4 {
+		return nil, fmt.Errorf("upsample: want a 4-d shape, got %v", in[0])
+	}
+	return tensor.Shape{s[0], s[1], 2 * s[2], 2 * s[3]}, nil
+}
+func (o up2Op) DiffWRT(int) []bool { return []bool{true} }
+func (o up2Op) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(down2SumOp{opBase{"Down2Sum", 1}}, grad)
+	return G.Nodes{d}, err
+}
+func (o up2Op) Do(vs ...G.Value) (G.Value, error) {
+	var x *tensor.Dense
+	if err := o.args(vs, &x); err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s[0], s[1], 2*s[2], 2*s[3]))
+	return o.UsePreallocDo(out, vs...)
+}
+func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	var x *tensor.Dense
+	if err := o.args(vs, &x); err != nil {
+		return nil, err
+	}
+	out, err := o.output(pre)
+	if err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	switch xd := x.Data().(type) {
+	case []float32:
+		upsample2(out.Data().([]float32), xd, s[0]*s[1], s[2], s[3])
+	case []float64:
+		upsample2(out.Data().([]float64), xd, s[0]*s[1], s[2], s[3])
+	default:
+		return nil, fmt.Errorf("upsample: unsupported dtype %v", x.Dtype())
+	}
+	return out, nil
+}
+
+func upsample2[T float](y, x []T, planes, h, w int) {
+	for p := 0; p < planes; p++ {
+		xp := x[p*h*w : (p+1)*h*w]
+		yp := y[p*4*h*w : (p+1)*4*h*w]
+		for i := 0; i < h; i++ {
+			r0 := yp[(2*i)*2*w : (2*i+1)*2*w]
+			r1 := yp[(2*i+1)*2*w : (2*i+2)*2*w]
+			for j, v := range xp[i*w : (i+1)*w] {
+				r0[2*j], r0[2*j+1] = v, v
+				r1[2*j], r1[2*j+1] = v, v
+			}
+		}
+	}
+}
+
+// down2SumOp sums every 2×2 block: the adjoint of up2Op.
+type down2SumOp struct{ opBase }
+
+func (o down2SumOp) Type() hm.Type {
+	a := hm.TypeVariable('p')
+	return hm.NewFnType(a, a)
+}
+func (o down2SumOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, ok := in[0].(tensor.Shape)
+	if !ok || len(s) != 4 {
+		return nil, fmt.Errorf("down2sum: want a 4-d shape, got %v", in[0])
+	}
+	return tensor.Shape{s[0], s[1], s[2] / 2, s[3] / 2}, nil
+}
+func (o down2SumOp) Do(vs ...G.Value) (G.Value, error) {
+	var g *tensor.Dense
+	if err := o.args(vs, &g); err != nil {
+		return nil, err
+	}
+	s := g.Shape()
+	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(s[0], s[1], s[2]/2, s[3]/2))
+	switch gd := g.Data().(type) {
+	case []float32:
+		down2Sum(out.Data().([]float32), gd, s[0]*s[1], s[2]/2, s[3]/2)
+	case []float64:
+		down2Sum(out.Data().([]float64), gd, s[0]*s[1], s[2]/2, s[3]/2)
+	default:
+		return nil, fmt.Errorf("down2sum: unsupported dtype %v", g.Dtype())
+	}
+	return out, nil
+}
+
+func down2Sum[T float](y, g []T, planes, h, w int) {
+	for p := 0; p < planes; p++ {
+		gp := g[p*4*h*w : (p+1)*4*h*w]
+		yp := y[p*h*w : (p+1)*h*w]
+		for i := 0; i < h; i++ {
+			r0 := gp[(2*i)*2*w : (2*i+1)*2*w]
+			r1 := gp[(2*i+1)*2*w : (2*i+2)*2*w]
+			for j := 0; j < w; j++ {
+				yp[i*w+j] = r0[2*j] + r0[2*j+1] + r1[2*j] + r1[2*j+1]
+			}
+		}
+	}
+}

@@ -1,7 +1,0 @@
-//go:build !race
-
-package generate
-
-// raceEnabled reports a -race build, where gorgonia runs several times
-// slower and the real-data test trains a smaller model.
-const raceEnabled = false
