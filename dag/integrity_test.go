@@ -21,7 +21,7 @@ import (
 	"dagrun/dag"
 	"dagrun/nodes"
 	"dagrun/nodes/command"
-	"dagrun/nodes/source"
+	filekind "dagrun/nodes/file"
 	"dagrun/spec"
 )
 
@@ -176,7 +176,7 @@ func TestFileSourceEditedBeforeCopyIsRefused(t *testing.T) {
 	if err := os.WriteFile(data, []byte("version 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	reg := nodes.NewRegistry(fakeKind(e.cnt), source.Kind())
+	reg := nodes.NewRegistry(fakeKind(e.cnt), filekind.Kind())
 	g := e.graphWith(reg, "src.yaml", `name: src
 nodes:
   src: {kind: file, params: {path: data.txt}}
@@ -362,7 +362,7 @@ func TestFingerprintStopsOnCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	reg := nodes.NewRegistry(source.Kind())
+	reg := nodes.NewRegistry(filekind.Kind())
 	g := e.graphWith(reg, "big.yaml", "name: big\nnodes:\n  big: {kind: file, params: {path: big.bin}}\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

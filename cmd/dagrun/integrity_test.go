@@ -75,8 +75,12 @@ nodes:
 	if !procGone(sh) {
 		t.Errorf("the command (pid %d) outlived the dagrun that ran it", sh)
 	}
-	if r := cli(t, dir, "--cache", c, "--plain", specPath); r.code != 0 {
+	r := cli(t, dir, "--cache", c, "--plain", specPath)
+	if r.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "left running by a dead dagrun") || !strings.Contains(r.stderr, "pid="+strconv.Itoa(bg)) {
+		t.Errorf("the rerun did not say it ended the orphan %d:\n%s", bg, r.stderr)
 	}
 	if !procGone(bg) {
 		t.Errorf("the orphaned background process (pid %d) of the killed run still runs after the rerun took over its node", bg)
