@@ -247,3 +247,36 @@ func TestGCRemovesStaleLeases(t *testing.T) {
 }
 
 var _ = errors.Is
+
+// Item 12: the garbage a crash leaves behind, and who removes it, as
+// doc.go states it: Open removes the scratch folders of dead processes; GC
+// removes those, unregistered blob files and the lease rows of dead
+// processes.
+func TestCrashGarbageIsRemovedWhereDocumented(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c := openT(t, dir, Options{})
+	stray := "never registered"
+	strayPath := c.BlobPath(sha(stray))
+	must(t, os.MkdirAll(filepath.Dir(strayPath), 0o755))
+	must(t, os.WriteFile(strayPath, []byte(stray), 0o444))
+	deadTmp := filepath.Join(dir, "tmp", fmt.Sprintf("p%d-7-x", deadPID(t)))
+	must(t, os.MkdirAll(deadTmp, 0o755))
+	insertLease(t, c, "dead", c.self.host, deadPID(t), 7, time.Now().Add(time.Hour))
+
+	c2 := openT(t, dir, Options{})
+	if _, err := os.Stat(deadTmp); err == nil {
+		t.Errorf("Open left the scratch folder of a dead process")
+	}
+	if _, err := os.Stat(strayPath); err != nil {
+		t.Errorf("Open removed an unregistered blob file (%v); only GC does", err)
+	}
+	r, err := c2.GC(ctx, nil, 0)
+	must(t, err)
+	if _, err := os.Stat(strayPath); err == nil || r.Blobs != 1 {
+		t.Errorf("GC = %+v and left the unregistered blob file", r)
+	}
+	if st, _ := c2.Stats(ctx); st.Leases != 0 {
+		t.Errorf("GC = %+v, %d lease rows left; want the dead process's lease removed", r, st.Leases)
+	}
+}
