@@ -33,9 +33,9 @@ type Dropped struct {
 	Downstream bool
 }
 
-// evict drops, in one write transaction, the entries named in keys (with
-// the reason given), every entry that holds one of bads' blobs in its
-// manifest or as its log, and, transitively, every entry committed without
+// evict drops, in one write transaction, every entry that holds one of
+// bads' blobs in its manifest or as its log, the entries named in keys
+// (with the reason given), and, transitively, every entry committed without
 // checked inputs (inputs_checked = 0) whose recorded inputs name the output
 // of a dropped entry or a part of it: such an entry may have been computed
 // from the bad bytes. Entries committed with checked inputs are kept: their
@@ -59,6 +59,26 @@ func (c *Cache) evict(ctx context.Context, keys map[string]string, bads []badBlo
 			why[d.Key] = d
 			queue = append(queue, d.Key)
 		}
+		// Under the write lock, a bad blob that a Commit has replaced
+		// meanwhile (a good file, vouched for by its row) is bad no more:
+		// its holders, the fresh entry among them, stay.
+		live := bads[:0:0]
+		for _, b := range bads {
+			if !c.replaced(ctx, tx, b) {
+				live = append(live, b)
+			}
+		}
+		bads = live
+		for _, b := range bads {
+			holders, err := column[string](ctx, tx, `SELECT key FROM manifests WHERE digest = ?1
+				UNION SELECT key FROM entries WHERE log_digest = ?1 ORDER BY 1`, b.digest)
+			if err != nil {
+				return err
+			}
+			for _, k := range holders {
+				add(Dropped{Key: k, Why: fmt.Sprintf("blob %s: %s", b.digest, b.msg)})
+			}
+		}
 		sortedKeys := make([]string, 0, len(keys))
 		for k := range keys {
 			sortedKeys = append(sortedKeys, k)
@@ -71,16 +91,6 @@ func (c *Cache) evict(ctx context.Context, keys map[string]string, bads []badBlo
 			}
 			if n > 0 {
 				add(Dropped{Key: k, Why: keys[k]})
-			}
-		}
-		for _, b := range bads {
-			holders, err := column[string](ctx, tx, `SELECT key FROM manifests WHERE digest = ?1
-				UNION SELECT key FROM entries WHERE log_digest = ?1 ORDER BY 1`, b.digest)
-			if err != nil {
-				return err
-			}
-			for _, k := range holders {
-				add(Dropped{Key: k, Why: fmt.Sprintf("blob %s: %s", b.digest, b.msg)})
 			}
 		}
 		if len(queue) > 0 {
@@ -154,6 +164,20 @@ func (c *Cache) evict(ctx context.Context, keys map[string]string, bads []badBlo
 		return out, fmt.Errorf("remove bad blob files: %w", err)
 	}
 	return out, nil
+}
+
+// replaced reports whether the file at b's blob path is, by now, a regular
+// file other than the bad one whose stat its blobs row records: a Commit
+// put a good blob in place after b was found bad.
+func (c *Cache) replaced(ctx context.Context, tx *sql.Tx, b badBlob) bool {
+	st, err := statFile(c.BlobPath(b.digest))
+	if err != nil || (b.inode != 0 && st.inode == b.inode) {
+		return false
+	}
+	var row blobStat
+	err = tx.QueryRowContext(ctx, `SELECT size, mtime_ns, inode FROM blobs WHERE digest = ?`, b.digest).
+		Scan(&row.size, &row.mtime, &row.inode)
+	return err == nil && row == st
 }
 
 // uncheckedConsumers maps each digest named in the recorded inputs of an

@@ -88,7 +88,7 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 			c.log.Warn("cache: dropping entry with a bad blob; it will be recomputed",
 				"key", key, "blob", b.digest, "file", file, "blob_path", c.BlobPath(b.digest), "problem", b.msg)
 		}
-		if _, err := c.evict(ctx, map[string]string{key: "it has a bad blob"}, bads); err != nil {
+		if _, err := c.evict(ctx, nil, bads); err != nil {
 			return nil, fmt.Errorf("drop entry: %w", err)
 		}
 		err := c.writeTx(ctx, func(tx *sql.Tx) error {
