@@ -43,7 +43,7 @@ spec's last recorded run of that node is used, if it is still in the cache.`,
 			if node == nil {
 				msg := fmt.Sprintf("dagrun log: spec %q has no node %q", args[0], args[1])
 				if h := spec.DidYouMean(args[1], names); h != "" {
-					msg += " (" + h + ")"
+					msg += fmt.Sprintf(" (did you mean %q?)", h)
 				}
 				return withCode(exitInvalid, errors.New(msg))
 			}
