@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // EntryInfo summarizes an entry for listings (`dagrun cache ls`).
@@ -79,10 +81,18 @@ func (p Problem) String() string {
 	return fmt.Sprintf("key %q path %q blob %s: %s", p.Key, p.Path, p.Digest, p.Msg)
 }
 
-// Verify re-hashes every blob an entry refers to and reports the missing and
-// corrupt ones (once per referring file), entries whose digest does not
-// match their manifest, and index inconsistencies (SQLite's quick_check and
-// foreign_key_check). It changes nothing. Unregistered blob files and
+// Verify re-hashes every blob an entry refers to and reports the missing,
+// corrupt, unreadable and non-regular ones (once per referring file),
+// entries whose digest does not match their manifest, and index
+// inconsistencies (SQLite's quick_check and foreign_key_check).
+//
+// It evicts what it finds bad, so that the next run recomputes it instead
+// of trusting it: the entries holding a bad blob and the entries whose
+// digest is wrong are dropped (see evict: with them go the entries an older
+// dagrun computed from their outputs without checking its inputs, each
+// reported as a problem of its own), corrupt blob files are removed and
+// things that are not regular files are moved to <dir>/quarantine.
+// Index inconsistencies are only reported. Unregistered blob files and
 // unreferenced blobs are garbage for GC, not problems.
 func (c *Cache) Verify(ctx context.Context) ([]Problem, error) {
 	ps, err := c.verify(ctx)
@@ -186,24 +196,60 @@ func (c *Cache) verify(ctx context.Context) ([]Problem, error) {
 			ps = append(ps, Problem{Key: e.key, Digest: e.digest, Msg: "entry digest does not match its manifest (" + d + ")"})
 		}
 	}
+	badEntries := map[string]string{}
+	for _, e := range ents {
+		if d := e.m.Digest(); d != e.digest {
+			badEntries[e.key] = "its digest does not match its manifest"
+		}
+	}
+	var bads []badBlob
 	for _, d := range digests {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		var msg string
+		var bad *badBlob
 		p := c.BlobPath(d)
 		if p == "" {
 			msg = "invalid digest"
-		} else if got, _, err := c.hashFile(p); errors.Is(err, fs.ErrNotExist) {
+			for _, r := range refs[d] {
+				badEntries[r.key] = "it names an invalid digest"
+			}
+		} else if st, err := statFile(p); isMissing(err) {
 			msg = "blob file is missing"
+			bad = &badBlob{digest: d, msg: msg}
+		} else if errors.Is(err, errNotRegular) {
+			msg = "blob is not a regular file"
+			bad = &badBlob{digest: d, msg: msg, irregular: true}
 		} else if err != nil {
 			msg = "blob file is unreadable: " + err.Error()
+			bad = &badBlob{digest: d, msg: msg}
+		} else if got, _, err := c.hashFile(ctx, p); ctx.Err() != nil {
+			return nil, ctx.Err()
+		} else if err != nil {
+			msg = "blob file is unreadable: " + err.Error()
+			bad = &badBlob{digest: d, msg: msg}
 		} else if got != d {
 			msg = "blob content is corrupt (hashes to " + got + ")"
+			bad = &badBlob{digest: d, msg: msg, inode: st.inode}
 		}
 		if msg != "" {
 			for _, r := range refs[d] {
 				ps = append(ps, Problem{Key: r.key, Path: r.path, Digest: d, Msg: msg})
+			}
+		}
+		if bad != nil {
+			bads = append(bads, *bad)
+		}
+	}
+	if len(badEntries) > 0 || len(bads) > 0 {
+		dropped, err := c.evict(ctx, badEntries, bads)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dropped {
+			if d.Downstream {
+				ps = append(ps, Problem{Key: d.Key, Msg: "evicted: " + d.Why})
 			}
 		}
 	}
@@ -221,14 +267,31 @@ type GCReport struct {
 	Entries int   // entries deleted
 	Blobs   int   // blob files deleted (unreferenced, or never registered)
 	TmpDirs int   // scratch folders of processes that are gone
+	Leases  int   // lease rows of owners that are gone or expired
 	Bytes   int64 // bytes freed by the blobs and scratch folders
 }
 
 // GC deletes the entries whose key is neither in keep nor used by one of the
 // lastRuns most recent runs (of any spec), then the blobs no remaining
 // entry refers to (rows and files, and blob files that were never
-// registered), then the scratch folders of processes that are gone.
+// registered), then the scratch folders of processes that are gone and the
+// lease rows of owners that are gone or expired.
+//
+// It first waits (logging once) until no run is using the cache (see
+// BeginRun), and holds runs off while it deletes: it never deletes what a
+// live run has produced or is about to read. A negative lastRuns is an
+// error.
 func (c *Cache) GC(ctx context.Context, keep map[string]bool, lastRuns int) (GCReport, error) {
+	if lastRuns < 0 {
+		return GCReport{}, c.wrap("gc", fmt.Errorf("cannot keep the last %d runs", lastRuns))
+	}
+	lock, err := c.flockRuns(ctx, unix.LOCK_EX, func() {
+		c.log.Warn("cache: gc waits for the runs using the cache to end")
+	})
+	if err != nil {
+		return GCReport{}, c.wrap("gc", err)
+	}
+	defer lock.Close()
 	r, err := c.gc(ctx, keep, lastRuns)
 	return r, c.wrap("gc", err)
 }
@@ -305,7 +368,49 @@ func (c *Cache) gc(ctx context.Context, keep map[string]bool, lastRuns int) (GCR
 	if err != nil {
 		return r, fmt.Errorf("remove stale scratch folders: %w", err)
 	}
+	if r.Leases, err = c.removeStaleLeases(ctx); err != nil {
+		return r, fmt.Errorf("remove stale leases: %w", err)
+	}
 	return r, nil
+}
+
+// removeStaleLeases deletes the lease rows whose owner is gone (on this
+// host) or whose lease expired, as Acquire would take them over, ending a
+// dead owner's orphaned process group first.
+func (c *Cache) removeStaleLeases(ctx context.Context) (int, error) {
+	n := 0
+	err := c.writeTx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT key, owner, host, pid, pid_start, expires_ns, pgid, pgid_start FROM leases`)
+		if err != nil {
+			return err
+		}
+		var stale []leaseRow
+		now := c.now().UnixNano()
+		for rows.Next() {
+			var l leaseRow
+			if err := rows.Scan(&l.key, &l.owner, &l.host, &l.pid, &l.start, &l.expires, &l.pgid, &l.pgidStart); err != nil {
+				rows.Close()
+				return err
+			}
+			if l.expires <= now || c.gone(l.host, l.pid, l.start) {
+				stale = append(stale, l)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, l := range stale {
+			c.endOrphans(l)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM leases WHERE key = ? AND owner = ?`, l.key, l.owner); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // removeUnregistered deletes the blob files whose digest is not registered.

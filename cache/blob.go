@@ -3,8 +3,10 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -47,10 +49,15 @@ type blobStat struct {
 	inode uint64
 }
 
+// statFile stats a blob file (following no symlink: the store holds none)
+// and reports an errNotRegular error for anything but a regular file.
 func statFile(path string) (blobStat, error) {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return blobStat{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return blobStat{}, &fs.PathError{Op: "stat", Path: path, Err: fmt.Errorf("%w (mode %v)", errNotRegular, fi.Mode().Type())}
 	}
 	st := blobStat{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -72,9 +79,10 @@ func syncDir(dir string) error {
 	return err
 }
 
-// copyFile copies src to a new file dst with mode perm and fsyncs it.
+// copyFile copies the regular file src to a new file dst with mode perm
+// and fsyncs it.
 func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
+	in, _, err := openRegular(src)
 	if err != nil {
 		return err
 	}
@@ -94,4 +102,12 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		os.Remove(dst)
 	}
 	return err
+}
+
+// inodeOf returns the inode number of fi (0 when unknown).
+func inodeOf(fi fs.FileInfo) uint64 {
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return sys.Ino
+	}
+	return 0
 }

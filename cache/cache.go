@@ -380,20 +380,22 @@ func lockFile(path string) (func(), error) {
 	}, nil
 }
 
-// hashFile returns the sha256 hex of the file at path and counts the bytes
-// read in HashedBytes.
-func (c *Cache) hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+// hashFile returns the sha256 hex of the regular file at path and counts
+// the bytes read in HashedBytes. It refuses anything but a regular file
+// before reading (a FIFO would block) and stops within a chunk when ctx is
+// cancelled.
+func (c *Cache) hashFile(ctx context.Context, path string) (string, int64, error) {
+	f, _, err := openRegular(path)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
-	return c.hashReader(f)
+	return c.hashReader(ctx, f)
 }
 
-func (c *Cache) hashReader(r io.Reader) (string, int64, error) {
+func (c *Cache) hashReader(ctx context.Context, r io.Reader) (string, int64, error) {
 	h := newHasher()
-	n, err := io.Copy(h, r)
+	n, err := copyCtx(ctx, h, r)
 	c.hashed.Add(n)
 	if err != nil {
 		return "", n, err

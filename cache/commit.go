@@ -5,14 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -27,6 +30,16 @@ type Record struct {
 	Duration time.Duration
 	Metrics  map[string]float64 // also queryable through Metrics; NaN is kept
 	Log      []byte             // console output, stored as a blob outside the manifest
+	// LogFile, when set, names a file holding the console output, stored
+	// as the log instead of Log (the file becomes the blob: it should be
+	// in a scratch folder of this cache and closed). An empty file stores
+	// no log.
+	LogFile string
+	// InputsChecked says that every input the node read was hashed while
+	// it was materialized and matched its digest, so the entry was computed
+	// from the bytes its key names. Evicting a corrupt entry also evicts the
+	// entries computed from its output without this guarantee.
+	InputsChecked bool
 }
 
 // Entry is a committed result.
@@ -36,6 +49,7 @@ type Entry struct {
 	Manifest  Manifest
 	Record    Record // Log is not loaded: see LogDigest and ReadLog
 	LogDigest string // "" when the log was empty
+	LogSize   int64  // bytes of the log
 	Created   time.Time
 }
 
@@ -48,10 +62,13 @@ type source struct {
 
 // Commit stores the finished output folder dir as the entry for key and
 // removes dir. dir should be on the cache's file system (see TempDir): its
-// files are hard-linked into the blob store, and copied only when that
-// fails. Symlinks, devices, pipes and sockets, and names that contain "..",
-// are not valid UTF-8 or are absolute, are refused with an error naming the
-// file, and then nothing is stored. Empty folders are not recorded. Every
+// files are hard-linked into the blob store, and copied when that fails or
+// when a file has other names (a link count above 1: adopting it would
+// chmod the other names' file and let writes through them reach the store).
+// Symlinks, devices, pipes and sockets, and names that contain a control
+// character or are not valid UTF-8, are refused with an error wrapping
+// ErrBadOutput and naming the file, and then nothing is stored. Empty
+// folders are not recorded. Every
 // blob is durable before the entry, its manifest, blobs and metrics are
 // inserted in one transaction; an entry already stored under key is
 // replaced. On error, dir is left in place (its files may have been made
@@ -84,18 +101,29 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 
 	// Hash, make read-only and fsync every file.
 	for i := range srcs {
-		if err := c.prepare(&srcs[i]); err != nil {
+		if err := c.prepare(ctx, &srcs[i], staging, i); err != nil {
 			return nil, fmt.Errorf("output %q: %w", srcs[i].file.Path, err)
 		}
 	}
 	var logSrc *source
-	if len(rec.Log) > 0 {
+	switch {
+	case rec.LogFile != "":
+		fi, err := os.Stat(rec.LogFile)
+		if err != nil {
+			return nil, fmt.Errorf("store log: %w", err)
+		}
+		if fi.Size() > 0 {
+			logSrc = &source{path: rec.LogFile, file: File{Path: "log"}}
+		}
+	case len(rec.Log) > 0:
 		p := filepath.Join(staging, "log")
 		if err := writeSynced(p, rec.Log); err != nil {
 			return nil, fmt.Errorf("store log: %w", err)
 		}
 		logSrc = &source{path: p, file: File{Path: "log"}}
-		if err := c.prepare(logSrc); err != nil {
+	}
+	if logSrc != nil {
+		if err := c.prepare(ctx, logSrc, staging, -1); err != nil {
 			return nil, fmt.Errorf("store log: %w", err)
 		}
 	}
@@ -135,9 +163,9 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 	}
 	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	e := &Entry{Key: key, Digest: m.Digest(), Manifest: m, Record: rec, Created: c.now()}
-	e.Record.Log = nil
+	e.Record.Log, e.Record.LogFile = nil, ""
 	if logSrc != nil {
-		e.LogDigest = logSrc.file.Digest
+		e.LogDigest, e.LogSize = logSrc.file.Digest, logSrc.file.Size
 	}
 	now := e.Created.UnixNano()
 	err = c.writeTx(ctx, func(tx *sql.Tx) error {
@@ -154,10 +182,10 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 			logDigest = e.LogDigest
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries
-			(key, digest, kind, version, params, inputs, extra, duration_ns, log_digest, created_ns, hits, last_use_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+			(key, digest, kind, version, params, inputs, extra, duration_ns, log_digest, created_ns, hits, last_use_ns, inputs_checked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 			key, e.Digest, rec.Kind, rec.Version, rec.Params, rec.Inputs, rec.Extra,
-			int64(rec.Duration), logDigest, now, now); err != nil {
+			int64(rec.Duration), logDigest, now, now, rec.InputsChecked); err != nil {
 			return err
 		}
 		for _, f := range m {
@@ -194,7 +222,7 @@ func scanOutput(dir string) ([]source, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("output folder %q is not a folder", dir)
+		return nil, badOutputf("output folder %q is not a folder", dir)
 	}
 	var srcs []source
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -209,22 +237,17 @@ func scanOutput(dir string) ([]source, error) {
 			return err
 		}
 		name := filepath.ToSlash(rel)
-		switch {
-		case !utf8.ValidString(rel):
-			return fmt.Errorf("output %q: name is not valid UTF-8", name)
-		case filepath.IsAbs(rel):
-			return fmt.Errorf("output %q: name is absolute", name)
-		case strings.Contains(d.Name(), ".."):
-			return fmt.Errorf("output %q: name contains \"..\"", name)
+		if err := checkName(name); err != nil {
+			return err
 		}
 		t := d.Type()
 		switch {
 		case t&fs.ModeSymlink != 0:
-			return fmt.Errorf("output %q is a symbolic link; write a copy of the file instead", name)
+			return badOutputf("output %q is a symbolic link; write a copy of the file instead", name)
 		case t.IsDir():
 			return nil
 		case !t.IsRegular():
-			return fmt.Errorf("output %q is not a regular file (mode %v)", name, t)
+			return badOutputf("output %q is not a regular file (mode %v)", name, t)
 		}
 		srcs = append(srcs, source{path: p, file: File{Path: name}})
 		return nil
@@ -232,27 +255,70 @@ func scanOutput(dir string) ([]source, error) {
 	return srcs, err
 }
 
+// checkName refuses an output path that cannot be stored and listed
+// faithfully: one that is not valid UTF-8, is absolute, has a "." or ".."
+// component, or holds a control character (a newline would break every
+// line-oriented listing of outputs). Nothing else is refused: "a..b.tar" is
+// a fine name.
+func checkName(name string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return badOutputf("output %q: name is not valid UTF-8", name)
+	case path.IsAbs(name):
+		return badOutputf("output %q: name is absolute", name)
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "." || part == ".." || part == "" {
+			return badOutputf("output %q: name has a %q component", name, part)
+		}
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return badOutputf("output %q: name contains the control character %U", name, r)
+		}
+	}
+	return nil
+}
+
 // prepare hashes s, records its size and execute bit, makes it read-only and
-// fsyncs it: the file itself becomes the blob.
-func (c *Cache) prepare(s *source) error {
-	f, err := os.Open(s.path)
+// fsyncs it: the file itself becomes the blob. A file with other names
+// (link count above 1) is copied into staging instead, hashed while copied,
+// and the copy becomes the blob; n numbers the copy.
+func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int) error {
+	f, fi, err := openRegular(s.path)
+	if errors.Is(err, errNotRegular) {
+		return badOutputf("%v", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	d, n, err := c.hashReader(f)
-	if err != nil {
-		return err
-	}
-	if n != fi.Size() {
-		return fmt.Errorf("file changed while being stored (size %d, read %d)", fi.Size(), n)
-	}
-	s.file.Digest, s.file.Size = d, n
 	s.file.Exec = fi.Mode().Perm()&0o111 != 0
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok && sys.Nlink > 1 {
+		p := filepath.Join(staging, fmt.Sprintf("copy-%d", n))
+		d, size, err := c.copyHashed(ctx, f, p, 0o444, true)
+		if err != nil {
+			return err
+		}
+		if size != fi.Size() {
+			return badOutputf("file changed while being stored (size %d, read %d)", fi.Size(), size)
+		}
+		st, err := statFile(p)
+		if err != nil {
+			return err
+		}
+		s.path, s.inode = p, st.inode
+		s.file.Digest, s.file.Size = d, size
+		return nil
+	}
+	d, size, err := c.hashReader(ctx, f)
+	if err != nil {
+		return err
+	}
+	if size != fi.Size() {
+		return badOutputf("file changed while being stored (size %d, read %d)", fi.Size(), size)
+	}
+	s.file.Digest, s.file.Size = d, size
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		s.inode = sys.Ino
 	}
@@ -262,19 +328,56 @@ func (c *Cache) prepare(s *source) error {
 	return f.Sync()
 }
 
+// copyHashed copies r into a new file dst with mode perm, hashing what it
+// copies (counted in HashedBytes), and fsyncs dst when sync is set. It
+// removes dst on error.
+func (c *Cache) copyHashed(ctx context.Context, r io.Reader, dst string, perm os.FileMode, sync bool) (string, int64, error) {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return "", 0, err
+	}
+	h := newHasher()
+	n, err := copyCtx(ctx, io.MultiWriter(h, out), r)
+	c.hashed.Add(n)
+	if err == nil && sync {
+		err = out.Sync()
+	}
+	if err == nil {
+		err = out.Chmod(perm) // the umask may have cleared bits
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return "", n, err
+	}
+	return h.hex(), n, nil
+}
+
 // placeNew links s into the blob store when no file is there yet, adding the
 // folders it touched to synced. An existing file is judged in registerBlob.
 // A source on another file system is first copied into staging.
 func (c *Cache) placeNew(s *source, staging string, synced map[string]bool) error {
 	final := c.BlobPath(s.file.Digest)
 	dir := filepath.Dir(final)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	fi, err := os.Lstat(dir)
+	if err == nil && !fi.IsDir() {
+		// A shard that is not a folder holds no blob: move it aside.
+		if _, err := c.quarantine(dir); err != nil && !isMissing(err) {
+			return err
+		}
+		err = fs.ErrNotExist
+	}
+	if isMissing(err) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		synced[filepath.Dir(dir)] = true
+	} else if err != nil {
+		return err
 	}
-	err := os.Link(s.path, final)
+	err = os.Link(s.path, final)
 	if errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EMLINK) {
 		if err := c.stageCopy(s, staging); err != nil {
 			return err
@@ -312,6 +415,14 @@ func (c *Cache) stageCopy(s *source, staging string) error {
 func (c *Cache) registerBlob(ctx context.Context, tx *sql.Tx, s *source, staging string, now int64) error {
 	final := c.BlobPath(s.file.Digest)
 	st, err := statFile(final)
+	if errors.Is(err, errNotRegular) {
+		// A folder or a FIFO where the blob belongs: move it aside and
+		// put ours in place.
+		if _, qerr := c.quarantine(final); qerr != nil {
+			return qerr
+		}
+		err = fs.ErrNotExist
+	}
 	trusted := false
 	switch {
 	case err == nil && st.inode == s.inode && st.size == s.file.Size:
@@ -326,7 +437,7 @@ func (c *Cache) registerBlob(ctx context.Context, tx *sql.Tx, s *source, staging
 		case !errors.Is(qerr, sql.ErrNoRows):
 			return qerr
 		}
-	case !errors.Is(err, fs.ErrNotExist):
+	case !isMissing(err):
 		return err
 	}
 	if !trusted {

@@ -18,6 +18,22 @@ var ErrReadOnly = errors.New("is read-only")
 // program's database.
 var ErrNotCache = errors.New("index.db is not a dagrun cache")
 
+// ErrBadOutput is wrapped by Commit's (and HashDir's) errors for an output
+// folder that cannot be stored faithfully: a symlink, a FIFO, a name with a
+// control character, a file that changed while it was stored. It is the
+// node's fault, not the cache's: callers report it as a node failure.
+var ErrBadOutput = errors.New("output cannot be stored")
+
+// badOutputError is an error that wraps ErrBadOutput without showing it.
+type badOutputError struct{ msg string }
+
+func (e *badOutputError) Error() string        { return e.msg }
+func (e *badOutputError) Is(target error) bool { return target == ErrBadOutput }
+
+func badOutputf(format string, args ...any) error {
+	return &badOutputError{msg: fmt.Sprintf(format, args...)}
+}
+
 // Error is a failure of a cache operation: the index or the blob store could
 // not be read or written. The CLI maps it to exit code 3.
 type Error struct {

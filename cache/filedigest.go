@@ -44,7 +44,14 @@ func statForMemo(path string) (fileStat, error) {
 // read again; a file modified within two seconds before it was hashed is
 // re-hashed until it is older.
 func (c *Cache) FileDigest(path string) (string, error) {
-	d, err := c.fileDigest(context.Background(), path)
+	return c.FileDigestContext(context.Background(), path)
+}
+
+// FileDigestContext is FileDigest that stops hashing, within a chunk, when
+// ctx is cancelled (the error then wraps ctx.Err()). Anything but a regular
+// file is refused before it is opened.
+func (c *Cache) FileDigestContext(ctx context.Context, path string) (string, error) {
+	d, err := c.fileDigest(ctx, path)
 	return d, c.wrap(fmt.Sprintf("digest of %q", path), err)
 }
 
@@ -82,7 +89,7 @@ func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	}
 	// Wall clock on purpose: it is compared with file system timestamps.
 	hashedAt := time.Now().UnixNano()
-	digest, _, err = c.hashFile(abs)
+	digest, _, err = c.hashFile(ctx, abs)
 	if err != nil {
 		return "", err
 	}

@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -43,33 +45,33 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	type bad struct {
-		recorded
-		msg   string
-		inode uint64 // of the corrupt file, 0 when missing
-	}
-	var bads []bad
+	var bads []badBlob
 	var refreshed []recorded
 	for _, b := range blobs {
 		p := c.BlobPath(b.digest)
 		st, err := statFile(p)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			bads = append(bads, bad{b, "blob file is missing", 0})
+		case isMissing(err):
+			bads = append(bads, badBlob{digest: b.digest, msg: "blob file is missing"})
+			continue
+		case errors.Is(err, errNotRegular):
+			bads = append(bads, badBlob{digest: b.digest, msg: "blob is not a regular file", irregular: true})
 			continue
 		case err != nil:
 			return nil, err
 		case b.known && st == b.stat:
 			continue
 		}
-		d, _, err := c.hashFile(p)
+		d, _, err := c.hashFile(ctx, p)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			bads = append(bads, bad{b, "blob file is missing", 0})
+		case isMissing(err):
+			bads = append(bads, badBlob{digest: b.digest, msg: "blob file is missing"})
+		case errors.Is(err, errNotRegular):
+			bads = append(bads, badBlob{digest: b.digest, msg: "blob is not a regular file", irregular: true})
 		case err != nil:
 			return nil, err
 		case d != b.digest:
-			bads = append(bads, bad{b, "blob content is corrupt (hashes to " + d + ")", st.inode})
+			bads = append(bads, badBlob{digest: b.digest, msg: "blob content is corrupt (hashes to " + d + ")", inode: st.inode})
 		default:
 			b.stat = st
 			refreshed = append(refreshed, b)
@@ -77,32 +79,22 @@ func (c *Cache) get(ctx context.Context, key string) (*Entry, error) {
 	}
 	if len(bads) > 0 {
 		for _, b := range bads {
+			file := ""
+			for _, r := range blobs {
+				if r.digest == b.digest {
+					file = r.path
+				}
+			}
 			c.log.Warn("cache: dropping entry with a bad blob; it will be recomputed",
-				"key", key, "blob", b.digest, "file", b.path, "blob_path", c.BlobPath(b.digest), "problem", b.msg)
+				"key", key, "blob", b.digest, "file", file, "blob_path", c.BlobPath(b.digest), "problem", b.msg)
+		}
+		if _, err := c.evict(ctx, nil, bads); err != nil {
+			return nil, fmt.Errorf("drop entry: %w", err)
 		}
 		err := c.writeTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
-				return err
-			}
 			_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'misses'`)
 			return err
 		})
-		if err == nil {
-			// Under the write lock, remove a corrupt file unless a Commit
-			// replaced it meanwhile, so that the recomputed entry's Commit
-			// places a good one.
-			err = c.writeTx(ctx, func(*sql.Tx) error {
-				for _, b := range bads {
-					p := c.BlobPath(b.digest)
-					if st, err := statFile(p); err == nil && b.inode != 0 && st.inode == b.inode {
-						if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-							return err
-						}
-					}
-				}
-				return nil
-			})
-		}
 		if err != nil {
 			return nil, fmt.Errorf("drop entry: %w", err)
 		}
@@ -193,6 +185,7 @@ func scanEntries(rows *sql.Rows) (map[string]*loaded, error) {
 			seen = map[string]bool{}
 			out[ent.Key] = cur
 			if ent.LogDigest != "" {
+				ent.LogSize = lsize.Int64
 				add(ent.LogDigest, "(log)", lsize, lmtime, linode)
 			}
 		}
@@ -383,7 +376,26 @@ func copyBlob(blob, target string, perm os.FileMode, digest string) error {
 }
 
 // ReadLog returns the console output stored with e, checking its digest.
+// It holds the whole log in memory: see OpenLog and LogTail for logs of any
+// size.
 func (c *Cache) ReadLog(e *Entry) ([]byte, error) {
+	r, err := c.OpenLog(e)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, c.wrap(fmt.Sprintf("read log of %q", e.Key), err)
+	}
+	return b, nil
+}
+
+// OpenLog opens the console output stored with e for reading; nil (and no
+// error) when e has no log. The reader hashes what it reads and, at the
+// end, returns an error instead of io.EOF when the bytes were not the
+// log's: a caller that streams the log learns of corruption at the end.
+func (c *Cache) OpenLog(e *Entry) (io.ReadCloser, error) {
 	if e.LogDigest == "" {
 		return nil, nil
 	}
@@ -392,15 +404,91 @@ func (c *Cache) ReadLog(e *Entry) ([]byte, error) {
 	if p == "" {
 		return nil, c.wrap(op, fmt.Errorf("invalid digest %q", e.LogDigest))
 	}
-	b, err := os.ReadFile(p)
+	f, _, err := openRegular(p)
 	if err != nil {
 		return nil, c.wrap(op, err)
 	}
-	h := newHasher()
-	h.Write(b)
-	c.hashed.Add(int64(len(b)))
-	if d := h.hex(); d != e.LogDigest {
-		return nil, c.wrap(op, fmt.Errorf("blob %s is corrupt (hashes to %s)", e.LogDigest, d))
+	return &checkedLog{c: c, f: f, h: newHasher(), digest: e.LogDigest, op: op}, nil
+}
+
+// checkedLog is a log blob that checks its digest when it reaches the end.
+type checkedLog struct {
+	c      *Cache
+	f      *os.File
+	h      hasher
+	digest string
+	op     string
+}
+
+func (l *checkedLog) Read(p []byte) (int, error) {
+	n, err := l.f.Read(p)
+	l.h.Write(p[:n])
+	l.c.hashed.Add(int64(n))
+	if err == io.EOF {
+		if d := l.h.hex(); d != l.digest {
+			return n, l.c.wrap(l.op, fmt.Errorf("blob %s is corrupt (hashes to %s)", l.digest, d))
+		}
 	}
-	return b, nil
+	return n, err
+}
+
+func (l *checkedLog) Close() error { return l.f.Close() }
+
+// LogTail returns at most the last lines lines of e's log, and at most
+// maxBytes of it, reading only the end of the blob (unhashed: it is for
+// display), and how many bytes of the log came before the tail.
+func (c *Cache) LogTail(e *Entry, lines int, maxBytes int64) (tail []byte, before int64, err error) {
+	if e.LogDigest == "" {
+		return nil, 0, nil
+	}
+	op := fmt.Sprintf("read log of %q", e.Key)
+	p := c.BlobPath(e.LogDigest)
+	if p == "" {
+		return nil, 0, c.wrap(op, fmt.Errorf("invalid digest %q", e.LogDigest))
+	}
+	f, _, err := openRegular(p)
+	if err != nil {
+		return nil, 0, c.wrap(op, err)
+	}
+	defer f.Close()
+	tail, before, err = FileTail(f, lines, maxBytes)
+	return tail, before, c.wrap(op, err)
+}
+
+// FileTail returns at most the last lines lines of f, and at most maxBytes
+// of them (a final newline does not count as a line), and the size of what
+// comes before. It reads only the end of f.
+func FileTail(f *os.File, lines int, maxBytes int64) ([]byte, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	size := fi.Size()
+	start := max(size-maxBytes, 0)
+	buf := make([]byte, size-start)
+	if _, err := f.ReadAt(buf, start); err != nil && err != io.EOF {
+		return nil, 0, err
+	}
+	// Count newlines back from the end, ignoring a final one.
+	end := len(buf)
+	if end > 0 && buf[end-1] == '\n' {
+		end--
+	}
+	cut, seen := 0, 0
+	for i := end - 1; i >= 0; i-- {
+		if buf[i] == '\n' {
+			seen++
+			if seen == lines {
+				cut = i + 1
+				break
+			}
+		}
+	}
+	if seen < lines && start > 0 {
+		// The byte limit cut a line: drop its partial start.
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 && i+1 < len(buf) {
+			cut = i + 1
+		}
+	}
+	return buf[cut:], start + int64(cut), nil
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -17,7 +18,7 @@ func (c *Cache) HashDir(dir string) (Manifest, error) {
 	}
 	m := make(Manifest, len(srcs))
 	for i, s := range srcs {
-		d, n, err := c.hashFile(s.path)
+		d, n, err := c.hashFile(context.Background(), s.path)
 		if err != nil {
 			return nil, c.wrap("hash folder", fmt.Errorf("output %q: %w", s.file.Path, err))
 		}

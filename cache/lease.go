@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxBackoff bounds the wait between two attempts to take a held lease.
@@ -86,19 +88,19 @@ func (c *Cache) tryAcquire(ctx context.Context, l *Lease) (bool, error) {
 	got := false
 	err := c.writeTx(ctx, func(tx *sql.Tx) error {
 		now := c.now()
-		var host string
-		var pid int
-		var start, expires int64
-		err := tx.QueryRowContext(ctx, `SELECT host, pid, pid_start, expires_ns FROM leases WHERE key = ?`, l.key).
-			Scan(&host, &pid, &start, &expires)
+		old := leaseRow{key: l.key}
+		err := tx.QueryRowContext(ctx, `SELECT owner, host, pid, pid_start, expires_ns, pgid, pgid_start FROM leases WHERE key = ?`, l.key).
+			Scan(&old.owner, &old.host, &old.pid, &old.start, &old.expires, &old.pgid, &old.pgidStart)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
-		case expires <= now.UnixNano():
-			c.log.Debug("cache: taking over expired lease", "key", l.key, "host", host, "pid", pid)
-		case c.gone(host, pid, start):
-			c.log.Debug("cache: taking over lease of a process that is gone", "key", l.key, "pid", pid)
+		case old.expires <= now.UnixNano():
+			c.log.Debug("cache: taking over expired lease", "key", l.key, "host", old.host, "pid", old.pid)
+			c.endOrphans(old)
+		case c.gone(old.host, old.pid, old.start):
+			c.log.Debug("cache: taking over lease of a process that is gone", "key", l.key, "pid", old.pid)
+			c.endOrphans(old)
 		default:
 			return nil
 		}
@@ -136,6 +138,51 @@ func (l *Lease) heartbeat() {
 			l.c.log.Warn("cache: lease was taken over by another process", "key", l.key)
 			return
 		}
+	}
+}
+
+// SetGroup records in the lease the process group its holder started to
+// compute the key (a command's group): if this process dies, whoever takes
+// the lease over ends that group before running the node again, instead of
+// running it beside the orphans. The group leader's start time is recorded
+// with it (this process's own when the leader is already gone: every member
+// started after it), so that a group id reused by unrelated processes is
+// left alone.
+func (l *Lease) SetGroup(pgid int) error {
+	start := l.c.self.start
+	if s, _, err := procStat(pgid); err == nil {
+		start = s
+	}
+	_, err := l.c.db.ExecContext(context.Background(), `UPDATE leases SET pgid = ?, pgid_start = ? WHERE key = ? AND owner = ?`,
+		pgid, start, l.key, l.owner)
+	return l.c.wrap(fmt.Sprintf("record process group of lease on %q", l.key), err)
+}
+
+// leaseRow is a lease as stored.
+type leaseRow struct {
+	key, owner, host string
+	pid              int
+	start, expires   int64
+	pgid             int
+	pgidStart        int64
+}
+
+// endOrphans kills (SIGKILL) what is left of the process group a dead
+// lease holder started, before its lease is taken over or deleted: the
+// members of group pgid on this host that started no earlier than the
+// recorded leader. Nothing is killed when the holder may still live (another
+// host, or its process still runs), or when a process other than the
+// recorded leader now has the group's id as its pid (the id was reused).
+func (c *Cache) endOrphans(l leaseRow) {
+	if l.pgid <= 0 || l.host != c.self.host || !c.self.procfs || !c.gone(l.host, l.pid, l.start) {
+		return
+	}
+	if start, _, err := procStat(l.pgid); err == nil && start != l.pgidStart {
+		return
+	}
+	for _, pid := range groupMembers(l.pgid, l.pgidStart) {
+		c.log.Warn("cache: ending a process left running by a dead dagrun", "key", l.key, "pid", pid, "pgid", l.pgid)
+		unix.Kill(pid, unix.SIGKILL)
 	}
 }
 

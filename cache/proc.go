@@ -72,3 +72,39 @@ func (c *Cache) gone(host string, pid int, start int64) bool {
 	}
 	return zombie || st != start
 }
+
+// groupMembers returns the pids of the processes in process group pgid
+// that started at or after minStart (clock ticks after boot), read from
+// /proc.
+func groupMembers(pgid int, minStart int64) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 20 {
+			continue
+		}
+		pg, err1 := strconv.Atoi(f[2])
+		start, err2 := strconv.ParseInt(f[19], 10, 64)
+		if err1 == nil && err2 == nil && pg == pgid && start >= minStart && f[0] != "Z" && f[0] != "X" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

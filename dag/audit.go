@@ -32,6 +32,12 @@ func Audit(ctx context.Context, g *Graph, c *cache.Cache, sample int, seed uint6
 	if exec == nil {
 		exec = Local{}
 	}
+	// Audits read entries and materialize them: `cache gc` waits.
+	endRun, err := c.BeginRun(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer endRun()
 	p, err := MakePlan(ctx, g, c, "")
 	if err != nil {
 		return nil, err
@@ -68,7 +74,7 @@ func recompute(ctx context.Context, c *cache.Cache, it *PlanItem, entries map[*N
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	env, op, err := prepareEnv(c, n, tmp, func(up *Node) *cache.Entry { return entries[up] })
+	env, ins, op, err := prepareEnv(ctx, c, n, tmp, func(up *Node) *cache.Entry { return entries[up] })
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", op, err)
 	}
@@ -76,6 +82,9 @@ func recompute(ctx context.Context, c *cache.Cache, it *PlanItem, entries map[*N
 	env.Output = io.Discard
 	if err := exec.Execute(ctx, &Job{Node: n, Key: it.Key, Env: env}); err != nil {
 		return "", &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "run", Err: err}
+	}
+	if err := checkNodeInputs(ctx, ins); err != nil {
+		return "", &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "check inputs", Err: err}
 	}
 	m, err := c.HashDir(env.OutDir)
 	if err != nil {

@@ -9,7 +9,7 @@
 //     entry and decoded back.
 //   - run.go: the scheduler (Runner.Run, batched lookups, single flight).
 //   - compute.go: running one node that missed the cache and committing it.
-//   - env.go: a node's scratch folder, its inputs materialized.
+//   - env.go: a node's scratch folder, its inputs materialized and checked.
 //   - result.go: states, events, results and root-cause errors.
 //   - plan.go, audit.go, executor.go: plans and explanations, audits,
 //     executors.
@@ -30,6 +30,22 @@
 //   - Only this package's Runner writes to the cache, and only after a node
 //     has finished: no transaction spans a node's run, and a cancelled or
 //     failed node registers nothing.
+//   - A node computes only from the bytes its key names, and its entry is
+//     committed only if what it read is still what was keyed: its inputs
+//     are private copies hashed while copied (cache.MaterializeInputs); a
+//     node that changed, removed or replaced one of them fails naming the
+//     input; its external files are fingerprinted again after it ran (a
+//     stat each, through the memo) and a file that changed since the key
+//     was computed fails it. Entries are committed with InputsChecked.
+//   - A node's console output goes to a file in its scratch folder (never
+//     into memory) that becomes the entry's log blob; events carry only its
+//     tail (50 lines, 64 KiB), on Done and on a cached replay.
+//   - A run holds the cache's run lock (cache.BeginRun) from start to end,
+//     so `cache gc` waits for it.
+//   - A node failure caused by the cache (a *cache.Error that is not
+//     cache.ErrBadOutput) marks the run's FailedError CacheIO; a failed
+//     batch lookup is retried key by key, so a damaged entry fails only its
+//     own node.
 //   - The key parts stored with an entry decode back exactly (PartsOf); a
 //     stored row that does not decode is an error, never an explanation
 //     with parts left out.

@@ -1,6 +1,8 @@
 package dag
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,10 +12,18 @@ import (
 	"dagrun/nodes"
 )
 
+// slotInputs are the files materialized for one input slot of a node.
+type slotInputs struct {
+	slot  string
+	files *cache.Inputs
+}
+
 // prepareEnv lays out a node's scratch folder under tmp: its inputs
-// materialized from the cache, an empty output folder and a temp folder. On
-// error it names the failed operation.
-func prepareEnv(c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.Entry) (*nodes.Env, string, error) {
+// materialized from the cache as private copies (hashed while copied, see
+// cache.MaterializeInputs), an empty output folder and a temp folder. On
+// error it names the failed operation. The returned inputs serve
+// checkNodeInputs after the node ran.
+func prepareEnv(ctx context.Context, c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.Entry) (*nodes.Env, []slotInputs, string, error) {
 	env := &nodes.Env{
 		Inputs:  map[string][]string{},
 		OutDir:  filepath.Join(tmp, "out"),
@@ -21,9 +31,10 @@ func prepareEnv(c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.En
 	}
 	for _, dir := range []string{env.OutDir, env.TempDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, "make scratch folder", err
+			return nil, nil, "make scratch folder", err
 		}
 	}
+	var ins []slotInputs
 	for _, e := range n.Inputs {
 		m := input(e.From).Manifest
 		if e.Output != "" {
@@ -38,12 +49,29 @@ func prepareEnv(c *cache.Cache, n *Node, tmp string, input func(*Node) *cache.En
 			m = cache.Manifest{f}
 			path = filepath.Join(dir, f.Path)
 		}
-		if err := c.Materialize(m, dir); err != nil {
-			return nil, fmt.Sprintf("materialize input %q", e.Slot), err
+		si := slotInputs{slot: e.Slot, files: &cache.Inputs{}}
+		if err := c.MaterializeInputs(ctx, m, dir, si.files); err != nil {
+			return nil, nil, fmt.Sprintf("materialize input %q", e.Slot), err
 		}
+		ins = append(ins, si)
 		env.Inputs[e.Slot] = append(env.Inputs[e.Slot], path)
 	}
-	return env, "", nil
+	return env, ins, "", nil
+}
+
+// checkNodeInputs reports, naming the slot, an input file the node removed,
+// replaced or modified (see cache.Inputs.Check).
+func checkNodeInputs(ctx context.Context, ins []slotInputs) error {
+	for _, si := range ins {
+		if err := si.files.Check(ctx); err != nil {
+			var ice *cache.InputChangedError
+			if errors.As(err, &ice) {
+				return fmt.Errorf("input %q: %w", si.slot, err)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // freshDirs empties each of dirs (removing and recreating it).

@@ -114,7 +114,7 @@ func staticParts(n *Node) *KeyParts {
 func Parts(ctx context.Context, n *Node, h nodes.FileHasher, input func(*Node) *cache.Entry) (*KeyParts, error) {
 	p := staticParts(n)
 	if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
-		files, err := fp.Fingerprint(ctx, h)
+		files, err := fp.Fingerprint(ctx, withContext(ctx, h))
 		if err != nil {
 			return nil, err
 		}
@@ -135,6 +135,43 @@ func Parts(ctx context.Context, n *Node, h nodes.FileHasher, input func(*Node) *
 }
 
 var errUnknownInput = errors.New("input not computed yet")
+
+// contextHasher is a FileHasher that can stop hashing when a context ends
+// (the cache is one).
+type contextHasher interface {
+	FileDigestContext(ctx context.Context, path string) (string, error)
+}
+
+type boundHasher struct {
+	ctx context.Context
+	h   contextHasher
+}
+
+func (b boundHasher) FileDigest(path string) (string, error) {
+	return b.h.FileDigestContext(b.ctx, path)
+}
+
+// withContext binds ctx to h when h can take one, so that a fingerprint's
+// hashing (of a 3 GiB dataset, say) stops when the run is cancelled.
+func withContext(ctx context.Context, h nodes.FileHasher) nodes.FileHasher {
+	if ch, ok := h.(contextHasher); ok {
+		return boundHasher{ctx, ch}
+	}
+	return h
+}
+
+// fileMap returns the external file digests of p by name, as the node's
+// Fingerprint returned them.
+func (p *KeyParts) fileMap() map[string]string {
+	if len(p.Files) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(p.Files))
+	for _, f := range p.Files {
+		m[f.Name] = f.Digest
+	}
+	return m
+}
 
 // outputDigest is the digest an input slot enters the key with: that of
 // the upstream node's whole output, or of the named part of it.

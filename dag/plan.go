@@ -123,7 +123,7 @@ func MakePlan(ctx context.Context, g *Graph, c *cache.Cache, name string) (*Plan
 					it.Reasons = diffParts(prev, staticParts(n), false)
 				}
 				if fp, ok := n.Impl.(nodes.Fingerprinter); ok {
-					files, err := fp.Fingerprint(ctx, c)
+					files, err := fp.Fingerprint(ctx, withContext(ctx, c))
 					if err != nil {
 						return nil, &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err}
 					}

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,8 +38,13 @@ type Event struct {
 	Total    int
 	Duration time.Duration
 	Err      error
-	// Log is the node's console output, on Done and on Cached (replayed).
+	// Log is the tail of the node's console output (its last lines, at
+	// most 64 KiB) on Done and on Cached (replayed from the cache), and
+	// with Err on Failed. The whole log is the cache entry's (cache.OpenLog).
 	Log []byte
+	// LogBefore is how many bytes of the log come before Log (0 when Log
+	// is all of it).
+	LogBefore int64
 	// Cause names the failed node that made this one Skipped.
 	Cause string
 }
@@ -102,25 +108,41 @@ func (s *Summary) Err() error {
 		return nil
 	}
 	var b strings.Builder
+	fe := &FailedError{Failed: len(roots)}
 	for i, r := range roots {
 		if i > 0 {
 			b.WriteString("\n")
 		}
 		b.WriteString(r.Err.Error())
+		fe.Errs = append(fe.Errs, r.Err)
+		var ce *cache.Error
+		if errors.As(r.Err, &ce) && !errors.Is(r.Err, cache.ErrBadOutput) {
+			fe.CacheIO = true
+		}
 	}
 	if n := s.Count(Skipped); n > 0 {
 		fmt.Fprintf(&b, "\n%d dependent node(s) skipped", n)
 	}
-	return &FailedError{Msg: b.String(), Failed: len(roots)}
+	fe.Msg = b.String()
+	return fe
 }
 
 // FailedError reports that one or more nodes failed.
 type FailedError struct {
 	Msg    string
 	Failed int
+	// Errs are the root causes' errors, in spec order.
+	Errs []error
+	// CacheIO is set when a node failed because the cache could not be
+	// read or written (a *cache.Error other than a refused output): the
+	// CLI exits 3 for it, not 1.
+	CacheIO bool
 }
 
 func (e *FailedError) Error() string { return e.Msg }
+
+// Unwrap returns the root causes' errors.
+func (e *FailedError) Unwrap() []error { return e.Errs }
 
 // NodeError is a run error of one node, naming it, its kind and the
 // operation that failed.
@@ -149,11 +171,11 @@ func indent(s, prefix string) string {
 }
 
 // fail reports that n failed in operation op: the result and the Failed
-// event carry a NodeError with the last lines of the node's output.
-func (st *runState) fail(n *Node, key, op string, err error, log []byte) *Result {
-	ne := &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: op, Err: err, LogTail: tail(log, 10)}
+// event carry a NodeError with logTail, the last lines of the node's output.
+func (st *runState) fail(n *Node, key, op string, err error, logTail string) *Result {
+	ne := &NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: op, Err: err, LogTail: tail([]byte(logTail), failTailLines)}
 	res := &Result{Node: n, State: Failed, Key: key, Err: ne}
-	st.emit(Event{Node: n, State: Failed, Key: key, Err: ne, Log: log})
+	st.emit(Event{Node: n, State: Failed, Key: key, Err: ne, Log: []byte(logTail)})
 	return res
 }
 

@@ -2,6 +2,7 @@ package dag
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -63,6 +64,13 @@ func (r *Runner) Run(ctx context.Context, g *Graph) (*Summary, error) {
 	if jobs < 1 {
 		jobs = 1
 	}
+	// Mark the run as a user of the cache, so that `cache gc` waits for it
+	// instead of deleting what it produced or is about to read.
+	endRun, err := r.Cache.BeginRun(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer endRun()
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -217,23 +225,41 @@ func (st *runState) lookup(batch []*Node) ([]*Result, []miss) {
 	for _, n := range batch {
 		parts, err := Parts(st.ctx, n, c, func(up *Node) *cache.Entry { return st.results[up.index].Entry })
 		if err != nil {
-			settled = append(settled, st.fail(n, "", "fingerprint", err, nil))
+			if st.ctx.Err() != nil {
+				settled = append(settled, &Result{Node: n, State: Canceled})
+				continue
+			}
+			settled = append(settled, st.fail(n, "", "fingerprint", err, ""))
 			continue
 		}
 		misses = append(misses, miss{n: n, key: parts.Key(), parts: parts})
 		keys = append(keys, misses[len(misses)-1].key)
 	}
 	found, err := c.GetMany(st.ctx, keys)
-	if err != nil {
+	var perKey map[string]error
+	if err != nil && st.ctx.Err() == nil {
+		// One bad key (a damaged index page, an unreadable blob) must not
+		// fail the whole batch: look the keys up one by one, so that only
+		// the nodes whose own lookup fails fail.
+		found, perKey = map[string]*cache.Entry{}, map[string]error{}
 		for _, m := range misses {
-			settled = append(settled, st.fail(m.n, m.key, "cache lookup", err, nil))
+			ent, err := c.Get(st.ctx, m.key)
+			switch {
+			case err == nil:
+				found[m.key] = ent
+			case !errors.Is(err, cache.ErrNotFound):
+				perKey[m.key] = err
+			}
 		}
-		return settled, nil
 	}
 	var rest []miss
 	for _, m := range misses {
 		if ent, ok := found[m.key]; ok {
 			settled = append(settled, st.hit(m.n, m.key, ent))
+			continue
+		}
+		if err := perKey[m.key]; err != nil {
+			settled = append(settled, st.fail(m.n, m.key, "cache lookup", err, ""))
 			continue
 		}
 		rest = append(rest, m)
@@ -257,7 +283,7 @@ func (st *runState) runMiss(n *Node, key string, parts *KeyParts) *Result {
 			return &Result{Node: n, State: Canceled, Key: key}
 		}
 		if f.err != nil {
-			return st.fail(n, key, "shared run", f.err, nil)
+			return st.fail(n, key, "shared run", f.err, "")
 		}
 		return st.hit(n, key, f.entry)
 	}
@@ -273,12 +299,14 @@ func (st *runState) runMiss(n *Node, key string, parts *KeyParts) *Result {
 	return res
 }
 
-// hit settles n from its cache entry, replaying the entry's log.
+// hit settles n from its cache entry, replaying the tail of the entry's
+// log (read from the end of its blob, never the whole of it).
 func (st *runState) hit(n *Node, key string, ent *cache.Entry) *Result {
 	var log []byte
+	var before int64
 	if ent.LogDigest != "" {
-		log, _ = st.r.Cache.ReadLog(ent)
+		log, before, _ = st.r.Cache.LogTail(ent, logTailLines, logTailBytes)
 	}
-	st.emit(Event{Node: n, State: Cached, Key: key, Log: log})
+	st.emit(Event{Node: n, State: Cached, Key: key, Log: log, LogBefore: before})
 	return &Result{Node: n, State: Cached, Key: key, Entry: ent}
 }

@@ -43,7 +43,9 @@
 //
 // Invariants:
 //   - nodes knows nothing of scheduling, caching or SQLite; a node sees only
-//     directories (its inputs, read-only by convention, and its output folder).
+//     directories (its inputs and its output folder). Its inputs are private
+//     read-only copies: it must not change, remove or replace them (the
+//     engine fails a node that does, and stores nothing of it).
 //   - A node's output is exactly the files it writes under Env.OutDir. Given the
 //     same params, the same input bytes and the same external file contents,
 //     a node must write bit-identical files; anything random is seeded from

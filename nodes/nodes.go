@@ -87,9 +87,22 @@ type Env struct {
 	// Log receives diagnostics (stderr, never results).
 	Log *slog.Logger
 	// Output receives the node's own console output (a command's stdout and
-	// stderr); the engine keeps it as the node's log and replays it on a
-	// cache hit.
+	// stderr); the engine keeps it as the node's log and replays its tail
+	// on a cache hit. The engine passes an *os.File, which a command may
+	// hand to its child as is, so that output is streamed, never held in
+	// memory.
 	Output io.Writer
+	// Fingerprint holds the named digests of the external files that
+	// entered the node's key (what its Fingerprint returned), so that a
+	// node that copies such a file can check, while it copies, that it
+	// copies the bytes the key names (the file may change between lookup
+	// and run). Nil when unknown.
+	Fingerprint map[string]string
+	// ProcessGroup, when not nil, is called by a node that starts a
+	// process group (a command), with its id, right after starting it: the
+	// engine records it so that a dagrun that takes over the node after
+	// this one died can end the group first.
+	ProcessGroup func(pgid int)
 }
 
 // Input returns the single directory bound to slot, or "" when absent.

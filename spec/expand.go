@@ -3,7 +3,9 @@ package spec
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -97,10 +99,26 @@ func (ex *expander) run() []*Node {
 	for _, b := range ex.order {
 		out = append(out, ex.instances(b)...)
 	}
+	ex.checkUnique(out)
 	if ex.failed(n0) {
 		return nil
 	}
 	return out
+}
+
+// checkUnique reports an expanded name that two nodes share. instanceName
+// quotes the values that could make names collide, so this cannot happen;
+// it is checked rather than assumed because inputs are wired by name: a
+// shared name would wire a node to another cell's upstream.
+func (ex *expander) checkUnique(nodes []*Node) {
+	first := make(map[string]*Node, len(nodes))
+	for _, n := range nodes {
+		if o, ok := first[n.Name]; ok {
+			ex.errs.Add(n.Pos, n.Base, "expanded node name %q is not unique: node %q at %s has it too", n.Name, o.Base, o.Pos)
+			continue
+		}
+		first[n.Name] = n
+	}
 }
 
 // checkVars reports vars named like axes, unknown or malformed references inside vars,
@@ -419,7 +437,10 @@ func (ex *expander) visit(b *bnode, stack []*bnode) {
 }
 
 // instanceName is base plus the cell's axis values in matrix order, e.g.
-// "train[seed=1,gen=vae]".
+// "train[seed=1,gen=vae]". A value that could make two cells' names alike
+// (one holding ",", "=", "[", "]", a quote or a backslash) or that is not
+// printable is written as a Go-quoted string: `train[gen="a,b"]`. Base and
+// axis names are identifiers, so names are unambiguous.
 func (ex *expander) instanceName(base string, cell []int, set []bool) (string, []AxisValue) {
 	var av []AxisValue
 	for i, on := range set {
@@ -433,9 +454,19 @@ func (ex *expander) instanceName(base string, cell []int, set []bool) (string, [
 	}
 	parts := make([]string, len(av))
 	for i, x := range av {
-		parts[i] = x.Axis + "=" + x.Value
+		parts[i] = x.Axis + "=" + nameValue(x.Value)
 	}
 	return fmt.Sprintf("%s[%s]", base, strings.Join(parts, ",")), av
+}
+
+// nameValue is an axis value as instanceName writes it: as is, or quoted
+// when it holds a character that separates or quotes, or one that is not
+// printable.
+func nameValue(v string) string {
+	if strings.ContainsAny(v, `,=[]"\`) || strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(v)
+	}
+	return v
 }
 
 // instances builds one Node per cell of b's full axes.

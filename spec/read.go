@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,12 +34,18 @@ func (e *sizeError) Error() string {
 	return fmt.Sprintf("spec is %.1f MiB; the limit is %d MiB", float64(e.size)/(1<<20), MaxFileSize>>20)
 }
 
-// readLimited reads path, refusing files over MaxFileSize before reading them.
+// readLimited reads path, refusing files over MaxFileSize and anything but a
+// regular file before reading them. The open does not block (O_NONBLOCK):
+// opening a FIFO for reading would wait for a writer forever.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
@@ -46,6 +53,12 @@ func readLimited(path string) ([]byte, error) {
 	}
 	if st.IsDir() {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("is a directory")}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("is not a regular file (mode %v)", st.Mode().Type())}
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		return nil, err
 	}
 	if st.Size() > MaxFileSize {
 		return nil, &sizeError{st.Size()}

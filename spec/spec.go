@@ -46,7 +46,9 @@ type AxisValue struct{ Axis, Value string }
 // Node is one expanded node: one instance of a node as written, for one cell of the
 // axes it depends on.
 type Node struct {
-	// Name is unique: "train", or "train[seed=1,gen=vae]" with axes in matrix order.
+	// Name is unique: "train", or "train[seed=1,gen=vae]" with axes in matrix order
+	// (values that hold ",", "=", "[", "]", quotes, backslashes or unprintable
+	// characters Go-quoted: `train[gen="a,b"]`).
 	Name string
 	// Base is the name as written.
 	Base string
@@ -150,6 +152,7 @@ type Options struct {
 	// Set overrides vars (or restricts a matrix axis to one value) from the command line;
 	// values are parsed as YAML, so "3" is an int.
 	Set map[string]string
-	// ReadFile reads the spec and its includes; nil means os.ReadFile with a size check.
+	// ReadFile reads the spec and its includes; nil means a read with a size
+	// check that refuses anything but a regular file.
 	ReadFile func(path string) ([]byte, error)
 }

@@ -329,7 +329,7 @@ func (a *app) cacheCommand() *cobra.Command {
 				fmt.Fprintf(a.stdout, "%s  %s  %s\n", short(p.Key), p.Path, p.Msg)
 			}
 			if len(probs) > 0 {
-				return withCode(exitCacheIO, fmt.Errorf("dagrun: cache verify: %d problem(s); the next run recomputes the affected nodes", len(probs)))
+				return withCode(exitCacheIO, fmt.Errorf("dagrun: cache verify: %d problem(s); the affected entries were evicted, the next run recomputes them", len(probs)))
 			}
 			fmt.Fprintln(a.stdout, "ok")
 			return nil
@@ -339,6 +339,9 @@ func (a *app) cacheCommand() *cobra.Command {
 	gc := &cobra.Command{
 		Use: "gc [SPEC...]", Short: "delete what the given specs and the last N runs do not reach",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if lastRuns < 0 {
+				return withCode(exitInvalid, fmt.Errorf("dagrun: cache gc: --keep-runs %d: want 0 or more", lastRuns))
+			}
 			c, err := open()
 			if err != nil {
 				return err

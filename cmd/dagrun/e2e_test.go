@@ -266,18 +266,17 @@ nodes:
 		t.Fatal(err)
 	}
 	r := cli(t, dir, "cache", "verify", "--cache", c)
-	if r.code != 3 || !strings.Contains(r.stdout+r.stderr, filepath.Base(blob)) && !strings.Contains(r.stdout, "corrupt") {
-		t.Errorf("verify: exit %d, want 3 naming the blob\n%s%s", r.code, r.stdout, r.stderr)
+	if r.code != 3 || !strings.Contains(r.stdout, "corrupt") || !strings.Contains(r.stderr, "evicted") {
+		t.Errorf("verify: exit %d, want 3 naming the corrupt blob and evicting its entry\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = cli(t, dir, "--cache", c, specPath)
 	if r.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(strings.ToLower(r.stderr), "corrupt") && !strings.Contains(strings.ToLower(r.stderr), "mismatch") {
-		t.Errorf("rerun did not warn about the corrupt blob:\n%s", r.stderr)
-	}
-	if !strings.Contains(r.stderr, "done    make") {
-		t.Errorf("rerun did not recompute the node:\n%s", r.stderr)
+	// verify evicted make's entry; use, computed from checked inputs,
+	// stays cached once make reproduces its bytes (early cutoff).
+	if !strings.Contains(r.stderr, "done    make") || !strings.Contains(r.stderr, "cached  use") {
+		t.Errorf("rerun did not recompute exactly the evicted node:\n%s", r.stderr)
 	}
 	if after := digests(planJSONOf(t, dir, specPath, c)); after != before {
 		t.Errorf("outputs changed:\n%s\nvs\n%s", after, before)
@@ -320,7 +319,7 @@ nodes:
 nodes:
   evil:
     kind: command
-    params: {argv: [sh, -c, "echo x > {out}/..sneaky"]}
+    params: {argv: [sh, -c, "printf x > \"{out}/new\nline\""]}
 `)
 	for _, tc := range []struct {
 		name string
@@ -331,7 +330,7 @@ nodes:
 		{"alias bomb", []string{"validate", "bomb.yaml"}, 2, "alias"},
 		{"100 MB spec", []string{"validate", "big.yaml"}, 2, "the limit is"},
 		{"symlink output", []string{"--cache", c, "symlink.yaml"}, 1, "symbolic link"},
-		{"dotdot output", []string{"--cache", c, "dotdot.yaml"}, 1, ".."},
+		{"control character in an output name", []string{"--cache", c, "dotdot.yaml"}, 1, "control character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()

@@ -22,6 +22,11 @@ console output is appended to the job's log; the driver that submitted the
 job verifies and registers the outputs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A job file that cannot be read is a usage error, not a
+			// failed node.
+			if _, err := slurm.ReadJobFile(args[0]); err != nil {
+				return withCode(exitInvalid, fmt.Errorf("dagrun exec: %w", err))
+			}
 			if err := slurm.RunJob(cmd.Context(), args[0], registry()); err != nil {
 				if cmd.Context().Err() != nil {
 					return cmd.Context().Err()

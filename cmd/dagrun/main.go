@@ -91,20 +91,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// exitCode maps an error to the exit code README.md documents. Node
+// failures come first (a node may fail with any error inside, even a
+// cancelled context of its own); then an interrupt wins over the code a
+// command gave its error, since a command interrupted in the middle of its
+// cache work (verify, gc, plan) sees its I/O fail with the cancellation.
 func exitCode(err error) int {
 	var ee *exitError
 	var el spec.ErrorList
 	var fe *dag.FailedError
 	var ce *cache.Error
 	switch {
-	case errors.As(err, &ee):
-		return ee.code
+	case errors.As(err, &fe):
+		if fe.CacheIO {
+			return exitCacheIO
+		}
+		return exitNodeFailed
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
+	case errors.As(err, &ee):
+		return ee.code
 	case errors.As(err, &el):
 		return exitInvalid
-	case errors.As(err, &fe):
-		return exitNodeFailed
 	case errors.As(err, &ce):
 		return exitCacheIO
 	}
@@ -146,7 +154,7 @@ error, 130 interrupted.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return withCode(exitInvalid, fmt.Errorf("dagrun: %v (see dagrun %s --help)", err, cmd.Name()))
+		return withCode(exitInvalid, fmt.Errorf("dagrun: %v (see %s --help)", err, cmd.CommandPath()))
 	})
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&a.sets, "set", nil, "override a var: --set name=value (repeatable)")
@@ -161,7 +169,7 @@ error, 130 interrupted.`,
 	root.Flags().BoolVarP(&a.quiet, "quiet", "q", false, "print no per-node lines and no command output")
 	root.Flags().BoolVar(&a.plain, "plain", false, "plain progress lines even on a terminal")
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.planCommand(), a.showCommand(),
-		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand(), a.execCommand())
+		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand(), a.execCommand(), a.logCommand())
 	return root
 }
 

@@ -21,6 +21,7 @@ type renderer struct {
 	a     *app
 	out   io.Writer
 	total int
+	spec  string // the spec's path, for the `dagrun log` hint
 
 	mu       sync.Mutex
 	finished int
@@ -29,8 +30,8 @@ type renderer struct {
 	bars     map[*dag.Node]*mpb.Bar
 }
 
-func newRenderer(a *app, total int) *renderer {
-	r := &renderer{a: a, out: a.stderr, total: total, bars: map[*dag.Node]*mpb.Bar{}}
+func newRenderer(a *app, total int, spec string) *renderer {
+	r := &renderer{a: a, out: a.stderr, total: total, spec: spec, bars: map[*dag.Node]*mpb.Bar{}}
 	if f, ok := a.stderr.(*os.File); ok && !a.plain && isatty.IsTerminal(f.Fd()) {
 		r.p = mpb.New(mpb.WithOutput(f), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
 		r.overall = r.p.AddBar(int64(total), mpb.BarPriority(1<<30),
@@ -60,15 +61,34 @@ func (r *renderer) line(format string, args ...any) {
 	fmt.Fprintf(r.out, format+"\n", args...)
 }
 
-func (r *renderer) logs(n *dag.Node, log []byte) {
+// logs prints the tail of a node's output an event carries; when the log
+// holds more (before > 0), a first line says how much was left out and
+// how to see all of it.
+func (r *renderer) logs(n *dag.Node, log []byte, before int64) {
 	if r.a.quiet || len(log) == 0 {
 		return
 	}
 	var b strings.Builder
+	if before > 0 {
+		fmt.Fprintf(&b, "  %s | … %s of earlier output left out; %s prints the whole log\n", n.Name(), byteSize(before), r.a.logHint(r.spec, n.Name()))
+	}
 	for _, l := range strings.Split(strings.TrimRight(string(log), "\n"), "\n") {
 		fmt.Fprintf(&b, "  %s | %s\n", n.Name(), l)
 	}
 	io.WriteString(r.out, b.String())
+}
+
+// byteSize formats n bytes for people.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func (r *renderer) event(e dag.Event) {
@@ -98,11 +118,11 @@ func (r *renderer) event(e dag.Event) {
 	case dag.Cached:
 		r.finished++
 		r.line("[%d/%d] cached  %s", r.finished, r.total, name)
-		r.logs(e.Node, e.Log)
+		r.logs(e.Node, e.Log, e.LogBefore)
 	case dag.Done:
 		r.finished++
 		r.line("[%d/%d] done    %s (%s)", r.finished, r.total, name, roundDur(e.Duration))
-		r.logs(e.Node, e.Log)
+		r.logs(e.Node, e.Log, e.LogBefore)
 	case dag.Failed:
 		r.finished++
 		fmt.Fprintf(r.out, "[%d/%d] FAILED  %s\n", r.finished, r.total, name)

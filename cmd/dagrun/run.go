@@ -53,7 +53,7 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	r := newRenderer(a, len(g.Nodes))
+	r := newRenderer(a, len(g.Nodes), path)
 	runner := &dag.Runner{Cache: c, Opts: dag.Options{
 		Jobs: a.jobs, FailFast: a.failFast, Events: r.event, Log: a.log, Executor: ex,
 	}}

@@ -44,6 +44,9 @@ type JobFile struct {
 	TempDir string              `json:"temp_dir"`
 	// Log receives the node's console output (appended).
 	Log string `json:"log"`
+	// Fingerprint holds the external file digests the node was keyed with
+	// (nodes.Env.Fingerprint), for nodes that check what they copy.
+	Fingerprint map[string]string `json:"fingerprint,omitempty"`
 }
 
 // WriteJobFile writes jf to path as JSON.
@@ -96,11 +99,12 @@ func RunJob(ctx context.Context, path string, reg *nodes.Registry) error {
 		return err
 	}
 	env := &nodes.Env{
-		Inputs:  jf.Inputs,
-		OutDir:  jf.OutDir,
-		TempDir: jf.TempDir,
-		Log:     slog.New(slog.NewTextHandler(log, nil)).With("node", jf.Node),
-		Output:  log,
+		Inputs:      jf.Inputs,
+		OutDir:      jf.OutDir,
+		TempDir:     jf.TempDir,
+		Log:         slog.New(slog.NewTextHandler(log, nil)).With("node", jf.Node),
+		Output:      log,
+		Fingerprint: jf.Fingerprint,
 	}
 	if err := b.Impl.Run(ctx, env); err != nil {
 		return fmt.Errorf("node %q (%s): run: %w", jf.Node, jf.Kind, err)

@@ -136,7 +136,7 @@ func NewJobFile(job *dag.Job, log string) (*JobFile, error) {
 		Format: JobFormat, Node: n.Name(), Key: job.Key,
 		Kind: n.Kind.Name, Version: n.Kind.Version, ParamsYAML: paramsYAML, Params: n.ParamsJSON,
 		Dir: n.Spec.Dir, Inputs: job.Env.Inputs, OutDir: job.Env.OutDir, TempDir: job.Env.TempDir,
-		Log: log,
+		Log: log, Fingerprint: job.Env.Fingerprint,
 	}
 	if jf.Inputs == nil {
 		jf.Inputs = map[string][]string{}
@@ -200,8 +200,12 @@ func (e *Executor) Execute(ctx context.Context, job *dag.Job) error {
 	e.cfg.Log.Info("submitted", "node", n.Name(), "job", id)
 
 	st, err := e.wait(ctx, id)
-	if log, rerr := os.ReadFile(jf.Log); rerr == nil && job.Env.Output != nil {
-		job.Env.Output.Write(log)
+	// Stream the job's log into the node's output: it may be large.
+	if log, rerr := os.Open(jf.Log); rerr == nil {
+		if job.Env.Output != nil {
+			io.Copy(job.Env.Output, log)
+		}
+		log.Close()
 	}
 	if err != nil {
 		return err

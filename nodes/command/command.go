@@ -8,13 +8,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"dagrun/nodes"
+
+	"golang.org/x/sys/unix"
 )
 
 // Params configure a command node.
@@ -175,6 +179,9 @@ func (n *node) Run(ctx context.Context, env *nodes.Env) error {
 		}
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	// An *os.File (what the engine passes) is handed to the child as is:
+	// the output streams to it and is never held here, and no copying
+	// goroutine waits for a background process that inherited it.
 	cmd.Stderr = env.Output
 	cmd.Stdout = env.Output
 	if n.p.Stdout != "" {
@@ -185,13 +192,28 @@ func (n *node) Run(ctx context.Context, env *nodes.Env) error {
 		defer f.Close()
 		cmd.Stdout = f
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that the whole group can be killed; and
+	// SIGKILL when dagrun dies (see startPinned).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// Kill the whole group: a shell's children must not outlive us.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	if err := startPinned(cmd); err != nil {
+		return fmt.Errorf("%s: %w", n.p.Argv[0], err)
+	}
+	pgid := cmd.Process.Pid
+	if env.ProcessGroup != nil {
+		env.ProcessGroup(pgid)
+	}
+	// Once the main process has exited, kill what is left of its group
+	// (background processes, which could otherwise write into the outputs
+	// after they are stored, or hold a pipe open) before reaping it: until
+	// it is reaped its pid, the group's id, cannot be reused.
+	waitExited(pgid)
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	if err := cmd.Wait(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ctx.Err() == nil {
 			return fmt.Errorf("%s exited with status %d", n.p.Argv[0], ee.ExitCode())
@@ -199,4 +221,48 @@ func (n *node) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("%s: %w", n.p.Argv[0], err)
 	}
 	return nil
+}
+
+// waitExited blocks until the child pid has exited, without reaping it
+// (WNOWAIT): cmd.Wait reaps it afterwards.
+func waitExited(pid int) {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// spawn requests are served by one goroutine locked to its OS thread for
+// the life of the process. PR_SET_PDEATHSIG (SysProcAttr.Pdeathsig) fires
+// when the thread that forked the child exits, not the process, and Go
+// ends a thread whose goroutine exits while locked to it: a child forked
+// from an arbitrary thread could be killed at a random moment. Forking
+// only from a thread that never ends leaves the signal to dagrun's death.
+var (
+	spawnOnce sync.Once
+	spawnReqs chan spawnReq
+)
+
+type spawnReq struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startPinned starts cmd from the spawner thread.
+func startPinned(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReqs = make(chan spawnReq)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawnReqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	r := spawnReq{cmd: cmd, done: make(chan error, 1)}
+	spawnReqs <- r
+	return <-r.done
 }

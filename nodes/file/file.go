@@ -2,6 +2,8 @@ package file
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"dagrun/nodes"
 )
@@ -91,11 +94,27 @@ func (n *node) Fingerprint(ctx context.Context, h nodes.FileHasher) (map[string]
 	return out, nil
 }
 
-// Run implements nodes.Node: it copies the files into the output folder.
+// Run implements nodes.Node: it copies the files into the output folder,
+// hashing what it copies. When the engine passes the digests the key was
+// computed from (Env.Fingerprint), a file whose bytes differ from them (it
+// was edited after the lookup, while the node waited for a -j slot or a
+// lease) or a folder whose file list changed is refused: its copy must not
+// be stored under the old key.
 func (n *node) Run(ctx context.Context, env *nodes.Env) error {
 	root, rel, err := n.files()
 	if err != nil {
 		return err
+	}
+	if env.Fingerprint != nil {
+		keyed := 0
+		for name := range env.Fingerprint {
+			if strings.HasPrefix(name, "file:") {
+				keyed++
+			}
+		}
+		if keyed != len(rel) {
+			return fmt.Errorf("path %q: holds %d files, the key was computed from %d; rerun to key the new content", n.given, len(rel), keyed)
+		}
 	}
 	for _, r := range rel {
 		if err := ctx.Err(); err != nil {
@@ -105,26 +124,48 @@ func (n *node) Run(ctx context.Context, env *nodes.Env) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		if err := copyFile(filepath.Join(root, filepath.FromSlash(r)), dst); err != nil {
+		d, err := copyFile(ctx, filepath.Join(root, filepath.FromSlash(r)), dst)
+		if err != nil {
 			return err
+		}
+		if want, ok := env.Fingerprint["file:"+r]; env.Fingerprint != nil && (!ok || d != want) {
+			return fmt.Errorf("file %q changed after the node's key was computed (it hashes to %s, the key has %s); rerun to key the new content", r, d, want)
 		}
 	}
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src to dst and returns the sha256 hex of what it copied.
+func copyFile(ctx context.Context, src, dst string) (string, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer in.Close()
 	out, err := os.Create(dst)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(out, h), ctxReader{ctx, in})
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
-	return out.Close()
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
