@@ -55,8 +55,14 @@ type Stats struct {
 	Entries, Blobs int
 	Bytes          int64 // total size of the blobs
 	Runs           int
-	Hits, Misses   int64 // Get calls that found a usable entry, and the others
-	Leases         int   // lease rows, live or not yet reclaimed
+	// Hits and Misses are the counters: nodes recorded by RecordRun as
+	// "cached" (hits) and as "done" (misses), plus one miss for each lookup
+	// that dropped its entry for a bad blob (so a node recomputed after
+	// that counts twice). Other lookups, hits or misses, count nothing
+	// (plan and show are no uses); what older dagruns counted per lookup
+	// stays in them.
+	Hits, Misses int64
+	Leases       int // lease rows, live or not yet reclaimed
 }
 
 // Stats returns the cache's sizes and counters.
@@ -83,7 +89,8 @@ func (p Problem) String() string {
 
 // Verify re-hashes every blob an entry refers to and reports the missing,
 // corrupt, unreadable and non-regular ones (once per referring file),
-// entries whose digest does not match their manifest, and index
+// entries whose digest does not match their manifest or that name an
+// invalid digest, manifest sizes that disagree with the blob row, and index
 // inconsistencies (SQLite's quick_check and foreign_key_check).
 //
 // It evicts what it finds bad, so that the next run recomputes it instead

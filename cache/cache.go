@@ -404,6 +404,7 @@ func (c *Cache) hashReader(ctx context.Context, r io.Reader) (string, int64, err
 }
 
 // HashedBytes returns how many bytes this Cache has hashed so far, in
-// FileDigest, Commit, Get (re-hashing a blob whose stat changed) and Verify.
+// FileDigest, Commit, Get (re-hashing a blob whose stat changed),
+// MaterializeInputs, OpenLog's reader and Verify.
 // Tests use it to prove that cached work hashes nothing.
 func (c *Cache) HashedBytes() int64 { return c.hashed.Load() }

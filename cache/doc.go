@@ -42,11 +42,13 @@
 //     inputs name the output of a dropped entry, since those may have been
 //     computed from the bad bytes. Entries committed with InputsChecked
 //     stay: their inputs were hashed as they were copied. A corrupt file is
-//     deleted; a non-file (a folder, a FIFO, a shard that is a file) is
-//     moved to <dir>/quarantine/.
+//     deleted; a non-file (a folder, a FIFO) is moved to <dir>/quarantine/,
+//     and so is a shard that is a file (its blobs are missing) when Commit
+//     next places a blob in it. Nothing deletes quarantine/.
 //   - No file is opened for reading before it is known to be a regular
 //     file (O_NONBLOCK, then fstat): a FIFO never blocks a read. Hashing
-//     checks its context every chunk (1 MiB), so a cancel stops it.
+//     and copying inputs check their context before every read (at most
+//     1 MiB), so a cancel stops them.
 //   - Leases are rows in the index, so they are shared by every process
 //     using the cache. No transaction is held while a lease holder works.
 //     A lease whose owner is expired, or whose owner is on this host and

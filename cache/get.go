@@ -20,10 +20,14 @@ import (
 
 // Get returns the entry stored under key, or ErrNotFound (unwrapped). Blob
 // files whose (size, mtime, inode) are as recorded are trusted without
-// hashing; the others are re-hashed. When a blob is missing or its content
-// is wrong, Get logs a warning naming the key and the blob, drops the entry
-// so that it is recomputed, and returns ErrNotFound. A hit bumps the
-// entry's hit count and last use.
+// hashing; the others are re-hashed, and a good one has its recorded stat
+// refreshed. When a blob is missing (or its shard is a file), is not a
+// regular file, or its content is wrong, Get logs a warning naming the key
+// and the blob, evicts it (the entries holding it and those computed from
+// them unchecked; see evict), counts one miss in the counters and returns
+// ErrNotFound, so that the entry is recomputed. Any other failure to stat
+// a blob is an error. A hit writes nothing: uses are counted per run by
+// RecordRun.
 func (c *Cache) Get(ctx context.Context, key string) (*Entry, error) {
 	e, err := c.get(ctx, key)
 	return e, c.wrap(fmt.Sprintf("get %q", key), err)

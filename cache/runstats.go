@@ -11,7 +11,9 @@ type KindStat struct {
 	Entries int
 	// Compute is the total time the stored entries took to compute.
 	Compute time.Duration
-	// Hits counts lookups that found an entry of this kind.
+	// Hits counts the recorded node runs of this kind settled from the
+	// cache (status "cached"), plus the per-entry hit counts that dagruns
+	// older than the run history kept.
 	Hits int64
 	// Runs counts recorded node runs of this kind that computed (misses).
 	Runs int64

@@ -17,19 +17,27 @@
 // Invariants:
 //   - A node's identity (its name) is not its cache key. The key is the
 //     SHA-256 of a format tag, the kind name and version, the canonical JSON
-//     of the decoded params, the content digests of the external files the
-//     node reads, and per input slot (in order) the slot name and the content
-//     digest of the upstream output. Names, paths, descriptions, -j, times and
-//     map order never enter it.
+//     of the decoded params, the named values the node fingerprints (the
+//     content digests of the external files it reads; for command, also its
+//     pass_env values), and per input (in slot order) the slot name, index
+//     and content digest of the upstream output; each field is
+//     length-prefixed and each list preceded by its length (key.go). Names,
+//     paths, descriptions, -j, times and map order never enter it.
 //   - A node is bound to its kind only by Bind: the driver (Build) and a
 //     cluster job (executor/slurm) decode and encode params the same way,
 //     so they cannot disagree on the params that enter the key.
 //   - Keys of downstream nodes are known only once their inputs' digests are:
 //     an upstream rerun that yields identical bytes lets descendants hit the
 //     cache (early cutoff).
-//   - Only this package's Runner writes to the cache, and only after a node
-//     has finished: no transaction spans a node's run, and a cancelled or
-//     failed node registers nothing.
+//   - Only this package's Runner commits entries and records runs, and it
+//     commits only after a node has finished: no transaction spans a node's
+//     run, and a cancelled or failed node registers nothing. The cache's
+//     other writes are upkeep by the cache itself, wherever it is used: a
+//     lookup (here, in plans, in `dagrun log`) refreshes the stat of a blob
+//     it re-hashed and evicts the entries of a bad blob, materializing an
+//     input evicts likewise, digests of external files are memoized, leases
+//     come and go, and `cache verify` and `cache gc` (cmd/dagrun) evict and
+//     delete.
 //   - A node computes only from the bytes its key names, and its entry is
 //     committed only if what it read is still what was keyed: its inputs
 //     are private copies hashed while copied (cache.MaterializeInputs); a

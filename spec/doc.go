@@ -23,11 +23,11 @@
 //   - Load and Parse never panic, whatever the input: files over MaxFileSize are refused
 //     before parsing, aliases are expanded under a node budget, interpolation and matrix
 //     expansion are bounded.
-//   - Expanded names are unambiguous: an axis value holding ",", "=", "[", "]", a quote,
-//     a backslash or a character that is not printable is Go-quoted in the name
-//     (`train[gen="a,b"]`), others are written as they are. Uniqueness is checked after
-//     expansion, not assumed (inputs are wired by name), and a clash is a positioned
-//     error.
+//   - Expanded names are unambiguous: an axis value holding ",", "=", "[", "]", a
+//     double quote, a backslash or a character that is not printable is Go-quoted in
+//     the name (`train[gen="a,b"]`), others are written as they are. Uniqueness is
+//     checked after expansion, not assumed (inputs are wired by name), and a clash is a
+//     positioned error.
 //   - On success, expanded node names are unique, every Input.Node names a node of the
 //     Spec, every instance of Report.Node maps, in each ReportSource.Instances, to a node
 //     of the Spec in the same cell, the dependency graph is acyclic, and Nodes lists

@@ -438,9 +438,9 @@ func (ex *expander) visit(b *bnode, stack []*bnode) {
 
 // instanceName is base plus the cell's axis values in matrix order, e.g.
 // "train[seed=1,gen=vae]". A value that could make two cells' names alike
-// (one holding ",", "=", "[", "]", a quote or a backslash) or that is not
-// printable is written as a Go-quoted string: `train[gen="a,b"]`. Base and
-// axis names are identifiers, so names are unambiguous.
+// (one holding ",", "=", "[", "]", a double quote or a backslash) or that
+// is not printable is written as a Go-quoted string: `train[gen="a,b"]`.
+// Base and axis names are identifiers, so names are unambiguous.
 func (ex *expander) instanceName(base string, cell []int, set []bool) (string, []AxisValue) {
 	var av []AxisValue
 	for i, on := range set {

@@ -3,9 +3,10 @@
 //
 // Invariants: the program file's content digest and the allow-listed
 // environment (names and values) enter the key, so editing the program
-// reruns the node; the child gets no other environment than PATH, HOME,
-// TMPDIR, LC_ALL=C and what the spec lists; a cancelled run kills the whole
-// process group.
+// reruns the node; the child gets no other environment than PATH, HOME and
+// TMPDIR (both its scratch folder), LC_ALL=C, DAGRUN_OUT (its output
+// folder) and what the spec lists; a cancelled run kills the whole process
+// group.
 //
 // The child runs in its own process group. When its main process exits,
 // whatever is left of the group is killed (SIGKILL) before Run returns, so
