@@ -50,10 +50,26 @@ func (c *Cache) FileDigest(path string) (string, error) {
 // FileDigestContext is FileDigest that stops hashing, within a chunk, when
 // ctx is cancelled (the error then wraps ctx.Err()). Anything but a regular
 // file is refused before it is opened.
+//
+// Only a failure of the index is a cache error (*Error, exit 3). A file
+// that is missing, unreadable or not regular is the caller's problem, not
+// the cache's: its error names the file and is returned unwrapped, so a
+// node whose program or dataset is absent fails as that node.
 func (c *Cache) FileDigestContext(ctx context.Context, path string) (string, error) {
 	d, err := c.fileDigest(ctx, path)
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return d, fmt.Errorf("digest of %q: %w", path, fe.err)
+	}
 	return d, c.wrap(fmt.Sprintf("digest of %q", path), err)
 }
+
+// fileError marks an error of the hashed file itself (stat, open, read),
+// as opposed to one of the index.
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
 
 // memoEntry is a digest this process trusts for a path while its stat is st.
 type memoEntry struct {
@@ -68,7 +84,7 @@ func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	}
 	st, err := statForMemo(abs)
 	if err != nil {
-		return "", err
+		return "", &fileError{err}
 	}
 	c.memoMu.Lock()
 	m, ok := c.memo[abs]
@@ -91,7 +107,10 @@ func (c *Cache) fileDigest(ctx context.Context, path string) (string, error) {
 	hashedAt := time.Now().UnixNano()
 	digest, _, err = c.hashFile(ctx, abs)
 	if err != nil {
-		return "", err
+		if ctx.Err() != nil {
+			return "", err
+		}
+		return "", &fileError{err}
 	}
 	if after, err := statForMemo(abs); err != nil || after != st {
 		return digest, nil // changed while hashed: do not memoize

@@ -473,3 +473,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A command whose program file is missing fails as that node (exit 1,
+// naming the node and the file), not as a cache error (exit 3): the index
+// is fine, the user's file is absent.
+func TestMissingProgramIsANodeFailure(t *testing.T) {
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "m.yaml")
+	write(t, specPath, `name: missing
+nodes:
+  ok:
+    kind: command
+    params:
+      argv: [sh, -c, "echo fine > {out}/a.txt"]
+  gone:
+    kind: command
+    params:
+      argv: [./missing.sh, "{out}"]
+`)
+	r := cli(t, dir, "--plain", "--cache", filepath.Join(dir, "cache"), specPath)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a node failed)\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"gone"`) || !strings.Contains(r.stderr, "missing.sh") {
+		t.Errorf("stderr does not name the node and the file:\n%s", r.stderr)
+	}
+	if strings.Contains(r.stderr, "cache error") {
+		t.Errorf("reported as a cache error:\n%s", r.stderr)
+	}
+}
