@@ -4,7 +4,7 @@
 // as aligned text tables for a terminal (one per source node, split to the
 // width, columns empty in every row left out), Markdown, CSV and JSON; PNG
 // plots (gonum/plot) of the report metrics, of the acceptance decisions
-// (decisions.csv) and of the loss curves (loss.csv); and a static HTML page
+// (decisions.csv) and of the learning curves (loss.csv, val.csv); and a static HTML page
 // bringing them together with the spec, every node's key, status and
 // timing, and every artifact.
 //
