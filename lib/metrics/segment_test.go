@@ -96,7 +96,6 @@ func TestDetectForeground(t *testing.T) {
 	}
 }
 
-
 // TestSegmentationEvalOrder: detections are scored by image, then by
 // descending score, ties in the order added; pixel accuracy counts every
 // pixel added. Two 1×2 images, channel 0 background, 1 category A.
