@@ -29,6 +29,9 @@ type Params struct {
 	BatchSize   int     `yaml:"batch_size" json:"batch_size" doc:"real images per iteration (also the batch size of val evaluation)"`
 	Sampling    string  `yaml:"sampling" json:"sampling" doc:"how real batches are drawn: uniform (seeded shuffled epochs) or balanced (a uniformly random category, then one of its images, with replacement)"`
 	EvalEvery   int     `yaml:"eval_every" json:"eval_every" doc:"evaluate on the val input every so many iterations, into val.csv (0: only after the last; the last is always evaluated)"`
+	// Evals: a fixed number of points whatever the budget, so that one
+	// spec can sweep iterations and keep curves of equal resolution.
+	Evals int `yaml:"evals" json:"evals" doc:"also evaluate on the val input at this many evenly spaced iterations, the k-th at ⌈k·iterations/evals⌉ (the last is the last iteration), whatever the budget; 0: eval_every alone"`
 	// Keep: nothing is ever chosen on a test set; the val input is the
 	// only data a checkpoint is chosen on.
 	Keep string `yaml:"keep" json:"keep" doc:"which weights are the model output: last (after the last iteration) or best (of the val evaluations, the one with the highest val AP for segmentation or val accuracy for classification; ties keep the earlier; needs the val input)"`
@@ -81,8 +84,8 @@ func (p Params) Validate() error {
 	if p.Iterations < 1 || p.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("iterations %d and batch_size %d must be positive", p.Iterations, p.BatchSize))
 	}
-	if p.Warmup < 0 || p.EvalEvery < 0 {
-		errs = append(errs, fmt.Errorf("warmup %d and eval_every %d must not be negative", p.Warmup, p.EvalEvery))
+	if p.Warmup < 0 || p.EvalEvery < 0 || p.Evals < 0 {
+		errs = append(errs, fmt.Errorf("warmup %d, eval_every %d and evals %d must not be negative", p.Warmup, p.EvalEvery, p.Evals))
 	}
 	if err := p.Select.Validate(); err != nil {
 		errs = append(errs, err)
@@ -290,8 +293,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		dlog.add(it+1, res)
 		gal.add(it+1, res)
 		lossRows = append(lossRows, format.LossRow{Iteration: it + 1, Loss: loss})
-		last := it == p.Iterations-1
-		if val != nil && (last || p.EvalEvery > 0 && (it+1)%p.EvalEvery == 0) {
+		if val != nil && p.evalAfter(it+1) {
 			row, err := val.eval(ctx, model, p.BatchSize, it+1)
 			if err != nil {
 				return fmt.Errorf("train: iteration %d: val: %w", it+1, err)
@@ -365,6 +367,15 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 func Evaluate(ctx context.Context, model *nn.Model, d *learn.Dataset, bs int) (loss, acc float64, err error) {
 	r, err := (&validator{ds: d}).eval(ctx, model, bs, 0)
 	return r.Loss, r.Accuracy, err
+}
+
+// evalAfter reports whether the val input is evaluated after iteration it
+// (1-based): the last, every eval_every-th, and where ⌊it·evals/T⌋ steps
+// up, which is at ⌈k·T/evals⌉ for k = 1..evals.
+func (p Params) evalAfter(it int) bool {
+	T := p.Iterations
+	return it == T || p.EvalEvery > 0 && it%p.EvalEvery == 0 ||
+		p.Evals > 0 && it*p.Evals/T != (it-1)*p.Evals/T
 }
 
 func taskName(d *learn.Dataset) string {

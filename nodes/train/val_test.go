@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,6 +170,43 @@ func TestValParamsErrors(t *testing.T) {
 		c.edit(&p)
 		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err = %v, want it to mention %q", err, c.want)
+		}
+	}
+}
+
+// TestEvalSchedule: the last iteration always; every eval_every-th; evals
+// evenly spaced points at ⌈k·T/evals⌉; the union of both.
+func TestEvalSchedule(t *testing.T) {
+	at := func(p Params) []int {
+		var out []int
+		for it := 1; it <= p.Iterations; it++ {
+			if p.evalAfter(it) {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		iters, every, evals int
+		want                []int
+	}{
+		{10, 0, 0, []int{10}},
+		{10, 4, 0, []int{4, 8, 10}},
+		{10, 0, 4, []int{3, 5, 8, 10}},
+		{10, 5, 4, []int{3, 5, 8, 10}},
+		{16000, 0, 16, nil},
+		{3, 0, 5, []int{1, 2, 3}},
+	} {
+		p := Params{Iterations: c.iters, EvalEvery: c.every, Evals: c.evals}
+		got := at(p)
+		if c.want == nil {
+			if len(got) != 16 || got[0] != 1000 || got[15] != 16000 {
+				t.Errorf("16000 iterations, 16 evals: %v", got)
+			}
+			continue
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%d iterations, eval_every %d, evals %d: %v, want %v", c.iters, c.every, c.evals, got, c.want)
 		}
 	}
 }
