@@ -51,10 +51,12 @@ var sharedKinds = map[string]bool{
 }
 
 // TestGeneratedDataSpecsShareCommon runs table7's ci profile cold, then
-// checks that a rerun would compute nothing and that table8 and fig5
-// (ci) would recompute no real-data, generator, annotator, scorer or
-// filter node, nor the train cells they share with table7 (table8's
-// cos_dyn = table7's union row; fig5's bsgal at 100 %).
+// checks that a rerun would compute nothing and that table8, fig5, curves
+// and augsweep (ci) would recompute no real-data, generator, annotator,
+// scorer or filter node, nor the train cells they share with table7
+// (table8's cos_dyn = table7's union row and its all = all_union; fig5's
+// bsgal and all at 100 %; augsweep's unaugmented none and all at the ci
+// budget).
 func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cold run of table7's ci profile: skipped with -short")
@@ -88,8 +90,14 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 		spec   string
 		shared []string // train cells equal to table7's
 	}{
-		{"table8.yaml", []string{"train_cos_dyn[seed=1]"}},
-		{"fig5.yaml", []string{"train[seed=1,fraction=1.0,method=bsgal]"}},
+		{"table8.yaml", []string{"train_cos_dyn[seed=1]", "train_all[seed=1]"}},
+		{"fig5.yaml", []string{"train[seed=1,fraction=1.0,method=bsgal]", "train[seed=1,fraction=1.0,method=all]"}},
+		// curves' and augsweep's ci profiles repeat common/seg.yaml's
+		// (a profile replaces the included one): every shared node must
+		// still be table7's. augsweep's ci budget equals the tables', so
+		// its unaugmented cells are table7's none and all_union rows.
+		{"curves.yaml", nil},
+		{"augsweep.yaml", []string{"train_none_off[seed=1]", "train_all_off[seed=1]"}},
 	} {
 		p := plan(buildSpec(t, c.spec, "ci"))
 		want := map[string]bool{"scorer": true}

@@ -32,6 +32,9 @@ type ClassMeta struct {
 	// SourceIndices are the positions of the images in the dataset they were
 	// drawn from (splits and subsamples).
 	SourceIndices []int `json:"source_indices,omitempty"`
+	// MirrorSafe says per class whether its mirror image keeps its meaning
+	// (see MirrorSafe); absent: no class is.
+	MirrorSafe []bool `json:"mirror_safe,omitempty"`
 }
 
 // Classification is a classification dataset held in memory.
@@ -72,6 +75,9 @@ func LoadClassification(dir string) (*Classification, error) {
 		if l < 0 || int(l) >= len(c.Meta.Classes) {
 			return nil, fmt.Errorf("load classification dataset %q: label %d of image %d is outside the %d classes", dir, l, i, len(c.Meta.Classes))
 		}
+	}
+	if err := checkMirrorSafe(c.Meta.MirrorSafe, len(c.Meta.Classes)); err != nil {
+		return nil, fmt.Errorf("load classification dataset %q: %w", dir, err)
 	}
 	return c, nil
 }

@@ -29,3 +29,28 @@ func DatasetTask(dir string) (string, error) {
 	}
 	return meta.Task, nil
 }
+
+// Mirror-safety. A category is mirror-safe when its left-right mirror
+// image is still an image of that category as it can appear at test time
+// (a shoe, a shirt; not a digit: a mirrored 3 is no digit). The dataset
+// metas (ClassMeta, SegMeta) list it per class in "mirror_safe", aligned
+// with "classes"; the train kind flips a real image or a pasted instance
+// only when the categories it shows are all mirror-safe. A meta without the
+// list marks no category mirror-safe, so nothing is flipped.
+
+// MirrorSafe returns, per class of a meta with n classes, whether it is
+// mirror-safe: safe itself, or all false when safe is empty.
+func MirrorSafe(safe []bool, n int) []bool {
+	out := make([]bool, n)
+	copy(out, safe)
+	return out
+}
+
+// checkMirrorSafe refuses a mirror_safe list that does not give one value
+// per class.
+func checkMirrorSafe(safe []bool, classes int) error {
+	if len(safe) != 0 && len(safe) != classes {
+		return fmt.Errorf("meta.json mirror_safe has %d entries for %d classes", len(safe), classes)
+	}
+	return nil
+}

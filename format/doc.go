@@ -5,9 +5,10 @@
 //
 //	classification.go  a classification dataset dir (images, labels, meta)
 //	segmentation.go    a segmentation dataset dir (+ semantic, instances, COCO)
-//	dataset.go         what both dataset dirs share: the task, the groups
+//	dataset.go         what both dataset dirs share: the task, the groups,
+//	                   mirror-safety
 //	splits.go          the dataset kind's train/ and test/ pair
-//	benchmark.go       lt-seg's train/, test/, reference/ and preview.png
+//	benchmark.go       lt-seg's train/, val/, test/, reference/ and preview.png
 //	pool.go            a generator's pool (also read from classification dirs)
 //	masks.go           an annotator's masks
 //	instances.go       the select kind's kept items with their masks
@@ -15,6 +16,7 @@
 //	model.go           a train node's model/ (weights written by lib/nn)
 //	vae.go             a vae-train node's model/ (weights written by nodes/vae)
 //	decisions.go       train's decisions.csv
+//	curves.go          train's loss.csv and val.csv
 //	gallery.go         train's gallery/
 //	evaluation.go      evaluate's output
 //

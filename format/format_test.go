@@ -346,3 +346,106 @@ func TestModelDirs(t *testing.T) {
 		t.Errorf("ResolveVAE(model) = %q, want %q", got, model)
 	}
 }
+
+// TestCurvesRoundTrip: loss.csv and val.csv parse back exactly; the
+// writers' bytes are the shortest round-trip spelling; malformed files
+// are errors naming the row, never skipped.
+func TestCurvesRoundTrip(t *testing.T) {
+	loss := []LossRow{{1, 2.5}, {2, 0.1}, {10, 1e-7}}
+	b, err := FormatLoss(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "iteration,loss\n1,2.5\n2,0.1\n10,1e-07\n"; string(b) != want {
+		t.Errorf("loss.csv:\n%s\nwant:\n%s", b, want)
+	}
+	got, err := ParseLoss(b)
+	if err != nil || !reflect.DeepEqual(got, loss) {
+		t.Errorf("parsed %+v, %v; want %+v", got, err, loss)
+	}
+	nan := math.NaN()
+	cls := []ValRow{{Iteration: 5, Loss: 0.5, Accuracy: 0.75, AP: nan, AP50: nan, AP75: nan, APr: nan, APc: nan, APf: nan}}
+	b, err = FormatVal(cls, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "iteration,val_loss,val_accuracy\n5,0.5,0.75\n"; string(b) != want {
+		t.Errorf("classification val.csv:\n%s\nwant:\n%s", b, want)
+	}
+	rows, seg, err := ParseVal(b)
+	if err != nil || seg || len(rows) != 1 || rows[0].Iteration != 5 || rows[0].Accuracy != 0.75 || !math.IsNaN(rows[0].AP) {
+		t.Errorf("classification val.csv parsed %+v, %v, %v", rows, seg, err)
+	}
+	segRows := []ValRow{{Iteration: 2, Loss: 1, Accuracy: 0.5, AP: 0.25, AP50: 0.5, AP75: 0.125, APr: -1, APc: 0.1, APf: 0.3},
+		{Iteration: 4, Loss: 0.9, Accuracy: 0.6, AP: 0.3, AP50: 0.6, AP75: 0.2, APr: 0, APc: 0.2, APf: 0.4}}
+	b, err = FormatVal(segRows, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "iteration,val_loss,val_accuracy,val_AP,val_AP50,val_AP75,val_APr,val_APc,val_APf\n2,1,0.5,0.25,0.5,0.125,-1,0.1,0.3\n") {
+		t.Errorf("segmentation val.csv:\n%s", b)
+	}
+	rows, seg, err = ParseVal(b)
+	if err != nil || !seg || !reflect.DeepEqual(rows, segRows) {
+		t.Errorf("segmentation val.csv parsed %+v, %v, %v; want %+v", rows, seg, err, segRows)
+	}
+	if _, err := FormatVal([]ValRow{{Iteration: 1, Loss: nan}}, false); err == nil {
+		t.Error("a NaN loss was written")
+	}
+	for bad, msg := range map[string]string{
+		"":                               "empty file",
+		"iteration,value\n1,2\n":         `header "iteration,value"`,
+		"iteration,loss\n1,x\n":          `row 2: loss: "x" is not a finite number`,
+		"iteration,loss\n1,0.5\n1,0.4\n": `row 3: iteration "1"`,
+		"iteration,loss\n0,0.5\n":        `row 2: iteration "0"`,
+		"iteration,loss\n1,0.5,7\n":      "row 2 has 3 fields",
+		"iteration,loss\n1,NaN\n":        "not a finite number",
+	} {
+		_, err := ParseLoss([]byte(bad))
+		mustErr(t, err, msg)
+	}
+	for bad, msg := range map[string]string{
+		"iteration,val_loss,val_accuracy\n1,0.5\n":                                                              "row 2 has 2 fields",
+		"iteration,val_loss,val_accuracy,val_AP,val_AP50,val_AP75,val_APr,val_APc,val_APf\n1,1,1,1,1,1,1,1,z\n": `val_APf: "z"`,
+		"iteration,loss\n1,0.5\n": `header "iteration,loss"`,
+	} {
+		_, _, err := ParseVal([]byte(bad))
+		mustErr(t, err, msg)
+	}
+}
+
+// TestMirrorSafe: a meta's mirror_safe list reads back; a list of the
+// wrong length is refused; an absent list marks nothing mirror-safe.
+func TestMirrorSafe(t *testing.T) {
+	dir := t.TempDir()
+	c := classSet(4)
+	c.Meta.MirrorSafe = make([]bool, len(c.Meta.Classes))
+	c.Meta.MirrorSafe[1] = true
+	if err := c.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadClassification(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Meta.MirrorSafe, c.Meta.MirrorSafe) {
+		t.Errorf("mirror_safe %v, want %v", got.Meta.MirrorSafe, c.Meta.MirrorSafe)
+	}
+	c.Meta.MirrorSafe = []bool{true}
+	if err := c.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadClassification(dir)
+	mustErr(t, err, "mirror_safe has 1 entries")
+	if m := MirrorSafe(nil, 3); !reflect.DeepEqual(m, []bool{false, false, false}) {
+		t.Errorf("MirrorSafe(nil, 3) = %v", m)
+	}
+	s := &Segmentation{N: 1, H: 2, W: 2, Images: make([]uint8, 4), Semantic: make([]uint8, 4), Instances: make([]int32, 4),
+		COCO: &artifact.COCO{}, Meta: SegMeta{Classes: []string{"a", "b"}, MirrorSafe: []bool{true}}}
+	sdir := t.TempDir()
+	if err := s.Save(sdir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadSegmentation(sdir)
+	mustErr(t, err, "mirror_safe has 1 entries for 2 classes")
+}

@@ -7,8 +7,8 @@ import (
 
 // TypeModel is the train kind's output: model/ (a network saved by
 // lib/nn: the manifest ModelManifest and one .npy per parameter),
-// loss.csv, decisions.csv, metrics.json, with a val input val.csv, and
-// gallery/. The weights are lib/nn's to write and read (see the package
+// loss.csv (LossFile), decisions.csv, metrics.json, with a val input
+// val.csv (ValFile), and gallery/. The weights are lib/nn's to write and read (see the package
 // doc); this file says where they are.
 const TypeModel = "model"
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"dagrun/format"
@@ -120,9 +121,19 @@ func readFile(t *testing.T, path string) []byte {
 
 // checkTrainOutputs reads a train node's decisions.csv with report's
 // reader and its gallery (when there is one) with report's, against the
-// pool union it was given; it returns the decision and gallery rows.
+// pool union it was given, and its loss.csv and val.csv (when there is
+// one) with report's curve reader; it returns the decision and gallery
+// rows.
 func checkTrainOutputs(t *testing.T, out string, pools *format.Pools) ([]report.Decision, []report.GalleryItem) {
 	t.Helper()
+	if xs, _, err := report.ParseCurve(format.LossFile, readFile(t, filepath.Join(out, format.LossFile)), "loss"); err != nil || len(xs) == 0 {
+		t.Errorf("%s: %d rows, %v", format.LossFile, len(xs), err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, format.ValFile)); err == nil {
+		if xs, _, err := report.ParseCurve(format.ValFile, b, "val_accuracy"); err != nil || len(xs) == 0 {
+			t.Errorf("%s: %d rows, %v", format.ValFile, len(xs), err)
+		}
+	}
 	ds, err := report.ParseDecisions(readFile(t, filepath.Join(out, format.DecisionsFile)))
 	if err != nil {
 		t.Fatalf("%s: %v", format.DecisionsFile, err)
@@ -269,6 +280,9 @@ func TestWritersThroughReaders(t *testing.T) {
 	vm := run(t, vae.TrainKind(), func(p *vae.TrainParams) {
 		p.Latent, p.Hidden, p.Iterations, p.BatchSize = 2, 8, 4, 8
 	}, map[string][]string{"data": {realDir}})
+	if head, _, _ := strings.Cut(string(readFile(t, filepath.Join(vm, format.LossFile))), "\n"); head != strings.Join(format.VAELossHeader, ",") {
+		t.Errorf("vae-train's loss.csv header %q, format.VAELossHeader %q", head, format.VAELossHeader)
+	}
 	sampled := run(t, vae.SampleKind(), func(p *vae.SampleParams) { p.NPerClass = 3 }, map[string][]string{"model": {vm}})
 	if u, err := format.LoadPools([]string{sampled, genPool}); err != nil || u.N() != 12+8 {
 		t.Errorf("vae-sample's pool with pool-import's: %v", err)
@@ -417,6 +431,32 @@ func TestCOCOSetThroughEvaluate(t *testing.T) {
 		// at every IoU threshold. "nine" (frequent) is never found: APf 0.
 		if math.Abs(got.APr-92.5/101) > 1e-12 || got.APf != 0 || math.Abs(got.AP-92.5/202) > 1e-12 {
 			t.Errorf("%s: APr %v APf %v AP %v, want 92.5/101, 0, 92.5/202", protocol, got.APr, got.APf, got.AP)
+		}
+
+		// train's validation scores its model as evaluate does: a train
+		// node validated on the set (in batches of 2; evaluate's are 64)
+		// reports in val.csv's last row the AP evaluate gives its model.
+		trained := run(t, train.Kind(), func(p *train.Params) {
+			p.Arch, p.Channels, p.Iterations, p.BatchSize, p.Warmup, p.Seed = "fcn", []int{8, 8}, 60, 2, 5, 3
+			p.Optimizer, p.LR = "adamw", 0.02
+			p.Val.Protocol, p.Val.Instances = protocol, evaluate.InstancesByForeground
+		}, map[string][]string{"train": {set}, "val": {set}})
+		rows, seg, err := format.ParseVal(readFile(t, filepath.Join(trained, format.ValFile)))
+		if err != nil || !seg || len(rows) != 1 {
+			t.Fatalf("%s: val.csv %+v, segmentation %v, %v", protocol, rows, seg, err)
+		}
+		ev := run(t, evaluate.Kind(), func(p *evaluate.Params) { p.Protocol, p.Instances = protocol, evaluate.InstancesByForeground },
+			map[string][]string{"model": {trained}, "test": {set}})
+		var em evaluate.SegmentationMetrics
+		if err := json.Unmarshal(readFile(t, filepath.Join(ev, "metrics.json")), &em); err != nil {
+			t.Fatal(err)
+		}
+		v := rows[0]
+		if v.AP <= 0 {
+			t.Errorf("%s: val AP %v: the comparison needs detections", protocol, v.AP)
+		}
+		if v.AP != em.AP || v.AP50 != em.AP50 || v.AP75 != em.AP75 || v.APr != em.APr || v.APc != em.APc || v.APf != em.APf || v.Accuracy != em.PixelAccuracy {
+			t.Errorf("%s: val.csv %+v, evaluate %+v", protocol, v, em)
 		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 // annotations.json (COCO: image i has id i+1, its annotations are its
 // instances in instance id order, category c has id c+1; LVIS "frequency"
 // letters) and meta.json
-// ({"task":"segmentation","classes","groups","size_stats"}).
+// ({"task":"segmentation","classes","groups","size_stats"}, optionally
+// "thresholds", "instance_sources", "mirror_safe").
 const TypeSegmentation = "segmentation"
 
 // File names of a segmentation dataset dir beside ImagesFile and MetaFile.
@@ -49,6 +50,9 @@ type SegMeta struct {
 	// InstanceSources names the source image of each annotation, in
 	// annotation id order, as "dataset:index" (lt-seg only).
 	InstanceSources []string `json:"instance_sources,omitempty"`
+	// MirrorSafe says per class whether its mirror image keeps its meaning
+	// (see MirrorSafe); absent: no class is.
+	MirrorSafe []bool `json:"mirror_safe,omitempty"`
 }
 
 // Segmentation is a segmentation dataset held in memory.
@@ -87,6 +91,9 @@ func LoadSegmentation(dir string) (*Segmentation, error) {
 	}
 	s := &Segmentation{N: img.Shape[0], H: img.Shape[1], W: img.Shape[2], Images: img.U8, Semantic: sem.U8, Instances: ins.I32}
 	if err := readJSON(filepath.Join(dir, MetaFile), &s.Meta); err != nil {
+		return nil, wrap(err)
+	}
+	if err := checkMirrorSafe(s.Meta.MirrorSafe, len(s.Meta.Classes)); err != nil {
 		return nil, wrap(err)
 	}
 	if s.COCO, err = artifact.LoadCOCO(filepath.Join(dir, AnnotationsFile)); err != nil {

@@ -23,3 +23,9 @@ func ResolveVAE(dir string) string {
 	}
 	return filepath.Join(dir, ModelDir)
 }
+
+// VAELossHeader is the header of a vae-train node's loss.csv (the same
+// file name as train's LossFile, another format): per step of the train
+// and finetune phases, the reconstruction and KL terms and their total.
+// Reports recognise it by this header and do not plot it.
+var VAELossHeader = []string{"phase", "iteration", "recon", "kl", "loss"}

@@ -1,13 +1,10 @@
 package report
 
 import (
-	"bytes"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"math"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"dagrun/dag"
@@ -56,57 +53,43 @@ func (r *Report) readDecisions(it *dag.PlanItem) ([]Decision, error) {
 	return ds, nil
 }
 
-// readCSV returns the records after the header and the header's column
-// index by name.
-func readCSV(b []byte) ([][]string, map[string]int, error) {
-	r := csv.NewReader(bytes.NewReader(b))
-	r.FieldsPerRecord = -1
-	head, err := r.Read()
-	if err == io.EOF {
-		return nil, map[string]int{}, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		col[strings.TrimSpace(h)] = i
-	}
-	recs, err := r.ReadAll()
-	return recs, col, err
-}
-
-func parseFloat(s string) float64 {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return math.NaN()
-	}
-	return v
-}
-
-// ParseCurve reads a CSV whose first column is x (e.g. iteration) and
-// whose column named y (or, when absent, the second column) is the value.
-// Rows whose values do not parse are skipped.
-func ParseCurve(b []byte, y string) (xs, ys []float64, err error) {
-	recs, col, err := readCSV(b)
-	if err != nil {
-		return nil, nil, err
-	}
-	j, ok := col[y]
-	if !ok {
-		j = 1
-	}
-	for _, rec := range recs {
-		if j >= len(rec) {
-			continue
+// ParseCurve reads column y against the iteration from a train node's
+// learning curve: file format.LossFile (y "loss"; format.ParseLoss) or
+// format.ValFile (y a column of its header, e.g. "val_AP";
+// format.ParseVal). A malformed file, another file or a column the file
+// does not have is an error: no row is ever skipped.
+func ParseCurve(file string, b []byte, y string) (xs, ys []float64, err error) {
+	switch file {
+	case format.LossFile:
+		if y != "loss" {
+			return nil, nil, fmt.Errorf("%s has no column %q", file, y)
 		}
-		x, v := parseFloat(rec[0]), parseFloat(rec[j])
-		if math.IsNaN(x) || math.IsNaN(v) {
-			continue
+		rows, err := format.ParseLoss(b)
+		if err != nil {
+			return nil, nil, err
 		}
-		xs, ys = append(xs, x), append(ys, v)
+		for _, r := range rows {
+			xs, ys = append(xs, float64(r.Iteration)), append(ys, r.Loss)
+		}
+		return xs, ys, nil
+	case format.ValFile:
+		rows, seg, err := format.ParseVal(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		head := format.ValHeader
+		if seg {
+			head = format.ValSegHeader
+		}
+		if y == "iteration" || !slices.Contains(head, y) {
+			return nil, nil, fmt.Errorf("%s has no column %q (header %q)", file, y, strings.Join(head, ","))
+		}
+		for _, r := range rows {
+			xs, ys = append(xs, float64(r.Iteration)), append(ys, r.Metric(y))
+		}
+		return xs, ys, nil
 	}
-	return xs, ys, nil
+	return nil, nil, fmt.Errorf("%q is not a learning curve (want %s or %s)", file, format.LossFile, format.ValFile)
 }
 
 // AcceptanceOverTime splits the iteration range of runs (several seeds of

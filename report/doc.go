@@ -4,8 +4,8 @@
 // as aligned text tables for a terminal (one per source node, split to the
 // width, columns empty in every row left out), Markdown, CSV and JSON; PNG
 // plots (gonum/plot) of the report metrics, of the acceptance decisions
-// (decisions.csv) and of the loss curves (loss.csv); and a static HTML page
-// bringing them together with the spec, every node's key, status and
+// (decisions.csv) and of the learning curves (loss.csv, val.csv); and a
+// static HTML page bringing them together with the spec, every node's key, status and
 // timing, and every artifact.
 //
 // It is the only package that knows the report layout. It reads the cache
@@ -15,8 +15,9 @@
 //   - Everything comes from the cache alone (dag.MakePlan, cache entries
 //     and blobs): a node that is not cached is shown as such, and an output
 //     file that is absent or unreadable is skipped. A malformed
-//     decisions.csv or gallery (the package format reads them) is an error
-//     naming the node and the file, never a plot that silently vanishes.
+//     decisions.csv, gallery, loss.csv or val.csv (the package format
+//     reads them) is an error naming the node and the file, never a plot
+//     that silently vanishes.
 //   - Each observation is one instance of the report node; its metrics
 //     are read from the instances spec resolved for it
 //     (spec.ReportSource.Instances, the same cell of every node named in

@@ -64,6 +64,9 @@ func TestMalformedOutputsAreErrors(t *testing.T) {
 	for _, c := range []struct{ name, script, want string }{
 		{"bad cell", "printf 'iteration,score,threshold,accepted,sources,categories\\n1,high,,true,,\\n' > {out}/decisions.csv", `node "train": read decisions.csv: row 2: score: "high" is not a number`},
 		{"missing column", "printf 'iteration,accepted\\n1,true\\n' > {out}/decisions.csv", `node "train": read decisions.csv: header "iteration,accepted" lacks column "score"`},
+		{"loss row", "printf 'iteration,loss\\n1,0.5\\n2,oops\\n' > {out}/loss.csv", `node "train": read loss.csv: row 3: loss: "oops" is not a finite number`},
+		{"loss header", "printf 'step,loss\\n1,0.5\\n' > {out}/loss.csv", `node "train": read loss.csv: header "step,loss"`},
+		{"val row", "printf 'iteration,val_loss,val_accuracy\\n5,0.5\\n' > {out}/val.csv", `node "train": read val.csv: row 2 has 2 fields`},
 		{"gallery without arrays", good + " && mkdir {out}/gallery && printf 'iteration,accepted,score,threshold,source,category,item\\n' > {out}/gallery/gallery.csv", `node "train": gallery/gallery.csv without gallery/images.npy`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,5 +84,27 @@ func TestMalformedOutputsAreErrors(t *testing.T) {
 	}
 	if len(plots) == 0 {
 		t.Error("a well-formed decisions.csv gave no plot")
+	}
+}
+
+// TestCurvePlots: a well-formed loss.csv and val.csv each give a plot; a
+// vae-train loss.csv (another header) gives none and no error.
+func TestCurvePlots(t *testing.T) {
+	r := collectOne(t, "printf 'iteration,loss\\n1,0.5\\n2,0.25\\n' > {out}/loss.csv && "+
+		"printf 'iteration,val_loss,val_accuracy,val_AP,val_AP50,val_AP75,val_APr,val_APc,val_APf\\n2,1,0.5,0.1,0.2,0.05,-1,0.1,0.2\\n' > {out}/val.csv")
+	plots, err := r.WritePlots(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sections []string
+	for _, p := range plots {
+		sections = append(sections, p.Section+": "+p.Title)
+	}
+	if len(plots) != 2 || plots[0].Title != "training loss: train" || plots[1].Title != "validation: train" {
+		t.Errorf("plots %q, want the training loss and the validation curve", sections)
+	}
+	r = collectOne(t, "printf 'phase,iteration,recon,kl,loss\\ntrain,1,0.5,0.1,0.6\\n' > {out}/loss.csv")
+	if plots, err := r.WritePlots(context.Background(), t.TempDir()); err != nil || len(plots) != 0 {
+		t.Errorf("vae loss.csv: plots %v, error %v; want none and no error", plots, err)
 	}
 }

@@ -22,7 +22,7 @@ type Plot struct {
 	Title   string
 	Caption string
 	// Section groups plots on the page: "metrics", "instances",
-	// "acceptance", "scores", "loss".
+	// "acceptance", "scores", "loss", "val".
 	Section string
 }
 
@@ -33,6 +33,7 @@ var sections = []struct{ ID, Title string }{
 	{"acceptance", "Acceptance over training"},
 	{"scores", "Scores and thresholds"},
 	{"loss", "Training loss"},
+	{"val", "Validation"},
 }
 
 // group is the cached instances of one node that differ only in the
@@ -93,9 +94,10 @@ func hasFile(it *dag.PlanItem, name string) bool {
 // source and per frequency group, the score histogram of accepted vs
 // rejected batches and the threshold against the scores; per
 // configuration with a gallery (gallery/), its accepted and rejected
-// generated items side by side by source; per node with loss.csv, the loss
-// curves (mean over seeds). Files that are absent are skipped; a
-// malformed decisions.csv or gallery is an error that names the node.
+// generated items side by side by source; per node with loss.csv or
+// val.csv, the training loss and validation curves (mean over seeds).
+// Files that are absent are skipped; a malformed decisions.csv, gallery,
+// loss.csv or val.csv is an error that names the node.
 func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write plots: %w", err)
@@ -418,52 +420,83 @@ func (r *Report) categoryGroups(it *dag.PlanItem) map[string]string {
 	return nil
 }
 
-// lossPlots draws, per node with loss.csv, one loss curve per
-// configuration, averaged over its seeds at each iteration.
+// lossPlots draws, per node with a train loss.csv, one loss curve per
+// configuration, averaged over its seeds at each iteration; and per node
+// with val.csv, its validation curve the same way (mask AP for a
+// segmentation val set, accuracy for a classification one). A vae-train
+// node's loss.csv (format.VAELossHeader) is not plotted; any other
+// malformed curve is an error naming the node and the file.
 func (r *Report) lossPlots(w *plotWriter) error {
-	byBase := map[string][]Series{}
-	var bases []string
-	for _, g := range r.groupsWith("loss.csv") {
-		sum, cnt := map[float64]float64{}, map[float64]int{}
-		for _, it := range g.items {
-			b, ok := r.readFile(it, "loss.csv")
-			if !ok {
-				continue
-			}
-			xs, ys, err := ParseCurve(b, "loss")
-			if err != nil {
-				continue
-			}
-			for i, x := range xs {
-				sum[x] += ys[i]
-				cnt[x]++
-			}
-		}
-		if len(sum) == 0 {
-			continue
-		}
-		s := Series{Name: strings.TrimPrefix(g.label, g.base)}
-		if s.Name == "" {
-			s.Name = g.base
-		}
-		for x := range sum {
-			s.X, s.Y, s.Err = append(s.X, x), append(s.Y, sum[x]/float64(cnt[x])), append(s.Err, 0)
-		}
-		sortSeries(&s)
-		if _, ok := byBase[g.base]; !ok {
-			bases = append(bases, g.base)
-		}
-		byBase[g.base] = append(byBase[g.base], s)
+	type curve struct {
+		file, section, title, caption string
+		column                        func(b []byte) (string, bool)
 	}
-	for _, base := range bases {
-		series := byBase[base]
-		err := w.add("loss", "training loss: "+base, "Training loss per iteration (loss.csv), mean over the runs of each configuration.",
-			func(p string, f Figure) error {
-				f.XLabel, f.YLabel = "iteration", "loss"
-				return SaveLines(p, f, series, nil)
-			})
-		if err != nil {
-			return err
+	curves := []curve{
+		{format.LossFile, "loss", "training loss: ", "Training loss per iteration (loss.csv), mean over the runs of each configuration.",
+			func(b []byte) (string, bool) {
+				head, _, _ := strings.Cut(string(b), "\n")
+				return "loss", strings.TrimSpace(head) != strings.Join(format.VAELossHeader, ",")
+			}},
+		{format.ValFile, "val", "validation: ", "Validation metric (val.csv: mask AP for segmentation, accuracy for classification) against the iteration, mean over the runs of each configuration.",
+			func(b []byte) (string, bool) {
+				head, _, _ := strings.Cut(string(b), "\n")
+				if strings.TrimSpace(head) == strings.Join(format.ValSegHeader, ",") {
+					return "val_AP", true
+				}
+				return "val_accuracy", true
+			}},
+	}
+	for _, c := range curves {
+		byBase := map[string][]Series{}
+		ylabel := map[string]string{}
+		var bases []string
+		for _, g := range r.groupsWith(c.file) {
+			sum, cnt := map[float64]float64{}, map[float64]int{}
+			for _, it := range g.items {
+				b, ok := r.readFile(it, c.file)
+				if !ok {
+					continue
+				}
+				col, ok := c.column(b)
+				if !ok {
+					continue
+				}
+				xs, ys, err := ParseCurve(c.file, b, col)
+				if err != nil {
+					return fmt.Errorf("node %q: %w", it.Node.Name(), err)
+				}
+				ylabel[g.base] = col
+				for i, x := range xs {
+					sum[x] += ys[i]
+					cnt[x]++
+				}
+			}
+			if len(sum) == 0 {
+				continue
+			}
+			s := Series{Name: strings.TrimPrefix(g.label, g.base)}
+			if s.Name == "" {
+				s.Name = g.base
+			}
+			for x := range sum {
+				s.X, s.Y, s.Err = append(s.X, x), append(s.Y, sum[x]/float64(cnt[x])), append(s.Err, 0)
+			}
+			sortSeries(&s)
+			if _, ok := byBase[g.base]; !ok {
+				bases = append(bases, g.base)
+			}
+			byBase[g.base] = append(byBase[g.base], s)
+		}
+		for _, base := range bases {
+			series, y := byBase[base], ylabel[base]
+			err := w.add(c.section, c.title+base, c.caption,
+				func(p string, f Figure) error {
+					f.XLabel, f.YLabel = "iteration", y
+					return SaveLines(p, f, series, nil)
+				})
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -47,7 +47,14 @@ type Dataset struct {
 	// ByClass lists, per category, the images that show it (for balanced
 	// sampling), ascending; the constructors fill it.
 	ByClass [][]int
+	// MirrorSafe says, per category, whether its left-right mirror image
+	// keeps its meaning (the dataset meta's mirror_safe); nil: none does.
+	// Augmentation and paste flip only mirror-safe categories.
+	MirrorSafe []bool
 }
+
+// Safe reports whether category c is mirror-safe.
+func (d *Dataset) Safe(c int) bool { return c >= 0 && c < len(d.MirrorSafe) && d.MirrorSafe[c] }
 
 // Classification returns the dataset of the n h×w images with one label
 // each (0 ≤ label < len(classes)).

@@ -29,6 +29,10 @@ type COCOParams struct {
 	// "frequency".
 	RareMax   int `yaml:"rare_max" json:"rare_max" doc:"a category without an LVIS frequency is rare when at most this many images show it in this file (LVIS: 10)"`
 	CommonMax int `yaml:"common_max" json:"common_max" doc:"a category without an LVIS frequency is common when more than rare_max and at most this many images show it, frequent above (LVIS: 100)"`
+	// MirrorSafe defaults to true: COCO's and LVIS's categories are
+	// objects whose mirror images are objects of the same category (their
+	// reference trainers flip every image).
+	MirrorSafe bool `yaml:"mirror_safe" json:"mirror_safe" doc:"whether every category's left-right mirror image keeps its meaning, written to meta.json's mirror_safe (train flips only mirror-safe categories; default true, as COCO/LVIS trainers flip every image)"`
 }
 
 // Validate implements nodes.Validator.
@@ -54,10 +58,10 @@ func COCOKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:     "coco",
 		Doc:      "a COCO/LVIS-format JSON and image folder as a segmentation dataset",
-		Version:  1,
+		Version:  2,
 		Produces: format.TypeSegmentation,
 		Outputs:  []string{format.ImagesFile, format.SemanticFile, format.InstancesFile, format.AnnotationsFile, format.MetaFile},
-	}, func() COCOParams { return COCOParams{RareMax: 10, CommonMax: 100} }, func(b nodes.Build, p COCOParams) (nodes.Node, error) {
+	}, func() COCOParams { return COCOParams{RareMax: 10, CommonMax: 100, MirrorSafe: true} }, func(b nodes.Build, p COCOParams) (nodes.Node, error) {
 		abs := func(s string) string {
 			if filepath.IsAbs(s) {
 				return s
@@ -278,6 +282,10 @@ func (n *cocoNode) read(ctx context.Context, env *nodes.Env) (*format.Segmentati
 			Frequency: freqLetter(g), ImageCount: imgs[i], InstanceCount: inst[i],
 		})
 	}
-	seg.Meta = format.SegMeta{Classes: names, Groups: groups, SizeStats: sizeStats(seg.COCO, names)}
+	safe := make([]bool, len(names))
+	for c := range safe {
+		safe[c] = n.p.MirrorSafe
+	}
+	seg.Meta = format.SegMeta{Classes: names, Groups: groups, SizeStats: sizeStats(seg.COCO, names), MirrorSafe: safe}
 	return seg, nil
 }

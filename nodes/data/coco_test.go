@@ -79,6 +79,9 @@ func TestCOCOKind(t *testing.T) {
 	if s.N != 2 || s.H != 6 || s.W != 8 {
 		t.Fatalf("dataset %d×%dx%d, want 2×6x8", s.N, s.H, s.W)
 	}
+	if !reflect.DeepEqual(s.Meta.MirrorSafe, []bool{true, true}) {
+		t.Errorf("mirror_safe = %v, want every category (the default)", s.Meta.MirrorSafe)
+	}
 	if !reflect.DeepEqual(s.Meta.Classes, []string{"five", "nine"}) {
 		t.Errorf("classes = %v, want five, nine (id order)", s.Meta.Classes)
 	}

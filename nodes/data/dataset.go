@@ -17,6 +17,9 @@ type DatasetParams struct {
 	Name    string   `yaml:"name" json:"name" doc:"mnist, fashion-mnist (their class names built in) or idx (any four idx files in dir)"`
 	Dir     string   `yaml:"dir" json:"dir" doc:"folder of the four idx files (train/t10k images and labels, each raw or .gz), relative to the spec; required for idx; empty: $DAGRUN_DATA/<name>, then third_party/data/<name> above the spec, then (fashion-mnist) /usr/share/datasets/fashion-mnist; the files' content enters the key, and so does dir as written"`
 	Classes []string `yaml:"classes" json:"classes,omitempty" doc:"idx only: the class names in label order (empty: 0, 1, … up to the largest label)"`
+	// MirrorSafe: mnist's digits are not mirror-safe (a mirrored 3 is no
+	// digit), fashion-mnist's garments, shoes and bags are.
+	MirrorSafe bool `yaml:"mirror_safe" json:"mirror_safe,omitempty" doc:"idx only: whether every class's left-right mirror image keeps its meaning, written to meta.json's mirror_safe (train flips only mirror-safe categories); mnist is fixed to false (digits), fashion-mnist to true"`
 }
 
 // Validate implements nodes.Validator.
@@ -25,6 +28,9 @@ func (p DatasetParams) Validate() error {
 	case "mnist", "fashion-mnist":
 		if len(p.Classes) > 0 {
 			return fmt.Errorf("classes: %q has fixed class names; classes is for idx sets", p.Name)
+		}
+		if p.MirrorSafe {
+			return fmt.Errorf("mirror_safe: %q has fixed mirror-safety (mnist none, fashion-mnist all); mirror_safe is for idx sets", p.Name)
 		}
 	case "idx":
 		if p.Dir == "" {
@@ -69,7 +75,7 @@ func DatasetKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:     "dataset",
 		Doc:      "real image classification data from idx files (mnist, fashion-mnist, idx) as train/ and test/",
-		Version:  1,
+		Version:  2,
 		Produces: format.TypeSplits,
 		Outputs:  []string{format.SplitsTrain, format.SplitsTest},
 	}, func() DatasetParams { return DatasetParams{Name: "mnist"} }, func(b nodes.Build, p DatasetParams) (nodes.Node, error) {
@@ -205,8 +211,12 @@ func (n *datasetNode) Run(ctx context.Context, env *nodes.Env) error {
 	if maxLabel >= len(classes) {
 		return fmt.Errorf("dataset %q: label %d but only %d class names", n.p.Name, maxLabel, len(classes))
 	}
+	safe := make([]bool, len(classes))
+	for c := range safe {
+		safe[c] = n.p.Name == "fashion-mnist" || n.p.Name == "idx" && n.p.MirrorSafe
+	}
 	for s, name := range []string{format.SplitsTrain, format.SplitsTest} {
-		sets[s].Meta = format.ClassMeta{Classes: classes}
+		sets[s].Meta = format.ClassMeta{Classes: classes, MirrorSafe: safe}
 		if err := sets[s].Save(filepath.Join(env.OutDir, name)); err != nil {
 			return fmt.Errorf("dataset %q: write %s: %w", n.p.Name, name, err)
 		}

@@ -86,6 +86,10 @@ func TestDatasetIDXDir(t *testing.T) {
 			if got := c.Meta.Classes; len(got) != 10 || got[3] != "3" {
 				t.Errorf("classes = %v, want \"0\"..\"9\"", got)
 			}
+			// idx sets are not mirror-safe unless mirror_safe says so.
+			if want := make([]bool, 10); !reflect.DeepEqual(c.Meta.MirrorSafe, want) {
+				t.Errorf("mirror_safe = %v, want all false", c.Meta.MirrorSafe)
+			}
 			// Labels were written as (i*7)%10.
 			for i, l := range c.Labels {
 				if l != int64(i*7%10) {
@@ -106,6 +110,7 @@ func TestDatasetParams(t *testing.T) {
 		{"unknown", DatasetParams{Name: "cifar"}, `unknown dataset "cifar"`},
 		{"idx without dir", DatasetParams{Name: "idx"}, "needs dir"},
 		{"classes on mnist", DatasetParams{Name: "mnist", Classes: []string{"a"}}, "fixed class names"},
+		{"mirror_safe on fashion", DatasetParams{Name: "fashion-mnist", MirrorSafe: true}, "fixed mirror-safety"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,6 +191,33 @@ func TestRealMNIST(t *testing.T) {
 		for d, n := range perClass {
 			if n < want*8/100 || n > want*12/100 {
 				t.Errorf("%s: digit %d has %d images", split, d, n)
+			}
+		}
+	}
+}
+
+// TestDatasetMirrorSafe: mnist's digits are not mirror-safe, fashion-mnist's
+// classes are, an idx set's follow its param.
+func TestDatasetMirrorSafe(t *testing.T) {
+	dir := t.TempDir()
+	writeIDXSet(t, dir, 3, 2, false)
+	for _, c := range []struct {
+		p    DatasetParams
+		want bool
+	}{
+		{DatasetParams{Name: "mnist", Dir: dir}, false},
+		{DatasetParams{Name: "fashion-mnist", Dir: dir}, true},
+		{DatasetParams{Name: "idx", Dir: dir}, false},
+		{DatasetParams{Name: "idx", Dir: dir, MirrorSafe: true}, true},
+	} {
+		out := runKind(t, DatasetKind(), nodes.Build{}, func(q *DatasetParams) { *q = c.p }, nil)
+		for _, split := range []string{"train", "test"} {
+			d, err := format.LoadClassification(filepath.Join(out, split))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Meta.MirrorSafe) != 10 || slices.Contains(d.Meta.MirrorSafe, !c.want) {
+				t.Errorf("%+v %s: mirror_safe %v, want all %v", c.p, split, d.Meta.MirrorSafe, c.want)
 			}
 		}
 	}

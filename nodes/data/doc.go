@@ -22,6 +22,11 @@
 //     counted over the written training images; instances of one scene
 //     never overlap or touch (no two pixels of different instances are
 //     8-neighbours), and each instance mask is one 8-connected component;
-//     every category appears in the same number of test images; the
-//     reference corpus shares no source image with the training scenes.
+//     every category appears in the same number of test images, and of
+//     val images; the training scenes, the val scenes and the reference
+//     corpus share no source image.
+//   - Mirror-safety (meta.json mirror_safe, format.MirrorSafe) is a fact
+//     of the data: mnist's digits are not mirror-safe, fashion-mnist's
+//     categories are; idx and coco sets take it as a param; split,
+//     longtail and ltseg carry their inputs' through.
 package data

@@ -47,7 +47,7 @@ func LongtailKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:     "longtail",
 		Doc:      "seeded long-tailed subsample of a classification dataset (exponential profile or explicit counts)",
-		Version:  1,
+		Version:  2,
 		Inputs:   []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
 		Produces: format.TypeClassification,
 		Outputs:  []string{format.ImagesFile, format.LabelsFile, format.MetaFile},
@@ -115,7 +115,7 @@ func (l *longtailNode) Run(ctx context.Context, env *nodes.Env) error {
 	}
 	slices.Sort(idx)
 	out := subset(c, idx)
-	meta.SourceIndices = out.Meta.SourceIndices
+	meta.SourceIndices, meta.MirrorSafe = out.Meta.SourceIndices, out.Meta.MirrorSafe
 	out.Meta = meta
 	if err := out.Save(env.OutDir); err != nil {
 		return fmt.Errorf("longtail: write: %w", err)

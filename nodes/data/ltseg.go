@@ -22,7 +22,12 @@ type LTSegParams struct {
 	Size               int `yaml:"size" json:"size" doc:"side of the square scenes in pixels, 16 to 1024"`
 	TrainScenes        int `yaml:"train_scenes" json:"train_scenes" doc:"number of training scenes; it must hold every training instance at max_instances per scene and at least one per scene (0: enough for (1+max_instances)/2 instances per scene on average)"`
 	TestScenesPerClass int `yaml:"test_scenes_per_class" json:"test_scenes_per_class" doc:"test scenes each category appears in, at least 1 (the test set is balanced)"`
-	MaxInstances       int `yaml:"max_instances" json:"max_instances" doc:"most instances in one scene, 1 to 8 (each scene has at least one; instances never touch)"`
+	// ValScenesPerClass: the val scenes are cut from the train splits,
+	// from images the training scenes do not use, before the reference
+	// corpus takes the rest, so val shares no source image with train,
+	// test or reference.
+	ValScenesPerClass int `yaml:"val_scenes_per_class" json:"val_scenes_per_class" doc:"validation scenes each category appears in, at least 1: a balanced set like test, built from train-split images that neither the training scenes nor the reference corpus use (for model selection; nothing is chosen on test)"`
+	MaxInstances      int `yaml:"max_instances" json:"max_instances" doc:"most instances in one scene, 1 to 8 (each scene has at least one; instances never touch)"`
 	// Rare, Common and Frequent: which categories fall in each group is
 	// seeded.
 	Rare     int `yaml:"rare" json:"rare" doc:"number of rare categories; rare, common and frequent sum to 20 and a seeded permutation assigns the categories"`
@@ -50,7 +55,7 @@ func (p LTSegParams) Validate() error {
 // DefaultLTSegParams are the reference lt-seg settings.
 func DefaultLTSegParams() LTSegParams {
 	return LTSegParams{
-		Size: 64, TestScenesPerClass: 20, MaxInstances: 4,
+		Size: 64, TestScenesPerClass: 20, ValScenesPerClass: 20, MaxInstances: 4,
 		Rare: 6, Common: 7, Frequent: 7,
 		RareMax: 10, CommonMax: 100, FrequentMax: 300,
 		Threshold: 0.5, Noise: 8, Preview: 16,
@@ -59,20 +64,23 @@ func DefaultLTSegParams() LTSegParams {
 
 // LTSegKind builds the long-tailed mini segmentation benchmark: scenes of
 // size×size with 1..max_instances non-touching instances pasted from the
-// MNIST and Fashion-MNIST train splits (test scenes from the test splits),
-// 20 categories whose training image counts are long-tailed so that the LVIS
-// groups apply, and the unused training images as a reference corpus.
+// MNIST and Fashion-MNIST train splits (test scenes from the test splits,
+// balanced val scenes from train-split images no training scene uses), 20
+// categories whose training image counts are long-tailed so that the LVIS
+// groups apply, and the training images neither uses as a reference
+// corpus. Every meta carries the source datasets' mirror-safety per
+// category (digits false, Fashion-MNIST's categories true).
 func LTSegKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "ltseg",
-		Doc:     "long-tailed mini instance segmentation benchmark (20 categories from mnist + fashion-mnist)",
-		Version: 1,
+		Doc:     "long-tailed mini instance segmentation benchmark (20 categories from mnist + fashion-mnist): train, val and test scenes and a reference corpus",
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "mnist", Doc: "the mnist dataset node (train/ and test/)", Accepts: []string{format.TypeSplits}},
 			{Name: "fashion", Doc: "the fashion-mnist dataset node (train/ and test/)", Accepts: []string{format.TypeSplits}},
 		},
 		Produces: format.TypeBenchmark,
-		Outputs:  []string{format.BenchmarkTrain, format.BenchmarkTest, format.BenchmarkReference, format.BenchmarkPreview},
+		Outputs:  []string{format.BenchmarkTrain, format.BenchmarkVal, format.BenchmarkTest, format.BenchmarkReference, format.BenchmarkPreview},
 	}, DefaultLTSegParams, func(_ nodes.Build, p LTSegParams) (nodes.Node, error) {
 		plan, err := planLTSeg(p)
 		if err != nil {
@@ -88,6 +96,7 @@ type ltsegPlan struct {
 	counts      []int    // training image count per category
 	trainScenes int
 	testScenes  int
+	valScenes   int
 	minSide     int
 	maxSide     int
 }
@@ -102,8 +111,8 @@ func planLTSeg(p LTSegParams) (*ltsegPlan, error) {
 		return nil, fmt.Errorf("rare %d + common %d + frequent %d: want non-negative counts summing to %d", p.Rare, p.Common, p.Frequent, ltsegCategories)
 	case p.RareMax < 1 || p.CommonMax <= p.RareMax || p.FrequentMax <= p.CommonMax:
 		return nil, fmt.Errorf("rare_max %d, common_max %d, frequent_max %d: want 1 ≤ rare_max < common_max < frequent_max", p.RareMax, p.CommonMax, p.FrequentMax)
-	case p.TestScenesPerClass < 1:
-		return nil, fmt.Errorf("test_scenes_per_class: %d, want at least 1", p.TestScenesPerClass)
+	case p.TestScenesPerClass < 1 || p.ValScenesPerClass < 1:
+		return nil, fmt.Errorf("test_scenes_per_class %d and val_scenes_per_class %d: want at least 1", p.TestScenesPerClass, p.ValScenesPerClass)
 	case !(p.Threshold > 0 && p.Threshold < 1):
 		return nil, fmt.Errorf("threshold: %v, want a fraction in (0,1)", p.Threshold)
 	case !(p.Noise >= 0) || math.IsInf(p.Noise, 0):
@@ -158,6 +167,7 @@ func planLTSeg(p LTSegParams) (*ltsegPlan, error) {
 	}
 	testTotal := ltsegCategories * p.TestScenesPerClass
 	pl.testScenes = max(p.TestScenesPerClass, int(math.Ceil(float64(testTotal)/avg)))
+	pl.valScenes = max(p.ValScenesPerClass, int(math.Ceil(float64(ltsegCategories*p.ValScenesPerClass)/avg)))
 	return pl, nil
 }
 
@@ -221,12 +231,14 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("mnist images are %dx%d, fashion images %dx%d; want equal sizes", mn.train.H, mn.train.W, fa.train.H, fa.train.W)
 	}
 	names := ltsegNames(mn, fa)
+	safe := append(format.MirrorSafe(mn.train.Meta.MirrorSafe, 10), format.MirrorSafe(fa.train.Meta.MirrorSafe, 10)...)
 	groups := map[string]string{}
 	for c, g := range n.plan.groups {
 		groups[names[c]] = g
 	}
 	thresholds := map[string]int{"rare_max": n.p.RareMax, "common_max": n.p.CommonMax}
-	env.Report(0, 4)
+	finish := func(seg *format.Segmentation) error { return n.finish(seg, names, groups, thresholds, safe) }
+	env.Report(0, 5)
 
 	// Training scenes.
 	rng := rand.New(rand.NewPCG(n.p.Seed, 2))
@@ -239,7 +251,7 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("train scenes: %w", err)
 	}
-	if err := n.finish(train, names, groups, thresholds); err != nil {
+	if err := finish(train); err != nil {
 		return fmt.Errorf("train scenes: %w", err)
 	}
 	// The groups must hold as counted over the written images.
@@ -248,7 +260,7 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 			return fmt.Errorf("category %q is in %d training images, not in its group %q (internal error)", names[c], cnt, n.plan.groups[c])
 		}
 	}
-	env.Report(1, 4)
+	env.Report(1, 5)
 
 	// Balanced test scenes from the test splits.
 	trng := rand.New(rand.NewPCG(n.p.Seed, 3))
@@ -264,19 +276,40 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("test scenes: %w", err)
 	}
-	if err := n.finish(test, names, groups, thresholds); err != nil {
+	if err := finish(test); err != nil {
 		return fmt.Errorf("test scenes: %w", err)
 	}
-	env.Report(2, 4)
+	env.Report(2, 5)
 
-	ref := n.reference(srcs, used, names, groups)
+	// Balanced val scenes from the train splits, from images no training
+	// scene used; they join "used" before the reference corpus takes the
+	// rest.
+	vrng := rand.New(rand.NewPCG(n.p.Seed, 4))
+	veven := make([]int, ltsegCategories)
+	for c := range veven {
+		veven[c] = n.p.ValScenesPerClass
+	}
+	vlayout, err := assignScenes(vrng, veven, n.plan.valScenes, n.p.MaxInstances)
+	if err != nil {
+		return fmt.Errorf("val scenes: %w", err)
+	}
+	val, err := n.render(ctx, vrng, vlayout, srcs, func(s *ltsegSource) *format.Classification { return s.train }, &used)
+	if err != nil {
+		return fmt.Errorf("val scenes: %w", err)
+	}
+	if err := finish(val); err != nil {
+		return fmt.Errorf("val scenes: %w", err)
+	}
+	env.Report(3, 5)
+
+	ref := n.reference(srcs, used, names, groups, safe)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	for _, w := range []struct {
 		name string
 		save func(string) error
-	}{{format.BenchmarkTrain, train.Save}, {format.BenchmarkTest, test.Save}, {format.BenchmarkReference, ref.save}} {
+	}{{format.BenchmarkTrain, train.Save}, {format.BenchmarkVal, val.Save}, {format.BenchmarkTest, test.Save}, {format.BenchmarkReference, ref.save}} {
 		if err := w.save(filepath.Join(env.OutDir, w.name)); err != nil {
 			return fmt.Errorf("write %s: %w", w.name, err)
 		}
@@ -284,7 +317,7 @@ func (n *ltsegNode) run(ctx context.Context, env *nodes.Env) error {
 	if err := writePreview(filepath.Join(env.OutDir, format.BenchmarkPreview), n.p.Preview, train, test); err != nil {
 		return err
 	}
-	env.Report(4, 4)
+	env.Report(5, 5)
 	return nil
 }
 
@@ -311,7 +344,7 @@ func imageCounts(sem []uint8, n, cats int) []int {
 }
 
 // finish fills a rendered split's categories and meta.
-func (n *ltsegNode) finish(seg *format.Segmentation, names []string, groups map[string]string, thresholds map[string]int) error {
+func (n *ltsegNode) finish(seg *format.Segmentation, names []string, groups map[string]string, thresholds map[string]int, safe []bool) error {
 	imgs := imageCounts(seg.Semantic, seg.N, len(names))
 	inst := make([]int, len(names))
 	for _, a := range seg.COCO.Annotations {
@@ -326,6 +359,7 @@ func (n *ltsegNode) finish(seg *format.Segmentation, names []string, groups map[
 	seg.Meta.Classes = names
 	seg.Meta.Groups = groups
 	seg.Meta.Thresholds = thresholds
+	seg.Meta.MirrorSafe = safe
 	seg.Meta.SizeStats = sizeStats(seg.COCO, names)
 	return nil
 }

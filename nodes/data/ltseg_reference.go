@@ -23,9 +23,10 @@ func (r *ltsegReference) save(dir string) error {
 	return artifact.SaveNPY(filepath.Join(dir, format.BenchmarkSources), artifact.I64Array(r.sources, r.c.N, 2))
 }
 
-// reference collects the training images no scene used, interleaving the
-// two datasets by index, at most ReferencePerClass per category.
-func (n *ltsegNode) reference(srcs [2]*ltsegSource, used [2]map[int]bool, names []string, groups map[string]string) *ltsegReference {
+// reference collects the training images no scene (training or val) used,
+// interleaving the two datasets by index, at most ReferencePerClass per
+// category.
+func (n *ltsegNode) reference(srcs [2]*ltsegSource, used [2]map[int]bool, names []string, groups map[string]string, safe []bool) *ltsegReference {
 	a, b := srcs[0].train, srcs[1].train
 	per := a.H * a.W
 	out := &format.Classification{H: a.H, W: a.W}
@@ -52,6 +53,6 @@ func (n *ltsegNode) reference(srcs [2]*ltsegSource, used [2]map[int]bool, names 
 	if len(out.Images) != out.N*per {
 		panic("ltseg: reference images out of step")
 	}
-	out.Meta = format.ClassMeta{Classes: names, Groups: groups, Counts: counts}
+	out.Meta = format.ClassMeta{Classes: names, Groups: groups, Counts: counts, MirrorSafe: safe}
 	return &ltsegReference{c: out, sources: sources}
 }

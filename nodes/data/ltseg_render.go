@@ -7,6 +7,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 
 	"dagrun/format"
@@ -128,8 +129,10 @@ func wholeShape(src []uint8, h, w int, frac float64) bool {
 
 // render draws the scenes of layout. Each instance takes a distinct source
 // image of its category from split (drawn in a seeded order, skipping those
-// that fail wholeShape); used, when not nil, collects the source indices per
-// dataset.
+// that fail wholeShape); used, when not nil, holds the source indices per
+// dataset that earlier scenes of this split took: render leaves them out
+// and adds the ones it takes. (The training scenes start from an empty
+// set, so their draws do not depend on what is rendered after them.)
 func (n *ltsegNode) render(ctx context.Context, rng *rand.Rand, layout [][]int, srcs [2]*ltsegSource,
 	split func(*ltsegSource) *format.Classification, used *[2]map[int]bool) (*format.Segmentation, error) {
 	S := n.p.Size
@@ -138,6 +141,9 @@ func (n *ltsegNode) render(ctx context.Context, rng *rand.Rand, layout [][]int, 
 	queues := make([][]int, ltsegCategories)
 	for c := range queues {
 		queues[c] = byClass[c/10][c%10]
+		if used != nil {
+			queues[c] = slices.DeleteFunc(slices.Clone(queues[c]), func(i int) bool { return (*used)[c/10][i] })
+		}
 		q := queues[c]
 		rng.Shuffle(len(q), func(i, j int) { q[i], q[j] = q[j], q[i] })
 	}

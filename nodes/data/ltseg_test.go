@@ -17,7 +17,7 @@ import (
 func smallLTSeg(seed uint64) func(*LTSegParams) {
 	return func(p *LTSegParams) {
 		p.Size, p.RareMax, p.CommonMax, p.FrequentMax = 32, 2, 5, 8
-		p.TestScenesPerClass, p.Preview, p.Seed = 3, 4, seed
+		p.TestScenesPerClass, p.ValScenesPerClass, p.Preview, p.Seed = 3, 3, 4, seed
 	}
 }
 
@@ -27,7 +27,7 @@ func synthInputs(t *testing.T) map[string][]string {
 	fdir := t.TempDir()
 	writeIDXSet(t, fdir, 12, 30, false)
 	fa := runKind(t, DatasetKind(), nodes.Build{}, func(p *DatasetParams) {
-		p.Name, p.Dir, p.Classes = "idx", fdir, FashionClasses()
+		p.Name, p.Dir, p.Classes, p.MirrorSafe = "idx", fdir, FashionClasses(), true
 	}, nil)
 	return map[string][]string{"mnist": {mn}, "fashion": {fa}}
 }
@@ -166,6 +166,10 @@ func TestLTSegInvariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	val, err := format.LoadSegmentation(filepath.Join(out, "val"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if train.H != 32 || len(train.Meta.Classes) != 20 || train.Meta.Classes[0] != "digit 0" || train.Meta.Classes[19] != "ankle boot" {
 		t.Fatalf("train: %dx%d, classes %v", train.H, train.W, train.Meta.Classes)
 	}
@@ -202,6 +206,26 @@ func TestLTSegInvariants(t *testing.T) {
 	if !reflect.DeepEqual(test.Meta.Groups, train.Meta.Groups) {
 		t.Error("test groups differ from train groups")
 	}
+	// So is the val set, with the training groups.
+	for c, n := range checkScenes(t, val, 4) {
+		if n != 3 {
+			t.Errorf("category %q is in %d val images, want 3", val.Meta.Classes[c], n)
+		}
+	}
+	if !reflect.DeepEqual(val.Meta.Groups, train.Meta.Groups) {
+		t.Error("val groups differ from train groups")
+	}
+	// Mirror-safety comes from the inputs: mnist's digits are not
+	// mirror-safe, the idx fashion set says all of its classes are.
+	wantSafe := make([]bool, 20)
+	for c := 10; c < 20; c++ {
+		wantSafe[c] = true
+	}
+	for name, got := range map[string][]bool{"train": train.Meta.MirrorSafe, "val": val.Meta.MirrorSafe, "test": test.Meta.MirrorSafe} {
+		if !reflect.DeepEqual(got, wantSafe) {
+			t.Errorf("%s mirror_safe %v, want digits false and fashion true", name, got)
+		}
+	}
 
 	// The reference corpus is exactly the unused training images.
 	ref, err := format.LoadClassification(filepath.Join(out, "reference"))
@@ -219,6 +243,17 @@ func TestLTSegInvariants(t *testing.T) {
 	if len(usedSrc) != len(train.COCO.Annotations) {
 		t.Errorf("%d distinct sources for %d training instances", len(usedSrc), len(train.COCO.Annotations))
 	}
+	// Val takes train-split images no training scene took, each once.
+	valSrc := map[string]bool{}
+	for _, s := range val.Meta.InstanceSources {
+		if usedSrc[s] || valSrc[s] {
+			t.Fatalf("val source %q is also in a training scene or twice in val", s)
+		}
+		valSrc[s] = true
+	}
+	if len(valSrc) != len(val.COCO.Annotations) || len(valSrc) == 0 {
+		t.Errorf("%d distinct val sources for %d val instances", len(valSrc), len(val.COCO.Annotations))
+	}
 	srcData := map[string]*format.Classification{}
 	for i, name := range []string{"mnist", "fashion"} {
 		c, err := format.LoadClassification(filepath.Join(in[name][0], "train"))
@@ -231,8 +266,8 @@ func TestLTSegInvariants(t *testing.T) {
 	for i := 0; i < ref.N; i++ {
 		d, idx := srcArr.I64[2*i], srcArr.I64[2*i+1]
 		key := []string{"mnist", "fashion"}[d] + ":" + strconv.Itoa(int(idx))
-		if usedSrc[key] {
-			t.Fatalf("reference image %d (%s) was used in a training scene", i, key)
+		if usedSrc[key] || valSrc[key] {
+			t.Fatalf("reference image %d (%s) was used in a training or val scene", i, key)
 		}
 		refSrc[key] = true
 		sd := srcData[strconv.Itoa(int(d))]
@@ -243,8 +278,11 @@ func TestLTSegInvariants(t *testing.T) {
 			t.Fatalf("reference image %d differs from its source %s", i, key)
 		}
 	}
-	if got, want := len(refSrc)+len(usedSrc), 600; got != want || len(refSrc) != ref.N {
-		t.Errorf("reference %d + used %d = %d source images, want all %d", len(refSrc), len(usedSrc), got, want)
+	if got, want := len(refSrc)+len(usedSrc)+len(valSrc), 600; got != want || len(refSrc) != ref.N {
+		t.Errorf("reference %d + train %d + val %d = %d source images, want all %d", len(refSrc), len(usedSrc), len(valSrc), got, want)
+	}
+	if !reflect.DeepEqual(ref.Meta.MirrorSafe, wantSafe) {
+		t.Errorf("reference mirror_safe %v", ref.Meta.MirrorSafe)
 	}
 	for _, s := range test.Meta.InstanceSources {
 		if !strings.HasPrefix(s, "mnist:") && !strings.HasPrefix(s, "fashion:") {
@@ -266,7 +304,7 @@ func TestLTSegInvariants(t *testing.T) {
 		}
 	}
 	c := treeBytes(t, runKind(t, LTSegKind(), nodes.Build{}, smallLTSeg(8), in))
-	for _, k := range []string{"train/images.npy", "train/meta.json", "test/instances.npy", "reference/labels.npy"} {
+	for _, k := range []string{"train/images.npy", "train/meta.json", "val/images.npy", "test/instances.npy", "reference/labels.npy"} {
 		if string(a[k]) == string(c[k]) {
 			t.Errorf("seeds 7 and 8 gave the same %s", k)
 		}
@@ -286,6 +324,7 @@ func TestLTSegParams(t *testing.T) {
 		{"size", func(p *LTSegParams) { p.Size = 8 }, "size"},
 		{"sides", func(p *LTSegParams) { p.MaxSide = 40 }, "max_side"},
 		{"threshold", func(p *LTSegParams) { p.Threshold = 1 }, "threshold"},
+		{"no val", func(p *LTSegParams) { p.ValScenesPerClass = 0 }, "val_scenes_per_class"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,8 +392,22 @@ func TestLTSegRealData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 120000 - len(train.COCO.Annotations); ref.N != want {
+	val, err := format.LoadSegmentation(filepath.Join(out, "val"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 120000 - len(train.COCO.Annotations) - len(val.COCO.Annotations); ref.N != want {
 		t.Errorf("reference has %d images, want %d", ref.N, want)
 	}
-	t.Logf("train %d scenes, %d instances; reference %d; output in %s", train.N, len(train.COCO.Annotations), ref.N, out)
+	for c, n := range checkScenes(t, val, 4) {
+		if n != 20 {
+			t.Errorf("category %q is in %d val images, want 20", val.Meta.Classes[c], n)
+		}
+	}
+	for c, safe := range val.Meta.MirrorSafe {
+		if safe != (c >= 10) {
+			t.Errorf("category %q: mirror_safe %v, want %v (digits no, fashion yes)", val.Meta.Classes[c], safe, c >= 10)
+		}
+	}
+	t.Logf("train %d scenes, %d instances; val %d scenes; reference %d; output in %s", train.N, len(train.COCO.Annotations), val.N, ref.N, out)
 }

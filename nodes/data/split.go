@@ -44,7 +44,7 @@ func SplitKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "split",
 		Doc:     "seeded disjoint split of a classification dataset into parts (fractions or counts)",
-		Version: 1,
+		Version: 2,
 		Inputs:  []nodes.Slot{{Name: "dataset", Doc: "a classification dataset dir", Accepts: []string{format.TypeClassification}}},
 		Outputs: outs,
 	}, func() SplitParams { return SplitParams{Parts: []float64{0.5, 0.5}} }, func(_ nodes.Build, p SplitParams) (nodes.Node, error) {

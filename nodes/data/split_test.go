@@ -37,7 +37,9 @@ func TestPartSizes(t *testing.T) {
 }
 
 func TestSplit(t *testing.T) {
-	ds := filepath.Join(synthDataset(t, 1, 10), "train")
+	dir := t.TempDir()
+	writeIDXSet(t, dir, 1, 10, true)
+	ds := filepath.Join(runKind(t, DatasetKind(), nodes.Build{}, func(p *DatasetParams) { p.Name, p.Dir, p.MirrorSafe = "idx", dir, true }, nil), "train")
 	src, err := format.LoadClassification(ds)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +59,9 @@ func TestSplit(t *testing.T) {
 				if !bytes.Equal(c.Image(j), src.Image(si)) || c.Labels[j] != src.Labels[si] {
 					t.Fatalf("part%d image %d differs from source image %d", i, j, si)
 				}
+			}
+			if len(c.Meta.MirrorSafe) != 10 || slices.Contains(c.Meta.MirrorSafe, false) {
+				t.Errorf("part%d mirror_safe %v, want the source's (all true)", i, c.Meta.MirrorSafe)
 			}
 			parts = append(parts, c.Meta.SourceIndices)
 		}
@@ -114,6 +119,9 @@ func TestLongtail(t *testing.T) {
 			g = format.Rare
 		} else if n <= 12 {
 			g = format.Common
+		}
+		if c.Meta.MirrorSafe == nil || c.Meta.MirrorSafe[cls] {
+			t.Errorf("class %q: mirror_safe %v, want the source's false", name, c.Meta.MirrorSafe)
 		}
 		if c.Meta.Groups[name] != g || c.Meta.Counts[name] != n {
 			t.Errorf("class %q: %d images, meta says %d in %q; want group %q", name, n, c.Meta.Counts[name], c.Meta.Groups[name], g)

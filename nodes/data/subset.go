@@ -3,7 +3,7 @@ package data
 import "dagrun/format"
 
 // subset returns the images of c at idx (in that order), with the same
-// classes and the indices recorded as source indices.
+// classes and mirror-safety and the indices recorded as source indices.
 func subset(c *format.Classification, idx []int) *format.Classification {
 	s := c.H * c.W
 	out := &format.Classification{N: len(idx), H: c.H, W: c.W, Images: make([]uint8, len(idx)*s), Labels: make([]int64, len(idx))}
@@ -11,7 +11,7 @@ func subset(c *format.Classification, idx []int) *format.Classification {
 		copy(out.Images[j*s:], c.Image(i))
 		out.Labels[j] = c.Labels[i]
 	}
-	out.Meta = format.ClassMeta{Classes: c.Meta.Classes, SourceIndices: append([]int(nil), idx...)}
+	out.Meta = format.ClassMeta{Classes: c.Meta.Classes, SourceIndices: append([]int(nil), idx...), MirrorSafe: c.Meta.MirrorSafe}
 	return out
 }
 

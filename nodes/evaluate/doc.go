@@ -15,7 +15,9 @@
 // instances.npy and semantic.npy: AP, AP50, AP75 and the LVIS groups APr,
 // APc, APf. Param protocol picks the detection limit: coco (the default;
 // 100 per image and category, pycocotools') or lvis (300 per image over
-// all categories, lvis-api's).
+// all categories, lvis-api's). The detection and scoring are
+// metrics.SegmentationEval, which the train kind's validation also uses,
+// so a validation AP is computed exactly as evaluate computes AP.
 //
 // detections.json (format.DetectionsFile) holds the scored instances in
 // the COCO results format, so that the official COCO and LVIS tools can

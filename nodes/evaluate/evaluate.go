@@ -1,14 +1,12 @@
 package evaluate
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"dagrun/format"
 	"dagrun/lib/artifact"
@@ -26,18 +24,11 @@ type Params struct {
 	Protocol  string `yaml:"protocol" json:"protocol" doc:"segmentation: the detection limit of mask AP: coco (at most 100 detections per image and category) or lvis (at most 300 per image over all categories, top scores first)"`
 }
 
-// Ways of turning a class map into instances (Params.Instances).
+// Ways of turning a class map into instances (Params.Instances); see
+// metrics.InstancesByClass and metrics.InstancesByForeground.
 const (
-	// InstancesByClass makes every 8-connected set of pixels of one
-	// category an instance, scored by the mean probability of that
-	// category over its pixels. An object whose pixels are split between
-	// categories becomes several fragments.
-	InstancesByClass = "class"
-	// InstancesByForeground makes every 8-connected set of non-background
-	// pixels an instance (lt-seg's instances never touch), labelled with
-	// the category of highest mean probability over its pixels (the lowest
-	// id among equals) and scored by that mean.
-	InstancesByForeground = "foreground"
+	InstancesByClass      = metrics.InstancesByClass
+	InstancesByForeground = metrics.InstancesByForeground
 )
 
 // DefaultParams are the defaults a spec's params override.
@@ -251,19 +242,6 @@ func argmax(probs []float32, off, c, stride int) int {
 	return best
 }
 
-// lvisLetter maps a group name of a dataset meta to metrics' LVIS letter.
-func lvisLetter(group string) (string, bool) {
-	switch group {
-	case format.Rare:
-		return metrics.Rare, true
-	case format.Common:
-		return metrics.Common, true
-	case format.Frequent:
-		return metrics.Frequent, true
-	}
-	return "", false
-}
-
 // EvaluateClassification scores a classifier on d: accuracy overall and, when
 // d's meta has groups, per group. report, if not nil, receives progress in
 // images.
@@ -316,105 +294,11 @@ func EvaluateClassification(ctx context.Context, model *nn.Model, d *format.Clas
 	return m, nil
 }
 
-// GroundTruth returns the instances of a segmentation set: each instance id
-// of instances.npy in an image is one instance, its category the semantic
-// label of its pixels (all equal, not background). They come by image, and
-// in an image by instance id: the order of the set's annotations.json, in
-// which the official tools match, so that equal IoUs pick the same ground
-// truth (metrics.MaskAP keeps its input order).
+// GroundTruth returns the instances of a segmentation set in the order
+// of its annotations.json (metrics.GroundTruth over instances.npy and
+// semantic.npy).
 func GroundTruth(d *format.Segmentation) ([]metrics.Instance, error) {
-	hw := d.H * d.W
-	var out []metrics.Instance
-	for i := 0; i < d.N; i++ {
-		ins := d.Instances[i*hw : (i+1)*hw]
-		sem := d.Semantic[i*hw : (i+1)*hw]
-		start := len(out)
-		var ids []int32
-		byID := map[int32]int{} // instance id → index in out
-		for p, id := range ins {
-			if id == 0 {
-				continue
-			}
-			if id < 0 {
-				return nil, fmt.Errorf("image %d pixel %d: negative instance id %d", i, p, id)
-			}
-			c := int(sem[p])
-			j, ok := byID[id]
-			if !ok {
-				if c == 0 {
-					return nil, fmt.Errorf("image %d: instance %d lies on background in semantic.npy", i, id)
-				}
-				j = len(out)
-				byID[id] = j
-				ids = append(ids, id)
-				out = append(out, metrics.Instance{Image: i, Category: c})
-			}
-			if out[j].Category != c {
-				return nil, fmt.Errorf("image %d: instance %d has pixels of categories %d and %d in semantic.npy", i, id, out[j].Category, c)
-			}
-			out[j].Pixels = append(out[j].Pixels, int32(p))
-		}
-		// Found in order of first pixel; put them in id order.
-		slices.Sort(ids)
-		sorted := make([]metrics.Instance, len(ids))
-		for k, id := range ids {
-			sorted[k] = out[byID[id]]
-		}
-		copy(out[start:], sorted)
-	}
-	return out, nil
-}
-
-// Detect turns one image's per-pixel probabilities (channels × pixels, the
-// fcn's K+1 outputs) into scored instances of the argmax class map, the way
-// mode (InstancesByClass or InstancesByForeground) says; components are
-// 8-connected and those under minPixels pixels are dropped. It also returns
-// the class map.
-func Detect(image int, probs []float32, h, w, minPixels int, mode string) ([]metrics.Instance, []int, error) {
-	hw := h * w
-	if hw == 0 || len(probs)%hw != 0 || len(probs) < 2*hw {
-		return nil, nil, fmt.Errorf("detect: %d probabilities do not form at least 2 channels of %dx%d", len(probs), h, w)
-	}
-	c := len(probs) / hw
-	classes := make([]int, hw)
-	for p := range classes {
-		classes[p] = argmax(probs, p, c, hw)
-	}
-	opt := metrics.ComponentOptions{Width: w, Height: h, Background: 0, Connectivity: metrics.Eight, MinPixels: minPixels}
-	switch mode {
-	case InstancesByClass:
-		dets, err := metrics.Components(image, classes, probs, opt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("detect: %w", err)
-		}
-		return dets, classes, nil
-	case InstancesByForeground:
-		fg := make([]int, hw)
-		for p, k := range classes {
-			if k != 0 {
-				fg[p] = 1
-			}
-		}
-		dets, err := metrics.Components(image, fg, nil, opt)
-		if err != nil {
-			return nil, nil, fmt.Errorf("detect: %w", err)
-		}
-		for i := range dets {
-			best, bestMean := 0, 0.0
-			for k := 1; k < c; k++ {
-				var sum float64
-				for _, p := range dets[i].Pixels {
-					sum += float64(probs[k*hw+int(p)])
-				}
-				if mean := sum / float64(len(dets[i].Pixels)); best == 0 || mean > bestMean {
-					best, bestMean = k, mean
-				}
-			}
-			dets[i].Category, dets[i].Score = best, bestMean
-		}
-		return dets, classes, nil
-	}
-	return nil, nil, fmt.Errorf("detect: unknown instances mode %q", mode)
+	return metrics.GroundTruth(d.Semantic, d.Instances, d.N, d.H, d.W)
 }
 
 // EvaluateSegmentation scores an fcn on d with COCO-style mask AP under
@@ -442,21 +326,19 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmen
 		}
 	}
 	hw := d.H * d.W
-	var dets []metrics.Instance
-	correct := 0
+	ev := &metrics.SegmentationEval{H: d.H, W: d.W, Categories: k, Groups: map[int]string{},
+		MinPixels: p.MinPixels, Mode: p.Instances, Protocol: metrics.Protocol(p.Protocol)}
+	for c, name := range d.Meta.Classes {
+		if g, ok := metrics.GroupLetter(d.Meta.Groups[name]); ok {
+			ev.Groups[c+1] = g
+		}
+	}
 	err = predict(ctx, model, d.Images, d.N, hw, p.BatchSize, report, func(lo, n int, probs []float32) error {
 		per := (k + 1) * hw
 		for i := 0; i < n; i++ {
 			img := lo + i
-			found, classes, err := Detect(img, probs[i*per:(i+1)*per], d.H, d.W, p.MinPixels, p.Instances)
-			if err != nil {
-				return fmt.Errorf("image %d: %w", img, err)
-			}
-			dets = append(dets, found...)
-			for px, c := range classes {
-				if c == int(d.Semantic[img*hw+px]) {
-					correct++
-				}
+			if err := ev.Add(img, probs[i*per:(i+1)*per], d.Semantic[img*hw:(img+1)*hw]); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -464,27 +346,14 @@ func EvaluateSegmentation(ctx context.Context, model *nn.Model, d *format.Segmen
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("segment: %w", err)
 	}
-	// By image (as found), then by descending score, ties in the order
-	// found: the order of the detections file, whose order the official
-	// tools break score ties by, so scoring the file gives these numbers.
-	slices.SortStableFunc(dets, func(a, b metrics.Instance) int {
-		return cmp.Or(cmp.Compare(a.Image, b.Image), cmp.Compare(b.Score, a.Score))
-	})
-	cats := make([]int, k)
-	groups := map[int]string{}
-	for c, name := range d.Meta.Classes {
-		cats[c] = c + 1
-		if g, ok := lvisLetter(d.Meta.Groups[name]); ok {
-			groups[c+1] = g
-		}
-	}
-	res, err := metrics.Protocol(p.Protocol).MaskAP(gt, dets, cats, groups)
+	sc, err := ev.Score(gt)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	res, dets := sc.Result, sc.Detections
 	m := &SegmentationMetrics{
 		Task: "segmentation", Protocol: p.Protocol, AP: res.AP, AP50: res.AP50, AP75: res.AP75, APr: res.APr, APc: res.APc, APf: res.APf,
-		PixelAccuracy: float64(correct) / float64(d.N*hw), Images: d.N, Instances: len(gt), Detections: len(dets),
+		PixelAccuracy: sc.PixelAccuracy, Images: d.N, Instances: len(gt), Detections: len(dets),
 	}
 	per := make([]CategoryAP, k)
 	for c, name := range d.Meta.Classes {

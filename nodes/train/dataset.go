@@ -27,6 +27,7 @@ func loadDataset(dir string) (*learn.Dataset, map[string]format.SizeStat, error)
 		if ds, err = learn.Classification(c.Images, c.Labels, c.N, c.H, c.W, c.Meta.Classes, c.Meta.Groups); err != nil {
 			return nil, nil, fmt.Errorf("load dataset %q: %w", dir, err)
 		}
+		ds.MirrorSafe = format.MirrorSafe(c.Meta.MirrorSafe, len(c.Meta.Classes))
 	case format.TypeSegmentation:
 		s, err := format.LoadSegmentation(dir)
 		if err != nil {
@@ -35,6 +36,7 @@ func loadDataset(dir string) (*learn.Dataset, map[string]format.SizeStat, error)
 		if ds, err = learn.Segmentation(s.Images, s.Semantic, s.N, s.H, s.W, s.Meta.Classes, s.Meta.Groups); err != nil {
 			return nil, nil, fmt.Errorf("load dataset %q: %w", dir, err)
 		}
+		ds.MirrorSafe = format.MirrorSafe(s.Meta.MirrorSafe, len(s.Meta.Classes))
 		sizes = s.Meta.SizeStats
 	default:
 		return nil, nil, fmt.Errorf("load dataset %q: meta.json task %q is neither %q nor %q", dir, task, format.TypeClassification, format.TypeSegmentation)

@@ -23,7 +23,7 @@ type PasteParams struct {
 	// instances of ~13 px: pasting 19 would bury it).
 	MaxPaste int     `yaml:"max_paste" json:"max_paste" doc:"instance paste: the number of instances pasted into each scene is uniform in [0, max_paste] (X-Paste's 19 is for LVIS-size images; small scenes want a few)"`
 	MinSide  int     `yaml:"min_side" json:"min_side" doc:"instance paste: smallest longer side, in pixels, a pasted instance is resized to (drawn sides below it are raised to it; at least 1)"`
-	Flip     float64 `yaml:"flip" json:"flip" doc:"instance paste: probability in [0, 1] of flipping each pasted instance horizontally"`
+	Flip     float64 `yaml:"flip" json:"flip" doc:"instance paste: probability in [0, 1] of flipping each pasted instance horizontally; only instances of mirror-safe categories (the train set's meta.json mirror_safe) are ever flipped"`
 }
 
 // DefaultPasteParams are X-Paste's settings: 0–19 instances per scene,
@@ -256,6 +256,7 @@ type paster struct {
 	h, w     int
 	draw     string
 	rng      *rand.Rand
+	safe     func(c int) bool  // mirror-safety of the train set's categories
 	side     []format.SizeStat // per category of the train set
 	fallback format.SizeStat   // for a category without real instances
 	// byCat[g][c] lists the items of category c in draw group g (one
@@ -275,7 +276,7 @@ func newPaster(p PasteParams, inst *Instances, ds *learn.Dataset, sizes map[stri
 	if len(inst.Items) == 0 {
 		return nil, nil
 	}
-	ps := &paster{p: p, inst: inst, h: ds.H, w: ds.W, draw: draw, rng: rand.New(rand.NewPCG(seed, 0x7061737465))} // "paste"
+	ps := &paster{p: p, inst: inst, h: ds.H, w: ds.W, draw: draw, rng: rand.New(rand.NewPCG(seed, 0x7061737465)), safe: ds.Safe} // "paste"
 	ps.side = make([]format.SizeStat, len(ds.Classes))
 	var sum, sum2, n float64
 	for c, name := range ds.Classes {
@@ -342,8 +343,9 @@ func (ps *paster) sizeOf(c int) int {
 // plan draws the placements of one scene from group g: the count uniform
 // in [0, max_paste]; per instance the category uniformly among the
 // group's categories, then an item uniformly, a side from the category's
-// size statistics, a flip, and a position uniform among those that keep
-// the resized box inside the scene.
+// size statistics, a flip (the coin is drawn for every instance, and a
+// category that is not mirror-safe ignores it), and a position uniform
+// among those that keep the resized box inside the scene.
 func (ps *paster) plan(g int) []Placement {
 	k := ps.rng.IntN(ps.p.MaxPaste + 1)
 	out := make([]Placement, k)
@@ -353,6 +355,7 @@ func (ps *paster) plan(g int) []Placement {
 		it := items[ps.rng.IntN(len(items))]
 		side := ps.sizeOf(c)
 		flip := ps.rng.Float64() < ps.p.Flip
+		flip = flip && ps.safe(c)
 		pw, ph := resizedDims(ps.inst.Items[it], side)
 		x, y := ps.rng.IntN(ps.w-pw+1), ps.rng.IntN(ps.h-ph+1)
 		out[j] = Placement{Item: it, Category: c, Side: side, Flip: flip, X: x, Y: y}
@@ -405,6 +408,7 @@ func (ps *paster) Propose(_ context.Context, _ Step, real learn.Batch) (Proposal
 			}
 		}
 		for _, q := range pl {
+			pr.Images = append(pr.Images, i)
 			pr.Sources = append(pr.Sources, ps.inst.Sources[ps.inst.Source[q.Item]])
 			pr.Categories = append(pr.Categories, ps.inst.Classes[q.Category])
 			pr.Items = append(pr.Items, q.Item)

@@ -151,11 +151,13 @@ func pasteFixture(t *testing.T) (*learn.Dataset, *Instances) {
 }
 
 // TestPasterDraws: over many scenes the drawn counts are uniform on
-// [0, max_paste], categories uniform, flips at the given rate, and sides
-// follow each category's size statistics (sample mean and std against
-// the stats' mean and std, within sampling error).
+// [0, max_paste], categories uniform, flips at the given rate for the
+// mirror-safe category and never for the other, and sides follow each
+// category's size statistics (sample mean and std against the stats' mean
+// and std, within sampling error).
 func TestPasterDraws(t *testing.T) {
 	ds, inst := pasteFixture(t)
+	ds.MirrorSafe = []bool{false, true} // "a" is not mirror-safe, "b" is
 	pp := PasteParams{MaxPaste: 5, MinSide: 1, Flip: 0.3}
 	ps, err := newPaster(pp, inst, ds, fixtureSizes, DrawMixed, 9)
 	if err != nil {
@@ -164,7 +166,7 @@ func TestPasterDraws(t *testing.T) {
 	const scenes = 4000
 	counts := make([]int, pp.MaxPaste+1)
 	sides := [2][]float64{}
-	flips, total := 0, 0
+	flips, total := [2]int{}, [2]int{}
 	for range scenes {
 		pl := ps.plan(0)
 		counts[len(pl)]++
@@ -178,9 +180,9 @@ func TestPasterDraws(t *testing.T) {
 			}
 			sides[q.Category] = append(sides[q.Category], float64(q.Side))
 			if q.Flip {
-				flips++
+				flips[q.Category]++
 			}
-			total++
+			total[q.Category]++
 		}
 	}
 	for k, n := range counts {
@@ -189,10 +191,13 @@ func TestPasterDraws(t *testing.T) {
 			t.Errorf("count %d drawn %d times, want about %d", k, n, scenes/6)
 		}
 	}
-	if f := float64(flips) / float64(total); math.Abs(f-0.3) > 0.02 {
-		t.Errorf("flip rate %.3f, want 0.3", f)
+	if flips[0] != 0 {
+		t.Errorf("%d of %d instances of the category that is not mirror-safe were flipped, want none", flips[0], total[0])
 	}
-	if d := len(sides[0]) - len(sides[1]); math.Abs(float64(d)) > 5*math.Sqrt(float64(total)) {
+	if f := float64(flips[1]) / float64(total[1]); math.Abs(f-0.3) > 0.03 {
+		t.Errorf("flip rate %.3f of the mirror-safe category, want 0.3", f)
+	}
+	if d := len(sides[0]) - len(sides[1]); math.Abs(float64(d)) > 5*math.Sqrt(float64(total[0]+total[1])) {
 		t.Errorf("categories drawn %d and %d times, want about equal", len(sides[0]), len(sides[1]))
 	}
 	for c, name := range ds.Classes {

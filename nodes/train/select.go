@@ -57,6 +57,10 @@ type SelectParams struct {
 	M         float64         `yaml:"m" json:"m" doc:"bsgal, cache momentum: m in [0, 1), the weight of the old cache"`
 	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient"`
 	Threshold ThresholdParams `yaml:"threshold" json:"threshold"`
+	// RealGrad and RealGradN: which real images the cached gradient
+	// follows (realgrad.go).
+	RealGrad  string `yaml:"real_grad" json:"real_grad" doc:"bsgal: the real images whose gradient updates the cache: matched (the reference's: for each image of the batch one real training image, as stored, showing a category drawn uniformly from those pasted into it, or from its own labels when nothing was pasted; classification: for each generated item one real training image of its label; the first real_grad_n of them, seeded) or batch (the iteration's real batch itself)"`
+	RealGradN int    `yaml:"real_grad_n" json:"real_grad_n" doc:"bsgal, real_grad matched: the number of matched real images whose gradient updates the cache (the reference's 4); at least 1"`
 	// Probe: the probe batch is drawn from its own seeded stream, apart
 	// from the training batch: measured on the training batch itself, the
 	// plain step would nearly always win, since it descends exactly that
@@ -70,6 +74,7 @@ type SelectParams struct {
 func DefaultSelectParams() SelectParams {
 	return SelectParams{
 		Mode: ModeNone, Draw: DrawPool, Rate: 0.5, Normalize: true, Cache: string(bsgal.Momentum), M: bsgal.ReferenceMomentum,
+		RealGrad: RealGradMatched, RealGradN: 4,
 		Threshold: ThresholdParams{Type: ThresholdDynamic, Tau: bsgal.ReferenceFixedTau, Rate: 0.5, R0: 0.5, R1: 0.5, Window: bsgal.DefaultWindow},
 	}
 }
@@ -100,6 +105,12 @@ func (s SelectParams) Validate() error {
 	}
 	if _, err := s.Threshold.build(1); err != nil {
 		add("threshold: %v", err)
+	}
+	if s.RealGrad != RealGradMatched && s.RealGrad != RealGradBatch {
+		add("real_grad %q: want matched or batch", s.RealGrad)
+	}
+	if s.RealGradN < 1 {
+		add("real_grad_n %d must be at least 1", s.RealGradN)
 	}
 	return errors.Join(errs...)
 }
@@ -142,6 +153,11 @@ type Proposal struct {
 	// (in the order of Sources), so that the gallery output can draw the
 	// items a proposer that implements itemDrawer proposed.
 	Items []int
+	// Images, when not nil, holds for each generated item (in the order of
+	// Sources) the position in the real batch of the scene it was pasted
+	// into (segmentation); the matched real gradient (select.real_grad)
+	// reads it.
+	Images []int
 }
 
 // Proposer is the seam through which generated data enters the loop: each
@@ -255,6 +271,7 @@ type selection struct {
 	ranges   [][2]int // subset ranges in the flat gradient; nil: all
 	probe    learn.Sampler
 	probeDS  *learn.Dataset
+	match    *matcher  // bsgal with real_grad matched; nil: the real batch
 	buf      []float32 // subset gather buffers
 	bufG     []float32
 }
@@ -272,6 +289,9 @@ func newSelection(p SelectParams, proposer Proposer, model *nn.Model, ds *learn.
 		}
 		if s.ranges, err = subsetRanges(model, p.Subset); err != nil {
 			return nil, err
+		}
+		if p.RealGrad == RealGradMatched {
+			s.match = newMatcher(ds, p.RealGradN, seed)
 		}
 	}
 	if p.Mode == ModeLookahead {
@@ -346,9 +366,16 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 		res.dec = bsgal.Decision{Score: u, Tau: s.p.Rate, Accepted: u < s.p.Rate}
 		return s.train(m, real, prop, res, nil, 0, nil, 0)
 	case ModeBSGAL:
+		// The cache follows the real batch, or with real_grad matched the
+		// matched real images (then the real batch's own gradient, which
+		// the update needs, is computed by train).
+		ref, matched := real, false
+		if s.match != nil {
+			ref, matched = s.match.batch(real, prop)
+		}
 		// One pass over both batches gives both gradients (nn.SplitGrad),
 		// bit for bit as two passes would.
-		lr, gr, lg, gg, err := m.SplitGrad(real.X, real.Y, real.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+		lr, gr, lg, gg, err := m.SplitGrad(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
 		if err != nil {
 			return res, fmt.Errorf("real and generated gradients: %w", err)
 		}
@@ -359,6 +386,9 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			return res, err
 		}
 		res.dec = bsgal.Decide(s.th, st.It, score)
+		if matched {
+			gr, lr = nil, 0
+		}
 		return s.train(m, real, prop, res, gr, lr, gg, lg)
 	case ModeLookahead:
 		return s.lookahead(st, real, prop, res)

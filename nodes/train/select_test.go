@@ -190,6 +190,10 @@ func quantile(xs []float64, q float64) float64 {
 // replay re-runs the train loop by hand for mode bsgal or lookahead, from
 // the formulas of docs/architecture.md, The method, training on a direct
 // pass over the union when accepting, and returns the decisions it makes.
+// With real_grad matched the cache follows, per generated item in order,
+// one real training image of its label (a category drawn from the item's
+// one, then an image, from the "realgrad" stream), the first real_grad_n
+// of them.
 func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionRow {
 	t.Helper()
 	ds, _, err := loadDataset(trainDir)
@@ -211,6 +215,7 @@ func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionR
 	}
 	ps := newPoolSampler(pool, all, p.Select.Draw, p.Seed)
 	probe := learn.UniformSampler(ds.N, rand.New(rand.NewPCG(p.Seed, 0x70726f6265)))
+	match := rand.New(rand.NewPCG(p.Seed, 0x7265616c67726164))
 	opt := &nn.SGD{Momentum: p.Momentum, WeightDecay: p.WeightDecay}
 	sp := p.Select
 	var cache []float64
@@ -226,18 +231,31 @@ func replay(t *testing.T, p Params, trainDir string, pools []string) []decisionR
 		var d decisionRow
 		switch sp.Mode {
 		case ModeBSGAL:
+			gc := gr
+			if sp.RealGrad == RealGradMatched {
+				var idx []int
+				for _, c := range gen.Y {
+					if len(idx) == sp.RealGradN || len(ds.ByClass[c]) == 0 {
+						continue
+					}
+					_ = match.IntN(1) // the category, drawn among the item's one
+					idx = append(idx, ds.ByClass[c][match.IntN(len(ds.ByClass[c]))])
+				}
+				mb := ds.Batch(idx)
+				_, gc, _ = model.FlatGrad(mb.X, mb.Y, nil, nil)
+			}
 			switch {
 			case cache == nil:
-				cache = make([]float64, len(gr))
-				for i, v := range gr {
+				cache = make([]float64, len(gc))
+				for i, v := range gc {
 					cache[i] = float64(v)
 				}
 			case sp.Cache == "momentum":
-				for i, v := range gr {
+				for i, v := range gc {
 					cache[i] = sp.M*cache[i] + (1-sp.M)*float64(v)
 				}
 			default: // average over it+1 gradients
-				for i, v := range gr {
+				for i, v := range gc {
 					cache[i] = (float64(it)*cache[i] + float64(v)) / float64(it+1)
 				}
 			}
@@ -311,6 +329,8 @@ func TestWiringAgainstReplay(t *testing.T) {
 		edit func(*SelectParams)
 	}{
 		{"cosine-momentum-dynamic", func(s *SelectParams) { s.Threshold.Rate = 0.4; s.Threshold.Window = 5 }},
+		{"real-grad-batch", func(s *SelectParams) { s.RealGrad = RealGradBatch; s.Threshold.Rate = 0.4; s.Threshold.Window = 5 }},
+		{"real-grad-matched-2", func(s *SelectParams) { s.RealGradN = 2 }},
 		{"dot-average-fixed", func(s *SelectParams) {
 			s.Normalize, s.Cache, s.Threshold = false, "average", ThresholdParams{Type: ThresholdFixed, Tau: 0.01}
 		}},

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"dagrun/format"
 	"dagrun/lib/learn"
@@ -30,8 +28,18 @@ type Params struct {
 	Iterations  int     `yaml:"iterations" json:"iterations" doc:"optimizer steps, one real batch each"`
 	BatchSize   int     `yaml:"batch_size" json:"batch_size" doc:"real images per iteration (also the batch size of val evaluation)"`
 	Sampling    string  `yaml:"sampling" json:"sampling" doc:"how real batches are drawn: uniform (seeded shuffled epochs) or balanced (a uniformly random category, then one of its images, with replacement)"`
-	EvalEvery   int     `yaml:"eval_every" json:"eval_every" doc:"evaluate on the val input every so many iterations, into val.csv (0: only after the last)"`
-	Seed        uint64  `yaml:"seed" json:"seed" doc:"seeds weight init, real batches and every draw of select and paste (each from its own stream)"`
+	EvalEvery   int     `yaml:"eval_every" json:"eval_every" doc:"evaluate on the val input every so many iterations, into val.csv (0: only after the last; the last is always evaluated)"`
+	// Evals: a fixed number of points whatever the budget, so that one
+	// spec can sweep iterations and keep curves of equal resolution.
+	Evals int `yaml:"evals" json:"evals" doc:"also evaluate on the val input at this many evenly spaced iterations, the k-th at ⌈k·iterations/evals⌉ (the last is the last iteration), whatever the budget; 0: eval_every alone"`
+	// Keep: nothing is ever chosen on a test set; the val input is the
+	// only data a checkpoint is chosen on.
+	Keep string `yaml:"keep" json:"keep" doc:"which weights are the model output: last (after the last iteration) or best (of the val evaluations, the one with the highest val AP for segmentation or val accuracy for classification; ties keep the earlier; needs the val input)"`
+	// Val configures how a segmentation val set's AP is computed.
+	Val ValParams `yaml:"val" json:"val"`
+	// Augment transforms the real training images (augment.go).
+	Augment AugmentParams `yaml:"augment" json:"augment"`
+	Seed    uint64        `yaml:"seed" json:"seed" doc:"seeds weight init, real batches, augmentation and every draw of select, matched real images and paste (each from its own stream)"`
 	// Select says how generated data from the pool input enters the loop.
 	Select       SelectParams `yaml:"select" json:"select"`
 	PoolFraction float64      `yaml:"pool_fraction" json:"pool_fraction" doc:"share of the pool used, in (0, 1]: per pool dir and category the first ⌈fraction·n⌉ of its n items in file order, so smaller fractions use a subset of larger ones"`
@@ -44,8 +52,8 @@ type Params struct {
 func DefaultParams() Params {
 	return Params{
 		Arch: "auto", Optimizer: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 5e-4,
-		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform", Select: DefaultSelectParams(),
-		PoolFraction: 1, Paste: DefaultPasteParams(),
+		Warmup: 20, Iterations: 200, BatchSize: 32, Sampling: "uniform", Keep: KeepLast, Val: DefaultValParams(),
+		Select: DefaultSelectParams(), PoolFraction: 1, Paste: DefaultPasteParams(),
 	}
 }
 
@@ -76,8 +84,8 @@ func (p Params) Validate() error {
 	if p.Iterations < 1 || p.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("iterations %d and batch_size %d must be positive", p.Iterations, p.BatchSize))
 	}
-	if p.Warmup < 0 || p.EvalEvery < 0 {
-		errs = append(errs, fmt.Errorf("warmup %d and eval_every %d must not be negative", p.Warmup, p.EvalEvery))
+	if p.Warmup < 0 || p.EvalEvery < 0 || p.Evals < 0 {
+		errs = append(errs, fmt.Errorf("warmup %d, eval_every %d and evals %d must not be negative", p.Warmup, p.EvalEvery, p.Evals))
 	}
 	if err := p.Select.Validate(); err != nil {
 		errs = append(errs, err)
@@ -88,6 +96,15 @@ func (p Params) Validate() error {
 	if err := p.Paste.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if p.Keep != KeepLast && p.Keep != KeepBest {
+		errs = append(errs, fmt.Errorf("keep %q: want last or best", p.Keep))
+	}
+	if err := p.Val.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := p.Augment.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -95,16 +112,16 @@ func (p Params) Validate() error {
 func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "train",
-		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead",
-		Version: 4,
+		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU; real images optionally augmented), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead; validated on val (mask AP or accuracy), keeping the last or the best checkpoint",
+		Version: 5,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
-			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and at the end", Optional: true, Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
+			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and after the last (loss, accuracy and, for segmentation, mask AP as evaluate computes it), into val.csv; keep best chooses the model on it", Optional: true, Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
 			{Name: "pool", Doc: "generated data: pools or classification dataset dirs (classification), or INSTANCES dirs of select nodes (segmentation: pasted into the real scenes); each keeps its meta.json \"source\"", Optional: true, Many: true},
 			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
 		Produces: format.TypeModel,
-		Outputs:  []string{format.ModelDir, "loss.csv", "val.csv", format.DecisionsFile, "metrics.json", format.GalleryDir},
+		Outputs:  []string{format.ModelDir, format.LossFile, format.ValFile, format.DecisionsFile, "metrics.json", format.GalleryDir},
 		CPU:      2,
 	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
 		return &Node{Params: p}, nil
@@ -143,10 +160,22 @@ type Metrics struct {
 	// iterations (at least one); LastTrainLoss the loss of the last batch.
 	FinalTrainLoss float64 `json:"final_train_loss"`
 	LastTrainLoss  float64 `json:"last_train_loss"`
-	// Val* are set when a val input is given: mean loss and accuracy (of
-	// images, or of pixels for segmentation) of the final model.
-	ValLoss     *float64 `json:"val_loss,omitempty"`
-	ValAccuracy *float64 `json:"val_accuracy,omitempty"`
+	// Keep is the keep param. With a val input, KeptIteration is the
+	// iteration after which the output model's weights were taken (the
+	// last, or the best val evaluation), and the Val* fields are that
+	// model's val metrics, the row of val.csv at KeptIteration: mean loss
+	// and accuracy (of images, or of pixels for segmentation) and, for
+	// segmentation, mask AP.
+	Keep          string   `json:"keep"`
+	KeptIteration *int     `json:"kept_iteration,omitempty"`
+	ValLoss       *float64 `json:"val_loss,omitempty"`
+	ValAccuracy   *float64 `json:"val_accuracy,omitempty"`
+	ValAP         *float64 `json:"val_AP,omitempty"`
+	ValAP50       *float64 `json:"val_AP50,omitempty"`
+	ValAP75       *float64 `json:"val_AP75,omitempty"`
+	ValAPr        *float64 `json:"val_APr,omitempty"`
+	ValAPc        *float64 `json:"val_APc,omitempty"`
+	ValAPf        *float64 `json:"val_APf,omitempty"`
 	// Select is the selection mode. Proposed counts the iterations that
 	// were offered a generated part, Accepted those that trained on it;
 	// AcceptRate is their ratio (absent when nothing was proposed).
@@ -177,15 +206,17 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	var val *learn.Dataset
+	var val *validator
 	if dir := env.Input("val"); dir != "" {
-		if val, _, err = loadDataset(dir); err != nil {
+		if val, err = newValidator(dir, p.Val, ds); err != nil {
 			return fmt.Errorf("train: val: %w", err)
 		}
-		if val.Segmentation != ds.Segmentation || val.H != ds.H || val.W != ds.W || len(val.Classes) != len(ds.Classes) {
-			return fmt.Errorf("train: val set (%dx%d, %d classes) does not match the train set (%dx%d, %d classes)",
-				val.H, val.W, len(val.Classes), ds.H, ds.W, len(ds.Classes))
-		}
+	} else if p.Keep == KeepBest {
+		return errors.New("train: keep best needs a val input (a checkpoint is never chosen on the train or test set)")
+	}
+	aug, err := newAugmenter(p.Augment, ds, p.Seed)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
 	arch := p.Arch
 	if arch == "auto" {
@@ -235,17 +266,19 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		gal.dropped(pre)
 	}
 
-	var lossCSV, valCSV bytes.Buffer
-	lossCSV.WriteString("iteration,loss\n")
-	valCSV.WriteString("iteration,val_loss,val_accuracy\n")
-	losses := make([]float64, 0, p.Iterations)
-	var vl, va float64
+	lossRows := make([]format.LossRow, 0, p.Iterations)
+	var valRows []format.ValRow
+	kept := -1         // index in valRows of the kept evaluation
+	var best []float64 // the kept weights (keep best)
 	for it := 0; it < p.Iterations; it++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		lr := nn.CosineLR(p.LR, p.Warmup, p.Iterations, it)
 		batch := ds.Batch(sampler.Next(p.BatchSize))
+		// Augmented before anything is proposed: the paster copies, and a
+		// rejected iteration trains on, the augmented scenes.
+		aug.apply(&batch)
 		res, err := sel.step(ctx, Step{It: it, Iterations: p.Iterations, LR: lr, Model: model, Env: env}, batch)
 		if err != nil {
 			return fmt.Errorf("train: iteration %d: %w", it+1, err)
@@ -259,24 +292,42 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		}
 		dlog.add(it+1, res)
 		gal.add(it+1, res)
-		losses = append(losses, loss)
-		fmt.Fprintf(&lossCSV, "%d,%s\n", it+1, ftoa(loss))
-		last := it == p.Iterations-1
-		if val != nil && (last || p.EvalEvery > 0 && (it+1)%p.EvalEvery == 0) {
-			if vl, va, err = Evaluate(ctx, model, val, p.BatchSize); err != nil {
+		lossRows = append(lossRows, format.LossRow{Iteration: it + 1, Loss: loss})
+		if val != nil && p.evalAfter(it+1) {
+			row, err := val.eval(ctx, model, p.BatchSize, it+1)
+			if err != nil {
 				return fmt.Errorf("train: iteration %d: val: %w", it+1, err)
 			}
-			fmt.Fprintf(&valCSV, "%d,%s,%s\n", it+1, ftoa(vl), ftoa(va))
+			valRows = append(valRows, row)
+			switch {
+			case p.Keep == KeepLast:
+				kept = len(valRows) - 1
+			case kept < 0 || val.metric(row) > val.metric(valRows[kept]):
+				kept, best = len(valRows)-1, model.FlatParams64()
+			}
 		}
 		env.Report(it+1, p.Iterations)
 	}
 
+	losses := make([]float64, len(lossRows))
+	for i, r := range lossRows {
+		losses[i] = r.Loss
+	}
 	tail := max(1, len(losses)/10)
 	m := Metrics{Arch: arch, Task: taskName(ds), Iterations: p.Iterations, Params: model.NumParams(),
-		FinalTrainLoss: mean(losses[len(losses)-tail:]), LastTrainLoss: losses[len(losses)-1], Select: p.Select.Mode}
+		FinalTrainLoss: mean(losses[len(losses)-tail:]), LastTrainLoss: losses[len(losses)-1], Select: p.Select.Mode, Keep: p.Keep}
 	dlog.fill(&m)
 	if val != nil {
-		m.ValLoss, m.ValAccuracy = &vl, &va
+		r := valRows[kept]
+		m.KeptIteration, m.ValLoss, m.ValAccuracy = &r.Iteration, &r.Loss, &r.Accuracy
+		if ds.Segmentation {
+			m.ValAP, m.ValAP50, m.ValAP75, m.ValAPr, m.ValAPc, m.ValAPf = &r.AP, &r.AP50, &r.AP75, &r.APr, &r.APc, &r.APf
+		}
+		if best != nil {
+			if err := model.SetFlatParams64(best); err != nil {
+				return fmt.Errorf("train: restore the best checkpoint: %w", err)
+			}
+		}
 	}
 	if err := model.Save(filepath.Join(env.OutDir, format.ModelDir)); err != nil {
 		return fmt.Errorf("train: %w", err)
@@ -288,9 +339,15 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	files := map[string][]byte{"loss.csv": lossCSV.Bytes(), format.DecisionsFile: dec}
+	lossCSV, err := format.FormatLoss(lossRows)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	files := map[string][]byte{format.LossFile: lossCSV, format.DecisionsFile: dec}
 	if val != nil {
-		files["val.csv"] = valCSV.Bytes()
+		if files[format.ValFile], err = format.FormatVal(valRows, ds.Segmentation); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	}
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -308,39 +365,17 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 // Evaluate returns the mean loss and the accuracy (of images, or of pixels
 // for segmentation) of model on every image of d, in batches of bs.
 func Evaluate(ctx context.Context, model *nn.Model, d *learn.Dataset, bs int) (loss, acc float64, err error) {
-	var correct, total int
-	var lossSum float64
-	c := model.Config().Outputs()
-	for lo := 0; lo < d.N; lo += bs {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		idx := make([]int, 0, bs)
-		for i := lo; i < min(d.N, lo+bs); i++ {
-			idx = append(idx, i)
-		}
-		b := d.Batch(idx)
-		l, probs, err := model.Evaluate(b.X, b.Y, nil)
-		if err != nil {
-			return 0, 0, err
-		}
-		lossSum += l * float64(len(b.Y))
-		s := len(b.Y) / len(idx)
-		for j, y := range b.Y {
-			i, px := j/s, j%s
-			best := 0
-			for k := 1; k < c; k++ {
-				if probs[(i*c+k)*s+px] > probs[(i*c+best)*s+px] {
-					best = k
-				}
-			}
-			if best == y {
-				correct++
-			}
-			total++
-		}
-	}
-	return lossSum / float64(total), float64(correct) / float64(total), nil
+	r, err := (&validator{ds: d}).eval(ctx, model, bs, 0)
+	return r.Loss, r.Accuracy, err
+}
+
+// evalAfter reports whether the val input is evaluated after iteration it
+// (1-based): the last, every eval_every-th, and where ⌊it·evals/T⌋ steps
+// up, which is at ⌈k·T/evals⌉ for k = 1..evals.
+func (p Params) evalAfter(it int) bool {
+	T := p.Iterations
+	return it == T || p.EvalEvery > 0 && it%p.EvalEvery == 0 ||
+		p.Evals > 0 && it*p.Evals/T != (it-1)*p.Evals/T
 }
 
 func taskName(d *learn.Dataset) string {
@@ -357,6 +392,3 @@ func mean(xs []float64) float64 {
 	}
 	return s / float64(len(xs))
 }
-
-// ftoa formats a float the shortest way that reads back exactly.
-func ftoa(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }

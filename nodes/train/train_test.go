@@ -218,16 +218,18 @@ func outputs(t *testing.T, dir string) map[string][]byte {
 	return out
 }
 
-// TestDeterministic: the same params and data give byte-identical outputs;
-// another seed does not.
+// TestDeterministic: the same params and data give byte-identical outputs
+// (with augmentation, validation and keep best on); another seed does not.
 func TestDeterministic(t *testing.T) {
 	seg := writeSegmentation(t, 12, 2)
+	val := writeSegmentation(t, 9, 3)
 	p := DefaultParams()
 	p.Iterations, p.BatchSize, p.Sampling, p.Seed = 6, 4, "balanced", 5
+	p.Augment, p.Keep, p.EvalEvery = AugmentParams{Scale: []float64{0.5, 1.5}, Flip: true}, KeepBest, 2
 	var outs []map[string][]byte
 	for _, seed := range []uint64{5, 5, 6} {
 		p.Seed = seed
-		env, _ := newEnv(t, seg, "")
+		env, _ := newEnv(t, seg, val)
 		if err := run(t, p, env, nil); err != nil {
 			t.Fatal(err)
 		}
