@@ -1,47 +1,117 @@
 #!/usr/bin/env bash
-# Times one training step (forward + backward + SGD-momentum update) at batch
-# 32 for the cnn (28x28, 10 classes) and the fcn (32x32 and 64x64, 20
-# categories + background) of lib/nn, against the same networks in PyTorch
-# on the CPU with the same number of threads, and prints the ratio.
+# Wall time of one training step (forward + backward + SGD-momentum update)
+# at batch 32, dagrun (lib/nn) against the same networks in PyTorch on the
+# CPU: the 784-128-10 mlp, the cnn (28x28, 10 classes) and the fcn (32x32
+# and 64x64, 20 categories + background).
 #
-#   bench/nn/run.sh                 # 2 threads (the experiments' budget)
-#   THREADS=1 STEPS=20 bench/nn/run.sh
+#   bench/nn/run.sh                       # 1 and 2 threads, 5 rounds, 20 steps
+#   THREADS="2" ROUNDS=3 STEPS=10 bench/nn/run.sh
 #
-# Go: go test's -cpu sets GOMAXPROCS, which bounds gonum's parallel GEMM.
-# PyTorch: torch.set_num_threads. Needs /usr/bin/python3 with python3-torch
-# (apt-get install -y python3-torch); without it only the Go side runs.
+# Fair by construction: both sides get the same threads (Go: -cpu, i.e.
+# GOMAXPROCS; PyTorch: torch.set_num_threads and OMP_NUM_THREADS), each
+# network runs in its own process per side, and the sides alternate within
+# every round (the order flips each round) so background load falls on both.
+# Each side's number is the median over rounds of its median step. PyTorch
+# runs with tcmalloc preloaded, as CPU tuning guides advise, when Debian's
+# libtcmalloc-minimal4 is installed.
+#
+# The load average is printed before every round; if the 1-minute load
+# exceeds the cores at any point, the script prints the table for
+# information but refuses to call it a result and exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-THREADS=${THREADS:-2}
-STEPS=${STEPS:-10}
-PIN=()
-if command -v taskset >/dev/null && [ "${PIN_CPUS:-}" != "" ]; then
-	PIN=(taskset -c "$PIN_CPUS")
-fi
+THREADS=${THREADS:-1 2}
+ROUNDS=${ROUNDS:-5}
+STEPS=${STEPS:-20}
+NETS=${NETS:-mlp cnn fcn32 fcn64}
+PY=/usr/bin/python3
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+cores=$(nproc)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+overloaded=0
 
-echo "== Go (gorgonia graph, lib/nn ops), GOMAXPROCS=$THREADS"
-"${PIN[@]}" go test ./lib/nn -run '^$' -bench 'BenchmarkTrainStep' -benchtime "${STEPS}x" -cpu "$THREADS" | tee "$out/go.txt"
-echo "Go BLAS: convolutions use lib/nn/sgemm.c through cgo (register-blocked, AVX2 when"
-echo "  available, no FMA; gonum's pure-Go Sgemm when built with CGO_ENABLED=0); the linear"
-echo "  layers use gorgonia's matmul, i.e. gonum's pure-Go BLAS."
-awk '
-	/^BenchmarkTrainStepCNN-/            { print "cnn-28x28", $3/1e9, $5/1e9 }
-	/^BenchmarkTrainStepFCN\/32x32-/     { print "fcn-32x32", $3/1e9, $5/1e9 }
-	/^BenchmarkTrainStepFCN\/64x64-/     { print "fcn-64x64", $3/1e9, $5/1e9 }
-' "$out/go.txt" > "$out/go.tsv"
+load() { cut -d' ' -f1 /proc/loadavg; }
+check_load() {
+	local l
+	l=$(load)
+	echo "   $(uptime)" >&2
+	if awk -v l="$l" -v c="$cores" 'BEGIN { exit !(l > c) }'; then
+		echo "   load $l > $cores cores" >&2
+		overloaded=1
+	fi
+}
 
-if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-	echo "PyTorch not installed (apt-get install -y python3-torch); Go side only:"
-	cat "$out/go.tsv"
-	exit 0
+if ! $PY -c 'import torch' 2>/dev/null; then
+	echo "run.sh: PyTorch not installed (apt-get install -y python3-torch)" >&2
+	exit 1
 fi
-echo "== PyTorch, torch.set_num_threads($THREADS)"
-"${PIN[@]}" /usr/bin/python3 bench/nn/torch_step.py --threads "$THREADS" --steps "$STEPS" | tee "$out/torch.txt"
+pre=()
+if [ -e "$TCMALLOC" ]; then
+	pre=(env "LD_PRELOAD=$TCMALLOC")
+else
+	echo "run.sh: $TCMALLOC missing (apt-get install -y libtcmalloc-minimal4); PyTorch uses glibc malloc" >&2
+fi
 
-echo "== seconds per step at batch 32 ($THREADS threads): wall (median for torch) and CPU"
-echo "   (process CPU time, all threads; it does not grow when other jobs share the cores)"
-printf '%-10s %9s %9s %8s %9s %9s %8s\n' network go-wall torch-wall ratio go-cpu torch-cpu ratio
-join <(sort "$out/go.tsv") <(grep -E '^(cnn|fcn)-' "$out/torch.txt" | sort) |
-	awk '{ printf "%-10s %9.4f %9.4f %8.2f %9.4f %9.4f %8.2f\n", $1, $2, $4, $2/$4, $3, $5, $3/$5 }'
+# One compiled test binary, so rounds do not time the Go build.
+go test -c -o "$out/nn.test" ./lib/nn
+
+go_side() { # threads net -> "median_s peak_heap_MiB allocs_per_step B_per_step"
+	"$out/nn.test" -test.run '^$' -test.bench "^BenchmarkTrainStep\$/^$2\$" \
+		-test.benchtime "${STEPS}x" -test.benchmem -test.cpu "$1" |
+		awk '/^BenchmarkTrainStep\// {
+			for (i = 1; i <= NF; i++) {
+				if ($(i+1) == "median-ns/step") m = $i / 1e9
+				if ($(i+1) == "peak-heap-MiB") h = $i
+				if ($(i+1) == "allocs/op") a = $i
+				if ($(i+1) == "B/op") b = $i
+			}
+			print m, h, a, b }'
+}
+torch_side() { # threads net -> "median_s peak_rss_MiB"
+	"${pre[@]}" OMP_NUM_THREADS="$1" MKL_NUM_THREADS="$1" \
+		$PY bench/nn/torch_step.py --threads "$1" --steps "$STEPS" --net "$2" |
+		awk -v n="$2" '$1 == n { print $2, $3 }'
+}
+
+for t in $THREADS; do
+	for r in $(seq 1 "$ROUNDS"); do
+		echo "== threads $t, round $r/$ROUNDS" >&2
+		check_load
+		for n in $NETS; do
+			if [ $((r % 2)) -eq 1 ]; then
+				echo "$t $n $(go_side "$t" "$n")" >>"$out/go.txt"
+				echo "$t $n $(torch_side "$t" "$n")" >>"$out/torch.txt"
+			else
+				echo "$t $n $(torch_side "$t" "$n")" >>"$out/torch.txt"
+				echo "$t $n $(go_side "$t" "$n")" >>"$out/go.txt"
+			fi
+		done
+	done
+done
+check_load
+"$PY" -c 'import torch; print("PyTorch", torch.__version__)'
+
+echo
+echo "seconds per step at batch 32 (median over $ROUNDS rounds of each side's median of $STEPS steps)"
+printf '%-7s %7s %10s %10s %8s %11s %10s %12s\n' threads network dagrun pytorch ratio allocs/step go-heapMiB torch-rssMiB
+$PY - "$out/go.txt" "$out/torch.txt" "$THREADS" "$NETS" <<'PYEOF'
+import statistics, sys
+def read(p):
+    d = {}
+    for line in open(p):
+        f = line.split()
+        d.setdefault((f[0], f[1]), []).append([float(x) for x in f[2:]])
+    return d
+g, t = read(sys.argv[1]), read(sys.argv[2])
+for th in sys.argv[3].split():
+    for n in sys.argv[4].split():
+        gs, ts = g[(th, n)], t[(th, n)]
+        gm = statistics.median(r[0] for r in gs)
+        tm = statistics.median(r[0] for r in ts)
+        print(f"{th:<7} {n:>7} {gm:10.5f} {tm:10.5f} {gm/tm:8.2f} {max(r[2] for r in gs):11.0f} {max(r[1] for r in gs):10.1f} {max(r[1] for r in ts):12.1f}")
+PYEOF
+if [ "$overloaded" = 1 ]; then
+	echo "run.sh: NOT A RESULT: the load average exceeded $cores cores during the run; rerun when the machine is idle" >&2
+	exit 2
+fi
