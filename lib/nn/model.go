@@ -468,6 +468,10 @@ func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) er
 	if total == 0 {
 		return nil
 	}
+	// t.Data() boxes the slice in an interface (an allocation per call), so
+	// it is taken once, not once per label.
+	d32, _ := t.Data().([]float32)
+	d64, _ := t.Data().([]float64)
 	for j, lab := range y {
 		wj := 1.0
 		if w != nil {
@@ -475,11 +479,10 @@ func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) er
 		}
 		i, px := first+j/s, j%s
 		at := (i*c+lab)*s + px
-		switch d := t.Data().(type) {
-		case []float32:
-			d[at] = float32(wj / total)
-		case []float64:
-			d[at] = wj / total
+		if d32 != nil {
+			d32[at] = float32(wj / total)
+		} else if d64 != nil {
+			d64[at] = wj / total
 		}
 	}
 	return nil

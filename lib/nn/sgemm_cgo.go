@@ -7,6 +7,12 @@ package nn
 // void dagrun_sgemm_base(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc, float *pb);
 import "C"
 
+import "sync"
+
+// panels recycles the packed-B scratch of sgemm: it was allocated per call,
+// i.e. per image and layer, megabytes of garbage per training step.
+var panels = sync.Pool{New: func() any { return new([]float32) }}
+
 // sgemmBackend names the float32 matrix product in use (for benchmarks).
 const sgemmBackend = "cgo register-blocked kernel (sgemm.c; AVX2 when the CPU has it, same bits either way)"
 
@@ -30,7 +36,12 @@ func sgemmWith(base bool, m, n, k int, a []float32, lda int, b []float32, ldb in
 	}
 	// Bounds, so a wrong call panics in Go instead of corrupting memory in C.
 	_, _, _ = a[(m-1)*lda+k-1], b[(k-1)*ldb+n-1], c[(m-1)*ldc+n-1]
-	pb := make([]float32, k*16)
+	pp := panels.Get().(*[]float32)
+	defer panels.Put(pp)
+	if cap(*pp) < k*16 {
+		*pp = make([]float32, k*16)
+	}
+	pb := (*pp)[:k*16]
 	ca, cb, cc, cp := (*C.float)(&a[0]), (*C.float)(&b[0]), (*C.float)(&c[0]), (*C.float)(&pb[0])
 	if base {
 		C.dagrun_sgemm_base(C.int(m), C.int(n), C.int(k), ca, C.int(lda), cb, C.int(ldb), C.float(beta), cc, C.int(ldc), cp)
