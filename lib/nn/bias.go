@@ -14,13 +14,14 @@ type biasOp struct {
 	opBase
 	relu  bool
 	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
 func newBias(relu bool, sp *splitState) biasOp {
 	if relu {
-		return biasOp{opBase{"BiasReLU", 2}, true, sp}
+		return biasOp{opBase{"BiasReLU", 2}, true, sp, &sideBuf{}}
 	}
-	return biasOp{opBase{"Bias", 2}, false, sp}
+	return biasOp{opBase{"Bias", 2}, false, sp, &sideBuf{}}
 }
 
 func (o biasOp) Type() hm.Type {
@@ -46,7 +47,7 @@ func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(newLike(x), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), x.Shape()...), vs...)
 }
 func (o biasOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	var x, b *tensor.Dense

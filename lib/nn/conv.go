@@ -23,10 +23,11 @@ type convOp struct {
 	opBase
 	k, pad, dil int
 	split       *splitState
+	out         *sideBuf // the output, reused across steps
 }
 
 func newConv(k, pad, dil int, sp *splitState) convOp {
-	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp}
+	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp, &sideBuf{}}
 }
 
 func (o convOp) Type() hm.Type {
@@ -54,11 +55,11 @@ func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o convOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone()}, in[1], grad)
+	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone(), &sideBuf{}}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}}, in[0], grad)
+	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
 	return G.Nodes{dx, dw}, err
 }
 
@@ -71,7 +72,7 @@ func (o convOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...)), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), s...), vs...)
 }
 
 func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -245,6 +246,7 @@ type convGradFilterOp struct {
 	opBase
 	conv convOp
 	side *sideBuf
+	out  *sideBuf // the output, reused across steps
 }
 
 func (o convGradFilterOp) sideBuffer() *sideBuf { return o.side }
@@ -269,7 +271,7 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	g := o.conv.geom(x.Shape(), gy.Shape()[1])
-	dw := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(g.o, g.c, g.k, g.k))
+	dw := o.out.fresh(x.Dtype(), g.o, g.c, g.k, g.k)
 	r := o.conv.split.at(g.n)
 	ga, gb := g, g
 	ga.n, gb.n = r, g.n-r
@@ -330,6 +332,7 @@ type convGradInputOp struct {
 	opBase
 	conv   convOp
 	xShape tensor.Shape
+	out    *sideBuf // the output, reused across steps
 }
 
 func (o convGradInputOp) Type() hm.Type {
@@ -347,7 +350,7 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	g := o.conv.geom(o.xShape, w.Shape()[0])
-	dx := tensor.New(tensor.Of(w.Dtype()), tensor.WithShape(o.xShape.Clone()...))
+	dx := o.out.fresh(w.Dtype(), o.xShape...)
 	switch wd := w.Data().(type) {
 	case []float32:
 		convInputGrad(g, dx.Data().([]float32), wd, gy.Data().([]float32))
