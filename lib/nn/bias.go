@@ -35,7 +35,7 @@ func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dpre := grad
 	if o.relu {
 		var err error
-		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}}, out, grad); err != nil {
+		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}, &sideBuf{}}, out, grad); err != nil {
 			return nil, err
 		}
 	}
@@ -88,7 +88,10 @@ func biasForward[T float](y, x, b []T, n, c, s int, relu bool) {
 }
 
 // reluGradOp passes g where the ReLU output y is positive.
-type reluGradOp struct{ opBase }
+type reluGradOp struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
 func (o reluGradOp) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -100,7 +103,7 @@ func (o reluGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &y); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(newLike(y), vs...)
+	return o.UsePreallocDo(o.out.fresh(y.Dtype(), y.Shape()...), vs...)
 }
 func (o reluGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	var y, g *tensor.Dense

@@ -12,9 +12,12 @@ import (
 // concatOp stacks a [N, Ca, S...] and b [N, Cb, S...] along axis 1. It
 // replaces gorgonia's Concat, which copies through generic iterators (and
 // whose gradient materializes slices the same way).
-type concatOp struct{ opBase }
+type concatOp struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
-func newConcat() concatOp { return concatOp{opBase{"ConcatC", 2}} }
+func newConcat() concatOp { return concatOp{opBase{"ConcatC", 2}, &sideBuf{}} }
 
 func (o concatOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -36,11 +39,11 @@ func (o concatOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o concatOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	ca, cb := in[0].Shape()[1], in[1].Shape()[1]
-	da, err := G.ApplyOp(sliceCOp{opBase{fmt.Sprintf("SliceC{0,%d}", ca), 1}, 0, ca}, grad)
+	da, err := G.ApplyOp(sliceCOp{opBase{fmt.Sprintf("SliceC{0,%d}", ca), 1}, 0, ca, &sideBuf{}}, grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(sliceCOp{opBase{fmt.Sprintf("SliceC{%d,%d}", ca, ca+cb), 1}, ca, ca + cb}, grad)
+	db, err := G.ApplyOp(sliceCOp{opBase{fmt.Sprintf("SliceC{%d,%d}", ca, ca+cb), 1}, ca, ca + cb, &sideBuf{}}, grad)
 	return G.Nodes{da, db}, err
 }
 
@@ -53,7 +56,7 @@ func (o concatOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(a.Dtype()), tensor.WithShape(s...)), vs...)
+	return o.UsePreallocDo(o.out.fresh(a.Dtype(), s...), vs...)
 }
 
 func (o concatOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -89,6 +92,7 @@ func concatC[T float](out, a, b []T, n, la, lb int) {
 type sliceCOp struct {
 	opBase
 	from, to int
+	out      *sideBuf // the output, reused across steps
 }
 
 func (o sliceCOp) Type() hm.Type {
@@ -115,7 +119,7 @@ func (o sliceCOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...))
+	out := o.out.fresh(x.Dtype(), s...)
 	n, c, sp := dims(x.Shape())
 	switch xd := x.Data().(type) {
 	case []float32:

@@ -10,9 +10,12 @@ import (
 
 // up2Op repeats every pixel of x [N, C, H, W] into a 2×2 block (PyTorch's
 // nn.Upsample(scale_factor=2, mode="nearest")).
-type up2Op struct{ opBase }
+type up2Op struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
-func newUp2() up2Op { return up2Op{opBase{"Upsample2", 1}} }
+func newUp2() up2Op { return up2Op{opBase{"Upsample2", 1}, &sideBuf{}} }
 
 func (o up2Op) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -36,7 +39,7 @@ func (o up2Op) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	s := x.Shape()
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s[0], s[1], 2*s[2], 2*s[3]))
+	out := o.out.fresh(x.Dtype(), s[0], s[1], 2*s[2], 2*s[3])
 	return o.UsePreallocDo(out, vs...)
 }
 func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
