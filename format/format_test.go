@@ -449,3 +449,32 @@ func TestMirrorSafe(t *testing.T) {
 	_, err = LoadSegmentation(sdir)
 	mustErr(t, err, "mirror_safe has 1 entries for 2 classes")
 }
+
+// TestTruthRoundTrip: WriteTruth's rows parse back; a missing or
+// out-of-order item, an unknown truth or a missing column is an error.
+func TestTruthRoundTrip(t *testing.T) {
+	truth := []string{TruthClean, "box_mask", TruthClean, "wrong_label"}
+	b, err := WriteTruth(truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "item,truth\n0,clean\n1,box_mask\n2,clean\n3,wrong_label\n"; string(b) != want {
+		t.Errorf("truth.csv:\n%s\nwant:\n%s", b, want)
+	}
+	got, err := ParseTruth(b)
+	if err != nil || !reflect.DeepEqual(got, truth) {
+		t.Errorf("ParseTruth = %q, %v; want %q", got, err, truth)
+	}
+	_, err = WriteTruth([]string{"clean", "smudge"})
+	mustErr(t, err, `item 1: unknown truth "smudge"`)
+	for bad, msg := range map[string]string{
+		"":                              "empty file",
+		"item\n0\n":                     `lacks column "truth"`,
+		"item,truth\n0,clean\n2,blank\n": "row 3: item 2, want 1",
+		"item,truth\nx,clean\n":         `row 2: item "x"`,
+		"item,truth\n0,smudge\n":        `row 2: unknown truth "smudge"`,
+	} {
+		_, err := ParseTruth([]byte(bad))
+		mustErr(t, err, msg)
+	}
+}
