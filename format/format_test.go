@@ -468,11 +468,11 @@ func TestTruthRoundTrip(t *testing.T) {
 	_, err = WriteTruth([]string{"clean", "smudge"})
 	mustErr(t, err, `item 1: unknown truth "smudge"`)
 	for bad, msg := range map[string]string{
-		"":                              "empty file",
-		"item\n0\n":                     `lacks column "truth"`,
+		"":                               "empty file",
+		"item\n0\n":                      `lacks column "truth"`,
 		"item,truth\n0,clean\n2,blank\n": "row 3: item 2, want 1",
-		"item,truth\nx,clean\n":         `row 2: item "x"`,
-		"item,truth\n0,smudge\n":        `row 2: unknown truth "smudge"`,
+		"item,truth\nx,clean\n":          `row 2: item "x"`,
+		"item,truth\n0,smudge\n":         `row 2: unknown truth "smudge"`,
 	} {
 		_, err := ParseTruth([]byte(bad))
 		mustErr(t, err, msg)
