@@ -127,4 +127,4 @@ func (n *ImagesNode) Run(ctx context.Context, env *nodes.Env) error {
 }
 
 // Kinds returns the kinds of this package.
-func Kinds() []*nodes.Kind { return []*nodes.Kind{Kind(), ImagesKind()} }
+func Kinds() []*nodes.Kind { return []*nodes.Kind{Kind(), ImagesKind(), StatsKind()} }
