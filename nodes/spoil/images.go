@@ -22,6 +22,7 @@ type ImagesParams struct {
 	NoiseSigma float64 `yaml:"noise_sigma" json:"noise_sigma" doc:"std of the noise defect on the 0-255 scale"`
 	Seed       uint64  `yaml:"seed" json:"seed" doc:"seeds which items get which defect and every defect's own draws"`
 	Source     string  `yaml:"source" json:"source" doc:"source tag of the output (empty: the input's, or spoiled)"`
+	CleanOnly  bool    `yaml:"clean_only" json:"clean_only" doc:"write only the items these rates and seed leave clean (the oracle's pool: exactly the defective items dropped, decided without reading any truth.csv)"`
 }
 
 func (p ImagesParams) rates() []float64 { return []float64{p.WrongLabel, p.Noise, p.Blank} }
@@ -109,6 +110,9 @@ func (n *ImagesNode) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("spoil-images: %w", err)
 	}
+	if n.Params.CleanOnly {
+		c, truth = cleanImages(c, truth)
+	}
 	src := n.Params.Source
 	if src == "" {
 		src = p.Meta.Source
@@ -128,3 +132,21 @@ func (n *ImagesNode) Run(ctx context.Context, env *nodes.Env) error {
 
 // Kinds returns the kinds of this package.
 func Kinds() []*nodes.Kind { return []*nodes.Kind{Kind(), ImagesKind(), StatsKind()} }
+
+// cleanImages keeps the items whose truth is clean, in order.
+func cleanImages(c *format.Classification, truth []string) (*format.Classification, []string) {
+	out := &format.Classification{H: c.H, W: c.W, Meta: c.Meta}
+	for i, t := range truth {
+		if t != format.TruthClean {
+			continue
+		}
+		out.N++
+		out.Images = append(out.Images, c.Image(i)...)
+		out.Labels = append(out.Labels, c.Labels[i])
+	}
+	clean := make([]string, out.N)
+	for i := range clean {
+		clean[i] = format.TruthClean
+	}
+	return out, clean
+}

@@ -29,6 +29,7 @@ type Params struct {
 	NoiseSigma    float64 `yaml:"noise_sigma" json:"noise_sigma" doc:"std of the noise defect on the 0-255 scale"`
 	Seed          uint64  `yaml:"seed" json:"seed" doc:"seeds which items get which defect and every defect's own draws"`
 	Source        string  `yaml:"source" json:"source" doc:"source tag of the output (empty: the input's)"`
+	CleanOnly     bool    `yaml:"clean_only" json:"clean_only" doc:"write only the items these rates and seed leave clean (the oracle's pool: exactly the defective items dropped, decided without reading any truth.csv)"`
 }
 
 func (p Params) rates() []float64 {
@@ -156,6 +157,9 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if n.Params.Source != "" {
 		in.Meta.Source = n.Params.Source
 	}
+	if n.Params.CleanOnly {
+		in, truth = cleanInstances(in, truth)
+	}
 	if err := in.Save(env.OutDir); err != nil {
 		return fmt.Errorf("spoil: write instances: %w", err)
 	}
@@ -172,4 +176,25 @@ func writeTruth(dir string, truth []string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, format.TruthFile), b, 0o644)
+}
+
+// cleanInstances keeps the items whose truth is clean, in order.
+func cleanInstances(in *format.Instances, truth []string) (*format.Instances, []string) {
+	hw := in.H * in.W
+	out := &format.Instances{H: in.H, W: in.W, Meta: in.Meta}
+	for i, t := range truth {
+		if t != format.TruthClean {
+			continue
+		}
+		out.N++
+		out.Images = append(out.Images, in.Images[i*hw:(i+1)*hw]...)
+		out.Masks = append(out.Masks, in.Masks[i*hw:(i+1)*hw]...)
+		out.Labels = append(out.Labels, in.Labels[i])
+		out.Scores = append(out.Scores, in.Scores[i])
+	}
+	clean := make([]string, out.N)
+	for i := range clean {
+		clean[i] = format.TruthClean
+	}
+	return out, clean
 }

@@ -275,3 +275,95 @@ func TestSpoilRun(t *testing.T) {
 		t.Errorf("truth.csv %q, want %q", truth, want)
 	}
 }
+
+// runKind runs kind k with params p on inputs and returns its output dir.
+func runKind(t *testing.T, k *nodes.Kind, p any, inputs map[string][]string) string {
+	t.Helper()
+	node, err := k.Construct(nodes.Build{}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := node.Run(context.Background(), &nodes.Env{Inputs: inputs, OutDir: out, TempDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOracleDropsExactlyTheDefective: clean_only with the same rates and
+// seed writes exactly the items the spoiled pool's truth.csv calls clean,
+// in order, for both kinds.
+func TestOracleDropsExactlyTheDefective(t *testing.T) {
+	src := t.TempDir()
+	if err := blobs(40).Save(src); err != nil {
+		t.Fatal(err)
+	}
+	p := Params{WrongCategory: 0.1, BoxMask: 0.1, Fragment: 0.1, Multi: 0.1, Noise: 0.1, NoiseSigma: 80, Seed: 4}
+	spoiled := runKind(t, Kind(), &p, map[string][]string{"instances": {src}})
+	p.CleanOnly = true
+	oracle := runKind(t, Kind(), &p, map[string][]string{"instances": {src}})
+	b, _ := os.ReadFile(filepath.Join(spoiled, format.TruthFile))
+	truth, err := format.ParseTruth(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := format.LoadInstances(spoiled)
+	o, err := format.LoadInstances(oracle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i, x := range truth {
+		if x == format.TruthClean {
+			want = append(want, i)
+		}
+	}
+	hw := s.H * s.W
+	if o.N != len(want) || len(want) != 20 {
+		t.Fatalf("oracle has %d items, truth.csv %d clean of 40 (want 20)", o.N, len(want))
+	}
+	for k, i := range want {
+		if !bytes.Equal(o.Images[k*hw:(k+1)*hw], s.Images[i*hw:(i+1)*hw]) || !bytes.Equal(o.Masks[k*hw:(k+1)*hw], s.Masks[i*hw:(i+1)*hw]) || o.Labels[k] != s.Labels[i] {
+			t.Errorf("oracle item %d is not clean item %d", k, i)
+		}
+	}
+
+	// The classification kind likewise.
+	c := &format.Classification{N: 30, H: 4, W: 4, Images: make([]uint8, 30*16), Labels: make([]int64, 30), Meta: format.ClassMeta{Classes: []string{"a", "b"}}}
+	for i := range c.Images {
+		c.Images[i] = uint8(i * 7)
+	}
+	for i := range c.Labels {
+		c.Labels[i] = int64(i % 2)
+	}
+	pool := filepath.Join(t.TempDir(), "pool")
+	if err := c.Save(pool); err != nil {
+		t.Fatal(err)
+	}
+	ip := ImagesParams{WrongLabel: 0.2, Blank: 0.2, Noise: 0.1, NoiseSigma: 80, Seed: 1}
+	sp := runKind(t, ImagesKind(), &ip, map[string][]string{"pool": {pool}})
+	ip.CleanOnly = true
+	op := runKind(t, ImagesKind(), &ip, map[string][]string{"pool": {pool}})
+	b, _ = os.ReadFile(filepath.Join(sp, format.TruthFile))
+	if truth, err = format.ParseTruth(b); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := format.LoadClassification(sp)
+	oc, err := format.LoadClassification(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	for i, x := range truth {
+		if x != format.TruthClean {
+			continue
+		}
+		if k >= oc.N || !bytes.Equal(oc.Image(k), sc.Image(i)) || oc.Labels[k] != sc.Labels[i] {
+			t.Fatalf("oracle image %d is not clean item %d", k, i)
+		}
+		k++
+	}
+	if k != oc.N || k != 15 {
+		t.Errorf("oracle has %d images, %d clean of 30 (want 15)", oc.N, k)
+	}
+}
