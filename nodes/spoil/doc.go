@@ -15,6 +15,6 @@
 //   - A spoiled item keeps its label (the category it was generated for);
 //     what it shows or how it is annotated is what changes.
 //   - truth.csv is a sidecar for reports only: no selection mode, scorer,
-//     filter or trainer reads it (format's truth test enforces that only
-//     this package, the selection-stats kind and report refer to it).
+//     filter or trainer reads it (format's truth access test enforces that
+//     only format, this package and report refer to it).
 package spoil
