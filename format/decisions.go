@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // DecisionsFile is the train kind's log of its acceptance decisions: one
@@ -13,19 +14,23 @@ import (
 const DecisionsFile = "decisions.csv"
 
 // DecisionsHeader is the header row of decisions.csv.
-var DecisionsHeader = []string{"iteration", "score", "threshold", "accepted", "sources", "categories"}
+var DecisionsHeader = []string{"iteration", "score", "threshold", "accepted", "sources", "categories", "items"}
 
 // Decision is one row of decisions.csv: the 1-based iteration, the score of
 // the generated part and the threshold in force (NaN, written empty, when
 // the select mode has none), whether it was accepted, and how many
 // generated items of each source and of each category it held (written
-// "name=count;…", sorted by name).
+// "name=count;…", sorted by name), and the pool item of each generated
+// item in the order they were offered (written "3;17;17", a repeat for an
+// item offered twice; see GalleryHeader for what a pool item is), by which
+// a report joins each decision with what it covered.
 type Decision struct {
 	Iteration        int
 	Score, Threshold float64
 	Accepted         bool
 	Sources          map[string]int
 	Categories       map[string]int
+	Items            []int
 }
 
 // DecisionsWriter writes decisions.csv.
@@ -41,7 +46,7 @@ func NewDecisionsWriter(w io.Writer) *DecisionsWriter {
 // Write adds one row.
 func (d *DecisionsWriter) Write(x Decision) error {
 	return d.w.Write([]string{strconv.Itoa(x.Iteration), formatScore(x.Score), formatScore(x.Threshold),
-		strconv.FormatBool(x.Accepted), formatCounts(x.Sources), formatCounts(x.Categories)})
+		strconv.FormatBool(x.Accepted), formatCounts(x.Sources), formatCounts(x.Categories), formatItems(x.Items)})
 }
 
 // Flush writes what is buffered and returns the first error of any write.
@@ -80,6 +85,35 @@ func ParseDecisions(b []byte) ([]Decision, error) {
 		if d.Categories, err = parseCounts(t.get(i, "categories")); err != nil {
 			return nil, row(fmt.Errorf("categories: %w", err))
 		}
+		if d.Items, err = parseItems(t.get(i, "items")); err != nil {
+			return nil, row(fmt.Errorf("items: %w", err))
+		}
+	}
+	return out, nil
+}
+
+// formatItems joins pool items with ";".
+func formatItems(items []int) string {
+	parts := make([]string, len(items))
+	for i, n := range items {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ";")
+}
+
+// parseItems reads what formatItems writes: non-negative integers.
+func parseItems(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, ";")
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("item %q is not a non-negative integer", p)
+		}
+		out[i] = n
 	}
 	return out, nil
 }

@@ -235,7 +235,7 @@ func TestScoresRoundTrip(t *testing.T) {
 // errors.
 func TestDecisionsRoundTrip(t *testing.T) {
 	rows := []Decision{
-		{Iteration: 1, Score: 0.25, Threshold: math.NaN(), Accepted: true, Sources: map[string]int{"vae": 2, "noise": 1}, Categories: map[string]int{"cat": 3}},
+		{Iteration: 1, Score: 0.25, Threshold: math.NaN(), Accepted: true, Sources: map[string]int{"vae": 2, "noise": 1}, Categories: map[string]int{"cat": 3}, Items: []int{4, 0, 4}},
 		{Iteration: 7, Score: math.NaN(), Threshold: -1e-9, Accepted: false, Sources: map[string]int{}, Categories: map[string]int{}},
 	}
 	var b bytes.Buffer
@@ -248,7 +248,7 @@ func TestDecisionsRoundTrip(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "iteration,score,threshold,accepted,sources,categories\n1,0.25,,true,noise=1;vae=2,cat=3\n7,,-1e-09,false,,\n"
+	want := "iteration,score,threshold,accepted,sources,categories,items\n1,0.25,,true,noise=1;vae=2,cat=3,4;0;4\n7,,-1e-09,false,,,\n"
 	if b.String() != want {
 		t.Errorf("decisions.csv:\n%s\nwant:\n%s", b.String(), want)
 	}
@@ -258,18 +258,22 @@ func TestDecisionsRoundTrip(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Iteration != 1 || got[0].Score != 0.25 || !math.IsNaN(got[0].Threshold) || !got[0].Accepted ||
 		!reflect.DeepEqual(got[0].Sources, rows[0].Sources) || !reflect.DeepEqual(got[0].Categories, rows[0].Categories) ||
-		got[1].Iteration != 7 || !math.IsNaN(got[1].Score) || got[1].Threshold != -1e-9 || got[1].Accepted || len(got[1].Sources) != 0 {
+		!slices.Equal(got[0].Items, []int{4, 0, 4}) ||
+		got[1].Iteration != 7 || !math.IsNaN(got[1].Score) || got[1].Threshold != -1e-9 || got[1].Accepted || len(got[1].Sources) != 0 || len(got[1].Items) != 0 {
 		t.Errorf("parsed %+v", got)
 	}
 	if got, err := ParseDecisions(nil); err != nil || len(got) != 0 {
 		t.Errorf("empty file: %v, %v", got, err)
 	}
 	for bad, msg := range map[string]string{
-		"iteration,score,accepted\n1,0,true\n":                                   `lacks column "threshold"`,
-		"iteration,score,threshold,accepted,sources,categories\nx,,,true,,\n":    `row 2: iteration "x"`,
-		"iteration,score,threshold,accepted,sources,categories\n1,,,yes,,\n":     `row 2: accepted "yes"`,
-		"iteration,score,threshold,accepted,sources,categories\n1,,,true,a=b,\n": `row 2: sources: count "a=b"`,
-		"iteration,score,threshold,accepted,sources,categories\n1,,t,true,,\n":   `row 2: threshold: "t" is not a number`,
+		"iteration,score,accepted\n1,0,true\n":                                          `lacks column "threshold"`,
+		"iteration,score,threshold,accepted,sources,categories\n1,,,true,,\n":           `lacks column "items"`,
+		"iteration,score,threshold,accepted,sources,categories,items\nx,,,true,,,\n":    `row 2: iteration "x"`,
+		"iteration,score,threshold,accepted,sources,categories,items\n1,,,yes,,,\n":     `row 2: accepted "yes"`,
+		"iteration,score,threshold,accepted,sources,categories,items\n1,,,true,a=b,,\n": `row 2: sources: count "a=b"`,
+		"iteration,score,threshold,accepted,sources,categories,items\n1,,t,true,,,\n":   `row 2: threshold: "t" is not a number`,
+		"iteration,score,threshold,accepted,sources,categories,items\n1,,,true,,,3;x\n": `row 2: items: item "x"`,
+		"iteration,score,threshold,accepted,sources,categories,items\n1,,,true,,,-1\n":  `row 2: items: item "-1"`,
 	} {
 		_, err := ParseDecisions([]byte(bad))
 		mustErr(t, err, msg)
@@ -281,9 +285,9 @@ func TestDecisionsRoundTrip(t *testing.T) {
 // is an error.
 func TestGalleryRoundTrip(t *testing.T) {
 	items := []GalleryItem{
-		{Iteration: 3, Accepted: true, Score: 0.5, Threshold: 0.25, Source: "g", Category: "cat", Item: 11, W: 2, H: 2,
+		{Iteration: 3, Accepted: true, Score: 0.5, Threshold: 0.25, Source: "g", Category: "cat", Item: 11, PoolItem: 13, W: 2, H: 2,
 			Grey: []uint8{1, 2, 3, 4}, Mask: []uint8{1, 1, 1, 0}},
-		{Iteration: 0, Accepted: false, Score: -0.5, Threshold: math.NaN(), Source: "h", Category: "dog", Item: 4, W: 4, H: 1,
+		{Iteration: 0, Accepted: false, Score: -0.5, Threshold: math.NaN(), Source: "h", Category: "dog", Item: 4, PoolItem: 4, W: 4, H: 1,
 			Grey: []uint8{5, 6, 7, 8}, Mask: []uint8{1, 1, 1, 1}},
 	}
 	dir := t.TempDir()
@@ -306,8 +310,8 @@ func TestGalleryRoundTrip(t *testing.T) {
 		t.Fatalf("parsed %+v", got)
 	}
 	a, b := got[0], got[1]
-	if a.Iteration != 3 || !a.Accepted || a.Score != 0.5 || a.Threshold != 0.25 || a.Source != "g" || a.Category != "cat" || a.Item != 11 ||
-		b.Iteration != 0 || b.Accepted || b.Score != -0.5 || !math.IsNaN(b.Threshold) || b.Item != 4 {
+	if a.Iteration != 3 || !a.Accepted || a.Score != 0.5 || a.Threshold != 0.25 || a.Source != "g" || a.Category != "cat" || a.Item != 11 || a.PoolItem != 13 ||
+		b.Iteration != 0 || b.Accepted || b.Score != -0.5 || !math.IsNaN(b.Threshold) || b.Item != 4 || b.PoolItem != 4 {
 		t.Errorf("parsed %+v", got)
 	}
 	// Item 0 (2×2) is centred at x 1..2 of a 4×2 tile; item 1 (4×1) at row 0.
@@ -315,12 +319,16 @@ func TestGalleryRoundTrip(t *testing.T) {
 		!bytes.Equal(b.Grey, []uint8{5, 6, 7, 8, 0, 0, 0, 0}) {
 		t.Errorf("tiles %v %v / %v", a.Grey, a.Mask, b.Grey)
 	}
-	_, err = ParseGallery(append(csvb, "5,true,,,g,cat,1\n"...), img, msk)
+	_, err = ParseGallery(append(csvb, "5,true,,,g,cat,1,1\n"...), img, msk)
 	mustErr(t, err, "want uint8 [3, H, W]")
 	_, err = ParseGallery([]byte("iteration,accepted,score,threshold,source,category\n"), img, msk)
 	mustErr(t, err, `lacks column "item"`)
-	_, err = ParseGallery(bytes.Replace(csvb, []byte(",11\n"), []byte(",eleven\n"), 1), img, msk)
+	_, err = ParseGallery([]byte("iteration,accepted,score,threshold,source,category,item\n"), img, msk)
+	mustErr(t, err, `lacks column "pool_item"`)
+	_, err = ParseGallery(bytes.Replace(csvb, []byte(",11,13\n"), []byte(",eleven,13\n"), 1), img, msk)
 	mustErr(t, err, `row 2: item "eleven"`)
+	_, err = ParseGallery(bytes.Replace(csvb, []byte(",11,13\n"), []byte(",11,-2\n"), 1), img, msk)
+	mustErr(t, err, `row 2: pool_item "-2"`)
 }
 
 // TestModelDirs: ResolveModel takes a train node's output or a model
@@ -448,4 +456,33 @@ func TestMirrorSafe(t *testing.T) {
 	}
 	_, err = LoadSegmentation(sdir)
 	mustErr(t, err, "mirror_safe has 1 entries for 2 classes")
+}
+
+// TestTruthRoundTrip: WriteTruth's rows parse back; a missing or
+// out-of-order item, an unknown truth or a missing column is an error.
+func TestTruthRoundTrip(t *testing.T) {
+	truth := []string{TruthClean, "box_mask", TruthClean, "wrong_label"}
+	b, err := WriteTruth(truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "item,truth\n0,clean\n1,box_mask\n2,clean\n3,wrong_label\n"; string(b) != want {
+		t.Errorf("truth.csv:\n%s\nwant:\n%s", b, want)
+	}
+	got, err := ParseTruth(b)
+	if err != nil || !reflect.DeepEqual(got, truth) {
+		t.Errorf("ParseTruth = %q, %v; want %q", got, err, truth)
+	}
+	_, err = WriteTruth([]string{"clean", "smudge"})
+	mustErr(t, err, `item 1: unknown truth "smudge"`)
+	for bad, msg := range map[string]string{
+		"":                               "empty file",
+		"item\n0\n":                      `lacks column "truth"`,
+		"item,truth\n0,clean\n2,blank\n": "row 3: item 2, want 1",
+		"item,truth\nx,clean\n":          `row 2: item "x"`,
+		"item,truth\n0,smudge\n":         `row 2: unknown truth "smudge"`,
+	} {
+		_, err := ParseTruth([]byte(bad))
+		mustErr(t, err, msg)
+	}
 }

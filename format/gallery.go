@@ -38,12 +38,16 @@ const (
 // score and threshold the filter's tau (empty for offline). item is the
 // index of the item in the pool input (classification: over the pool
 // dirs in input order, see Pools; instances: over the kept instances in
-// input order).
-var GalleryHeader = []string{"iteration", "accepted", "score", "threshold", "source", "category", "item"}
+// input order). pool_item is the item's pool identity: its position over
+// the pool input's dirs concatenated in input order, counting every item
+// of each dir (for classification the same as item; for instances it
+// also counts the items train does not load, so that it is the row of
+// the item in a spoil node's truth.csv when that is the only input).
+var GalleryHeader = []string{"iteration", "accepted", "score", "threshold", "source", "category", "item", "pool_item"}
 
 // GalleryItem is one generated item of a gallery: when training met it,
 // its decision, score and threshold (NaN, written empty, when the mode has
-// none), its source, category and pool item, and its W×H grey pixels with
+// none), its source, category, item and pool item, and its W×H grey pixels with
 // a 0/1 mask of where the item is. Items given to SaveGallery may differ in
 // size; ParseGallery returns the tiles, all as large as the largest.
 type GalleryItem struct {
@@ -51,7 +55,7 @@ type GalleryItem struct {
 	Accepted         bool
 	Score, Threshold float64
 	Source, Category string
-	Item             int
+	Item, PoolItem   int
 	W, H             int
 	Grey, Mask       []uint8
 }
@@ -79,7 +83,7 @@ func SaveGallery(dir string, items []GalleryItem) error {
 			}
 		}
 		cw.Write([]string{strconv.Itoa(x.Iteration), strconv.FormatBool(x.Accepted), formatScore(x.Score), formatScore(x.Threshold),
-			x.Source, x.Category, strconv.Itoa(x.Item)})
+			x.Source, x.Category, strconv.Itoa(x.Item), strconv.Itoa(x.PoolItem)})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -143,6 +147,9 @@ func ParseGallery(csvb, images, masks []byte) ([]GalleryItem, error) {
 		}
 		if g.Item, err = strconv.Atoi(t.get(i, "item")); err != nil {
 			return nil, row(fmt.Errorf("item %q is not an integer", t.get(i, "item")))
+		}
+		if g.PoolItem, err = strconv.Atoi(t.get(i, "pool_item")); err != nil || g.PoolItem < 0 {
+			return nil, row(fmt.Errorf("pool_item %q is not a non-negative integer", t.get(i, "pool_item")))
 		}
 		out[i] = g
 	}

@@ -27,6 +27,7 @@ import (
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
 	"dagrun/nodes/selection"
+	"dagrun/nodes/spoil"
 	"dagrun/nodes/train"
 	"dagrun/nodes/vae"
 	"dagrun/report"
@@ -273,6 +274,45 @@ func TestWritersThroughReaders(t *testing.T) {
 	}, map[string][]string{"train": {scenes}, "pool": instDirs})
 	if ds, _ := checkTrainOutputs(t, pasted, nil); len(ds) == 0 {
 		t.Error("paste: no decisions")
+	}
+
+	// A spoiled instances dir (spoil) is an instances dir train reads; its
+	// truth.csv is read by selection-stats, joined with train's decisions.
+	spoiled := run(t, spoil.Kind(), func(p *spoil.Params) { p.BoxMask, p.Fragment, p.Seed = 0.25, 0.25, 2 },
+		map[string][]string{"instances": {instDirs[0]}})
+	spoiledModel := run(t, train.Kind(), func(p *train.Params) {
+		p.Arch, p.Channels, p.Iterations, p.BatchSize, p.Warmup, p.Seed = "fcn", []int{4, 8}, 3, 2, 1, 5
+		p.Select.Mode, p.Paste.MaxPaste = train.ModeAll, 2
+	}, map[string][]string{"train": {scenes}, "pool": {spoiled}})
+	sds, _ := checkTrainOutputs(t, spoiledModel, nil)
+	stats := run[spoil.StatsParams](t, spoil.StatsKind(), nil, map[string][]string{"train": {spoiledModel}, "truth": {spoiled}})
+	var st spoil.Stats
+	if err := json.Unmarshal(readFile(t, filepath.Join(stats, "metrics.json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	offered, covered := 0, 0
+	for _, n := range st.Offered {
+		offered += n
+	}
+	for _, d := range sds {
+		covered += len(d.Items)
+	}
+	if offered == 0 || offered != covered {
+		t.Errorf("selection-stats counted %d offered items, decisions.csv covers %d", offered, covered)
+	}
+	// Train does not read the truth: with truth.csv garbled its outputs
+	// are the same bytes.
+	if err := os.WriteFile(filepath.Join(spoiled, format.TruthFile), []byte("garbled\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := run(t, train.Kind(), func(p *train.Params) {
+		p.Arch, p.Channels, p.Iterations, p.BatchSize, p.Warmup, p.Seed = "fcn", []int{4, 8}, 3, 2, 1, 5
+		p.Select.Mode, p.Paste.MaxPaste = train.ModeAll, 2
+	}, map[string][]string{"train": {scenes}, "pool": {spoiled}})
+	for _, f := range []string{format.DecisionsFile, format.LossFile, "metrics.json", filepath.Join(format.GalleryDir, format.GalleryCSV)} {
+		if a, b := readFile(t, filepath.Join(spoiledModel, f)), readFile(t, filepath.Join(again, f)); string(a) != string(b) {
+			t.Errorf("%s changed when truth.csv was garbled", f)
+		}
 	}
 
 	// A VAE model dir, written by vae-train, read by vae-sample; its pool

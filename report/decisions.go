@@ -20,6 +20,8 @@ type Decision struct {
 	Score, Threshold  float64
 	Accepted          bool
 	Sources, Category map[string]int
+	// Items are the pool items the decision covered (format.Decision).
+	Items []int
 }
 
 // ParseDecisions reads decisions.csv (format.ParseDecisions): an empty
@@ -33,7 +35,7 @@ func ParseDecisions(b []byte) ([]Decision, error) {
 	out := make([]Decision, len(rows))
 	for i, d := range rows {
 		out[i] = Decision{Iteration: d.Iteration, Score: d.Score, Threshold: d.Threshold, Accepted: d.Accepted,
-			Sources: d.Sources, Category: d.Categories}
+			Sources: d.Sources, Category: d.Categories, Items: d.Items}
 	}
 	return out, nil
 }

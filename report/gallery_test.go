@@ -19,8 +19,8 @@ func galleryFixture(t testing.TB) (csvb, images, masks []byte) {
 	t.Helper()
 	const s, n = 8, 6
 	rows := []string{
-		"3,true,0.5,0.1,good,cat,11", "9,true,0.25,0.2,good,dog,12", "20,true,0.75,0.2,good,a-very-long-category-name,13",
-		"4,false,-0.5,0.1,bad,cat,31", "12,false,-0.25,0.2,good,dog,14", "21,false,-0.75,0.2,bad,dog,32",
+		"3,true,0.5,0.1,good,cat,11,11", "9,true,0.25,0.2,good,dog,12,12", "20,true,0.75,0.2,good,a-very-long-category-name,13,13",
+		"4,false,-0.5,0.1,bad,cat,31,31", "12,false,-0.25,0.2,good,dog,14,14", "21,false,-0.75,0.2,bad,dog,32,32",
 	}
 	img, msk := make([]uint8, n*s*s), make([]uint8, n*s*s)
 	for k := range n {
@@ -39,7 +39,7 @@ func galleryFixture(t testing.TB) (csvb, images, masks []byte) {
 	if err := artifact.WriteNPY(&bm, artifact.U8Array(msk, n, s, s)); err != nil {
 		t.Fatal(err)
 	}
-	return []byte("iteration,accepted,score,threshold,source,category,item\n" + strings.Join(rows, "\n") + "\n"), bi.Bytes(), bm.Bytes()
+	return []byte("iteration,accepted,score,threshold,source,category,item,pool_item\n" + strings.Join(rows, "\n") + "\n"), bi.Bytes(), bm.Bytes()
 }
 
 // writeGalleryDir writes the fixture as a gallery folder.
@@ -71,7 +71,7 @@ func TestParseGallery(t *testing.T) {
 		t.Errorf("item 3 = %+v", x)
 	}
 	// One row more than tiles is an error.
-	if _, err := ParseGallery(append(c, "5,true,,,good,cat,1\n"...), i, m); err == nil || !strings.Contains(err.Error(), "want uint8 [7") {
+	if _, err := ParseGallery(append(c, "5,true,,,good,cat,1,1\n"...), i, m); err == nil || !strings.Contains(err.Error(), "want uint8 [7") {
 		t.Errorf("7 rows for 6 tiles: %v", err)
 	}
 }

@@ -60,14 +60,14 @@ func strconvQuote(s string) string {
 // parse makes WritePlots fail with the node and the file named, instead
 // of leaving its plot out; well-formed files give their plots.
 func TestMalformedOutputsAreErrors(t *testing.T) {
-	good := "printf 'iteration,score,threshold,accepted,sources,categories\\n1,0.5,0.1,true,g=1,cat=1\\n2,-0.5,0.1,false,g=1,cat=1\\n' > {out}/decisions.csv"
+	good := "printf 'iteration,score,threshold,accepted,sources,categories,items\\n1,0.5,0.1,true,g=1,cat=1,0\\n2,-0.5,0.1,false,g=1,cat=1,1\\n' > {out}/decisions.csv"
 	for _, c := range []struct{ name, script, want string }{
-		{"bad cell", "printf 'iteration,score,threshold,accepted,sources,categories\\n1,high,,true,,\\n' > {out}/decisions.csv", `node "train": read decisions.csv: row 2: score: "high" is not a number`},
+		{"bad cell", "printf 'iteration,score,threshold,accepted,sources,categories,items\\n1,high,,true,,,\\n' > {out}/decisions.csv", `node "train": read decisions.csv: row 2: score: "high" is not a number`},
 		{"missing column", "printf 'iteration,accepted\\n1,true\\n' > {out}/decisions.csv", `node "train": read decisions.csv: header "iteration,accepted" lacks column "score"`},
 		{"loss row", "printf 'iteration,loss\\n1,0.5\\n2,oops\\n' > {out}/loss.csv", `node "train": read loss.csv: row 3: loss: "oops" is not a finite number`},
 		{"loss header", "printf 'step,loss\\n1,0.5\\n' > {out}/loss.csv", `node "train": read loss.csv: header "step,loss"`},
 		{"val row", "printf 'iteration,val_loss,val_accuracy\\n5,0.5\\n' > {out}/val.csv", `node "train": read val.csv: row 2 has 2 fields`},
-		{"gallery without arrays", good + " && mkdir {out}/gallery && printf 'iteration,accepted,score,threshold,source,category,item\\n' > {out}/gallery/gallery.csv", `node "train": gallery/gallery.csv without gallery/images.npy`},
+		{"gallery without arrays", good + " && mkdir {out}/gallery && printf 'iteration,accepted,score,threshold,source,category,item,pool_item\\n' > {out}/gallery/gallery.csv", `node "train": gallery/gallery.csv without gallery/images.npy`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := collectOne(t, c.script)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -133,12 +134,12 @@ func TestAcceptanceOverTime(t *testing.T) {
 }
 
 func TestParseDecisions(t *testing.T) {
-	ds, err := ParseDecisions([]byte("iteration,score,threshold,accepted,sources,categories\n3,0.25,,true,vae=2;noise=1,cat=3\n4,,,false,,\n"))
+	ds, err := ParseDecisions([]byte("iteration,score,threshold,accepted,sources,categories,items\n3,0.25,,true,vae=2;noise=1,cat=3,5;1;5\n4,,,false,,,\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ds) != 2 || ds[0].Iteration != 3 || ds[0].Score != 0.25 || !math.IsNaN(ds[0].Threshold) || !ds[0].Accepted ||
-		ds[0].Sources["vae"] != 2 || ds[0].Sources["noise"] != 1 || ds[0].Category["cat"] != 3 || ds[1].Accepted || !math.IsNaN(ds[1].Score) {
+		ds[0].Sources["vae"] != 2 || ds[0].Sources["noise"] != 1 || ds[0].Category["cat"] != 3 || !slices.Equal(ds[0].Items, []int{5, 1, 5}) || ds[1].Accepted || !math.IsNaN(ds[1].Score) {
 		t.Errorf("ParseDecisions = %+v", ds)
 	}
 	for _, bad := range []string{"iteration,accepted\nx,true\n", "iteration,accepted\n1,maybe\n", "iteration,accepted,sources\n1,true,a=b\n"} {

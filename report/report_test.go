@@ -56,13 +56,13 @@ nodes:
             printf '{"accept_by_source": {"good": 0.75, "bad": 0.1}}' > {out}/metrics.json
           fi
           awk -v seed=${seed} -v m=${method} -v amt=${amount} 'BEGIN {
-            srand(seed); print "iteration,score,threshold,accepted,sources,categories" > "{out}/decisions.csv"
+            srand(seed); print "iteration,score,threshold,accepted,sources,categories,items" > "{out}/decisions.csv"
             print "iteration,loss" > "{out}/loss.csv"
             for (i = 1; i <= 120; i++) {
               printf "%d,%.4f\n", i, 2 * exp(-i / 40) + rand() * 0.1 >> "{out}/loss.csv"
               if (m == "none") continue
               s = rand() * 2 - 1; t = -0.05 + i / 600
-              printf "%d,%.4f,%.4f,%s,vae=%d;noise=1,cat=1;dog=%d\n", i, s, t, (s >= t ? "true" : "false"), 1 + i % 3, 1 + i % 2 >> "{out}/decisions.csv"
+              printf "%d,%.4f,%.4f,%s,vae=%d;noise=1,cat=1;dog=%d,\n", i, s, t, (s >= t ? "true" : "false"), 1 + i % 3, 1 + i % 2 >> "{out}/decisions.csv"
             } }'
   evaluate:
     kind: command

@@ -11,6 +11,7 @@ import (
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
 	"dagrun/nodes/selection"
+	"dagrun/nodes/spoil"
 	"dagrun/nodes/train"
 	"dagrun/nodes/vae"
 )
@@ -31,5 +32,6 @@ func registry() *nodes.Registry {
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
 	kinds = append(kinds, vae.Kinds()...)
+	kinds = append(kinds, spoil.Kinds()...)
 	return nodes.NewRegistry(kinds...)
 }

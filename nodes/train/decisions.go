@@ -59,7 +59,7 @@ func (l *decisionLog) add(it int, r stepResult) {
 		}
 	}
 	err := l.w.Write(format.Decision{Iteration: it, Score: r.dec.Score, Threshold: r.dec.Tau, Accepted: r.dec.Accepted,
-		Sources: counts(r.prop.Sources), Categories: counts(r.prop.Categories)})
+		Sources: counts(r.prop.Sources), Categories: counts(r.prop.Categories), Items: r.prop.PoolItems})
 	if l.err == nil {
 		l.err = err
 	}

@@ -39,6 +39,7 @@ func (ps *paster) drawItem(i int) (w, h int, grey, mask []uint8) {
 // galleryItem is one generated item met in training.
 type galleryItem struct {
 	it, item    int
+	poolItem    int
 	accepted    bool
 	score, tau  float64
 	source, cat string
@@ -110,11 +111,11 @@ func newGallery(proposer Proposer) *gallery {
 // add records the items of iteration it (1-based), if a generated part
 // with named items was proposed.
 func (g *gallery) add(it int, r stepResult) {
-	if g == nil || !r.proposed || len(r.prop.Items) != len(r.prop.Sources) {
+	if g == nil || !r.proposed || len(r.prop.Items) != len(r.prop.Sources) || len(r.prop.PoolItems) != len(r.prop.Items) {
 		return
 	}
 	for k, i := range r.prop.Items {
-		x := galleryItem{it: it, item: i, accepted: r.dec.Accepted, score: r.dec.Score, tau: r.dec.Tau,
+		x := galleryItem{it: it, item: i, poolItem: r.prop.PoolItems[k], accepted: r.dec.Accepted, score: r.dec.Score, tau: r.dec.Tau,
 			source: r.prop.Sources[k], cat: r.prop.Categories[k]}
 		if x.accepted {
 			g.acc.offer(x)
@@ -130,7 +131,7 @@ func (g *gallery) dropped(pre *preselection) {
 		return
 	}
 	for _, i := range pre.dropped {
-		g.rej.offer(galleryItem{item: i, score: pre.scores[i], tau: pre.tau,
+		g.rej.offer(galleryItem{item: i, poolItem: i, score: pre.scores[i], tau: pre.tau,
 			source: pre.pool.Sources[pre.pool.Source[i]], cat: pre.pool.Classes[pre.pool.Labels[i]]})
 	}
 }
@@ -149,7 +150,7 @@ func (g *gallery) write(dir string) error {
 	for n, x := range picked {
 		w, h, grey, mask := g.drawer.drawItem(x.item)
 		items[n] = format.GalleryItem{Iteration: x.it, Accepted: x.accepted, Score: x.score, Threshold: x.tau,
-			Source: x.source, Category: x.cat, Item: x.item, W: w, H: h, Grey: grey, Mask: mask}
+			Source: x.source, Category: x.cat, Item: x.item, PoolItem: x.poolItem, W: w, H: h, Grey: grey, Mask: mask}
 	}
 	return format.SaveGallery(dir, items)
 }

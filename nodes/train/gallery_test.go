@@ -53,6 +53,7 @@ func TestThinnedEvenSpread(t *testing.T) {
 // galleryRow is one parsed row of gallery.csv.
 type galleryRow struct {
 	it, item         int
+	poolItem         int
 	accepted         bool
 	score, tau       string
 	source, category string
@@ -77,6 +78,7 @@ func readGallery(t *testing.T, dir string) (rows []galleryRow, images, masks *ar
 		g := galleryRow{score: r[2], tau: r[3], source: r[4], category: r[5], accepted: r[1] == "true"}
 		g.it, _ = strconv.Atoi(r[0])
 		g.item, _ = strconv.Atoi(r[6])
+		g.poolItem, _ = strconv.Atoi(r[7])
 		rows = append(rows, g)
 	}
 	if images, err = artifact.LoadNPY(filepath.Join(dir, format.GalleryDir, format.GalleryImages)); err != nil {
@@ -127,6 +129,9 @@ func checkAgainstDecisions(t *testing.T, dir string, rows []galleryRow) (acc, re
 		}
 		if d.accepted != r.accepted || fmtF(d.score) != r.score || fmtF(d.tau) != r.tau {
 			t.Errorf("row %d: accepted %v score %q threshold %q, decision of iteration %d: %v %v %v", n, r.accepted, r.score, r.tau, r.it, d.accepted, d.score, d.tau)
+		}
+		if !slices.Contains(d.items, r.poolItem) {
+			t.Errorf("row %d: pool item %d not in iteration %d's items %v", n, r.poolItem, r.it, d.items)
 		}
 		if d.sources[r.source] == 0 || d.categories[r.category] == 0 {
 			t.Errorf("row %d: source %q category %q not in iteration %d's %v %v", n, r.source, r.category, r.it, d.sources, d.categories)
@@ -182,6 +187,9 @@ func TestGalleryClassification(t *testing.T) {
 	}
 	hw := pool.H * pool.W
 	for n, r := range rows {
+		if r.poolItem != r.item {
+			t.Errorf("row %d: pool_item %d, want item %d (a classification pool's item is its identity)", n, r.poolItem, r.item)
+		}
 		if !bytes.Equal(images.U8[n*hw:(n+1)*hw], pool.Images[r.item*hw:(r.item+1)*hw]) {
 			t.Errorf("row %d: tile is not pool item %d", n, r.item)
 		}
@@ -280,6 +288,11 @@ func TestGalleryPaste(t *testing.T) {
 			}
 			labels = append(labels, int64((i+k)%3))
 		}
+		// Item 3 of the first dir has no object: train skips it, so the
+		// items after it have a pool identity one above their index.
+		if k == 0 {
+			clear(masks[3*s*s : 4*s*s])
+		}
 		dirs = append(dirs, writeInstances(t, imgs, masks, labels, s, classes, src))
 	}
 	seg := writeSegmentation(t, 24, 62)
@@ -305,8 +318,22 @@ func TestGalleryPaste(t *testing.T) {
 		t.Fatal(err)
 	}
 	th, tw := images.Shape[1], images.Shape[2]
+	shifted := false
 	for n, row := range rows {
 		it := inst.Items[row.item]
+		// The pool identity counts every item of every dir (12 each): the
+		// tile's category is that raw item's label.
+		want := row.item
+		if row.item >= 3 {
+			want++
+		}
+		shifted = shifted || want != row.item
+		if row.poolItem != want || inst.Index[row.item] != want {
+			t.Errorf("row %d: pool_item %d (Index %d), want %d", n, row.poolItem, inst.Index[row.item], want)
+		}
+		if k := row.poolItem / 12; row.category != classes[(row.poolItem%12+k)%3] {
+			t.Errorf("row %d: category %q, raw pool item %d is %q", n, row.category, row.poolItem, classes[(row.poolItem%12+k)%3])
+		}
 		if row.source != inst.Sources[inst.Source[row.item]] || row.category != classes[inst.Labels[row.item]] {
 			t.Errorf("row %d: source %q category %q, instance %d is %q %q", n, row.source, row.category, row.item,
 				inst.Sources[inst.Source[row.item]], classes[inst.Labels[row.item]])
@@ -326,6 +353,23 @@ func TestGalleryPaste(t *testing.T) {
 				if images.U8[j] != wantV || masks.U8[j] != wantM {
 					t.Fatalf("row %d (instance %d): pixel (%d,%d) is %d/%d, want %d/%d", n, row.item, x, y, images.U8[j], masks.U8[j], wantV, wantM)
 				}
+			}
+		}
+	}
+	if !shifted {
+		t.Error("no shown item lies after the skipped one: the test does not check the shift")
+	}
+	for _, d := range readDecisions(t, outs[0]) {
+		n := 0
+		for _, c := range d.categories {
+			n += c
+		}
+		if len(d.items) != n {
+			t.Errorf("iteration %d: %d items %v for %d categories", d.it, len(d.items), d.items, n)
+		}
+		for _, x := range d.items {
+			if x == 3 || x < 0 || x >= 24 {
+				t.Errorf("iteration %d: pool item %d was never loaded", d.it, x)
 			}
 		}
 	}

@@ -58,6 +58,18 @@ type Instances struct {
 	Items   []Patch
 	Labels  []int
 	Source  []int
+	// Index[i] is item i's pool identity: its position over the input
+	// dirs concatenated in input order, counting the items not loaded.
+	// Nil (instances built in memory) means item i is pool item i.
+	Index []int
+}
+
+// PoolItem returns item i's pool identity (see Index).
+func (in *Instances) PoolItem(i int) int {
+	if in.Index == nil {
+		return i
+	}
+	return in.Index[i]
 }
 
 // Patch is a w×h grey patch (values in [0, 1]) with its mask.
@@ -78,6 +90,7 @@ func LoadInstances(dirs []string, fraction float64) (*Instances, error) {
 		return nil, errors.New("load instances: no instances dirs")
 	}
 	out := &Instances{}
+	offset := 0
 	for k, dir := range dirs {
 		in, err := format.LoadInstances(dir)
 		if err != nil {
@@ -111,7 +124,9 @@ func LoadInstances(dirs []string, fraction float64) (*Instances, error) {
 			out.Items = append(out.Items, p)
 			out.Labels = append(out.Labels, int(l))
 			out.Source = append(out.Source, k)
+			out.Index = append(out.Index, offset+i)
 		}
+		offset += in.N
 	}
 	return out, nil
 }
@@ -412,6 +427,7 @@ func (ps *paster) Propose(_ context.Context, _ Step, real learn.Batch) (Proposal
 			pr.Sources = append(pr.Sources, ps.inst.Sources[ps.inst.Source[q.Item]])
 			pr.Categories = append(pr.Categories, ps.inst.Classes[q.Category])
 			pr.Items = append(pr.Items, q.Item)
+			pr.PoolItems = append(pr.PoolItems, ps.inst.PoolItem(q.Item))
 		}
 	}
 	if len(pr.Sources) == 0 {

@@ -153,6 +153,11 @@ type Proposal struct {
 	// (in the order of Sources), so that the gallery output can draw the
 	// items a proposer that implements itemDrawer proposed.
 	Items []int
+	// PoolItems, when not nil, holds the pool identity of each generated
+	// item (in the order of Sources; see format.GalleryHeader's
+	// pool_item), which decisions.csv and the gallery record so that a
+	// report can join decisions with a pool's truth.
+	PoolItems []int
 	// Images, when not nil, holds for each generated item (in the order of
 	// Sources) the position in the real batch of the scene it was pasted
 	// into (segmentation); the matched real gradient (select.real_grad)
@@ -185,7 +190,7 @@ func (p *poolProposer) Propose(_ context.Context, _ Step, _ learn.Batch) (Propos
 		return Proposal{}, false, nil
 	}
 	idx := p.sampler.next(p.n)
-	pr := Proposal{Gen: poolBatch(p.pool, idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx)), Items: idx}
+	pr := Proposal{Gen: poolBatch(p.pool, idx), Sources: make([]string, len(idx)), Categories: make([]string, len(idx)), Items: idx, PoolItems: idx}
 	for k, i := range idx {
 		pr.Sources[k] = p.pool.Sources[p.pool.Source[i]]
 		pr.Categories[k] = p.pool.Classes[p.pool.Labels[i]]

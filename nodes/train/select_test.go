@@ -61,6 +61,7 @@ type decisionRow struct {
 	score, tau          float64
 	accepted            bool
 	sources, categories map[string]int
+	items               []int
 }
 
 func parseCounts(t *testing.T, s string) map[string]int {
@@ -97,6 +98,15 @@ func readDecisions(t *testing.T, dir string) []decisionRow {
 	for _, r := range recs[1:] {
 		d := decisionRow{sources: parseCounts(t, r[4]), categories: parseCounts(t, r[5])}
 		d.it, _ = strconv.Atoi(r[0])
+		if r[6] != "" {
+			for _, x := range strings.Split(r[6], ";") {
+				n, err := strconv.Atoi(x)
+				if err != nil {
+					t.Fatalf("bad item %q", x)
+				}
+				d.items = append(d.items, n)
+			}
+		}
 		d.score, d.tau = math.NaN(), math.NaN()
 		if r[1] != "" {
 			d.score, _ = strconv.ParseFloat(r[1], 64)

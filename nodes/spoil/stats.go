@@ -1,0 +1,240 @@
+package spoil
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"dagrun/format"
+	"dagrun/nodes"
+)
+
+// StatsParams are the params of the selection-stats kind (none).
+type StatsParams struct{}
+
+// StatsKind returns the selection-stats kind: a report-side join of a train
+// node's decisions (and optionally a score node's per-item scores) with a
+// spoiled pool's truth.
+func StatsKind() *nodes.Kind {
+	return nodes.Typed(nodes.Kind{
+		Name:    "selection-stats",
+		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type",
+		Version: 1,
+		Inputs: []nodes.Slot{
+			{Name: "train", Doc: "the train node fed the spoiled pool (its only pool input)", Accepts: []string{format.TypeModel}},
+			{Name: "truth", Doc: "the spoil or spoil-images node whose truth.csv describes that pool", Accepts: []string{format.TypeInstances, format.TypeClassification}},
+			{Name: "scores", Doc: "a score node over the same pool: per-item ROC AUC, clean vs each defect type", Optional: true, Accepts: []string{format.TypeScores}},
+		},
+		Outputs: []string{"metrics.json"},
+	}, nil, func(_ nodes.Build, _ StatsParams) (nodes.Node, error) { return &StatsNode{}, nil })
+}
+
+// StatsNode is a configured selection-stats node.
+type StatsNode struct{}
+
+// Stats is selection-stats' metrics.json. Acceptance counts item
+// occurrences: an item offered in two decisions counts twice.
+type Stats struct {
+	Offered   map[string]int     `json:"offered_by_truth"`
+	Accept    map[string]float64 `json:"accept_by_truth"`
+	Precision *float64           `json:"precision_clean,omitempty"`
+	Recall    *float64           `json:"recall_clean,omitempty"`
+	// DefectScoreCorr is the Pearson correlation, over decisions with a
+	// score, of a decision's defect fraction and its score.
+	DefectScoreCorr *float64 `json:"batch_defect_score_corr,omitempty"`
+	DefectAccepted  *float64 `json:"batch_defect_fraction_accepted,omitempty"`
+	DefectRejected  *float64 `json:"batch_defect_fraction_rejected,omitempty"`
+	// AUC is, per defect type, the ROC AUC of the per-item score for
+	// clean (positive) vs that type (ties count one half).
+	AUC map[string]float64 `json:"auc_by_truth,omitempty"`
+}
+
+func ptr(x float64) *float64 { return &x }
+
+// Join computes the statistics of decisions against truth, and of
+// per-item scores (nil: none) against truth.
+func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats, error) {
+	st := &Stats{Offered: map[string]int{}, Accept: map[string]float64{}}
+	acc := map[string]int{}
+	var xs, ys, fa, fr []float64
+	for _, d := range decisions {
+		bad := 0
+		for _, i := range d.Items {
+			if i >= len(truth) {
+				return nil, fmt.Errorf("iteration %d: pool item %d, but truth.csv has %d items (is the spoiled pool the train node's only pool?)", d.Iteration, i, len(truth))
+			}
+			st.Offered[truth[i]]++
+			if d.Accepted {
+				acc[truth[i]]++
+			}
+			if truth[i] != format.TruthClean {
+				bad++
+			}
+		}
+		if len(d.Items) == 0 {
+			continue
+		}
+		f := float64(bad) / float64(len(d.Items))
+		if d.Accepted {
+			fa = append(fa, f)
+		} else {
+			fr = append(fr, f)
+		}
+		if !math.IsNaN(d.Score) {
+			xs, ys = append(xs, f), append(ys, d.Score)
+		}
+	}
+	total, accTotal := 0, 0
+	for t, n := range st.Offered {
+		st.Accept[t] = float64(acc[t]) / float64(n)
+		total += n
+		accTotal += acc[t]
+	}
+	if accTotal > 0 {
+		st.Precision = ptr(float64(acc[format.TruthClean]) / float64(accTotal))
+	}
+	if n := st.Offered[format.TruthClean]; n > 0 {
+		st.Recall = ptr(float64(acc[format.TruthClean]) / float64(n))
+	}
+	if c, ok := pearson(xs, ys); ok {
+		st.DefectScoreCorr = ptr(c)
+	}
+	if len(fa) > 0 {
+		st.DefectAccepted = ptr(mean(fa))
+	}
+	if len(fr) > 0 {
+		st.DefectRejected = ptr(mean(fr))
+	}
+	if scores != nil {
+		if len(scores) != len(truth) {
+			return nil, fmt.Errorf("%d scores for %d items of truth.csv", len(scores), len(truth))
+		}
+		st.AUC = map[string]float64{}
+		var clean []float64
+		byType := map[string][]float64{}
+		for i, t := range truth {
+			if t == format.TruthClean {
+				clean = append(clean, scores[i])
+			} else {
+				byType[t] = append(byType[t], scores[i])
+			}
+		}
+		for t, s := range byType {
+			if len(clean) > 0 {
+				st.AUC[t] = AUC(clean, s)
+			}
+		}
+	}
+	return st, nil
+}
+
+// AUC is the probability that a positive's score exceeds a negative's,
+// ties counting one half (the Mann-Whitney statistic), by ranks.
+func AUC(pos, neg []float64) float64 {
+	type v struct {
+		x   float64
+		pos bool
+	}
+	all := make([]v, 0, len(pos)+len(neg))
+	for _, x := range pos {
+		all = append(all, v{x, true})
+	}
+	for _, x := range neg {
+		all = append(all, v{x, false})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].x < all[j].x })
+	rankSum := 0.0
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].x == all[i].x {
+			j++
+		}
+		r := float64(i+j+1) / 2 // mean 1-based rank of the tie group
+		for k := i; k < j; k++ {
+			if all[k].pos {
+				rankSum += r
+			}
+		}
+		i = j
+	}
+	np, nn := float64(len(pos)), float64(len(neg))
+	return (rankSum - np*(np+1)/2) / (np * nn)
+}
+
+func mean(x []float64) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+// pearson is the correlation of x and y; ok is false when either is
+// constant or there are fewer than two points.
+func pearson(x, y []float64) (float64, bool) {
+	if len(x) < 2 {
+		return 0, false
+	}
+	mx, my := mean(x), mean(y)
+	var sxy, sxx, syy float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+		syy += (y[i] - my) * (y[i] - my)
+	}
+	if sxx == 0 || syy == 0 {
+		return 0, false
+	}
+	return sxy / math.Sqrt(sxx*syy), true
+}
+
+// Run writes metrics.json.
+func (n *StatsNode) Run(ctx context.Context, env *nodes.Env) error {
+	wrap := func(err error) error { return fmt.Errorf("selection-stats: %w", err) }
+	tr, tt := env.Input("train"), env.Input("truth")
+	if tr == "" || tt == "" {
+		return wrap(errors.New("needs the train and truth inputs"))
+	}
+	b, err := os.ReadFile(filepath.Join(tr, format.DecisionsFile))
+	if err != nil {
+		return wrap(err)
+	}
+	decisions, err := format.ParseDecisions(b)
+	if err != nil {
+		return wrap(err)
+	}
+	if b, err = os.ReadFile(filepath.Join(tt, format.TruthFile)); err != nil {
+		return wrap(err)
+	}
+	truth, err := format.ParseTruth(b)
+	if err != nil {
+		return wrap(err)
+	}
+	var scores []float64
+	if sd := env.Input("scores"); sd != "" {
+		if scores, _, err = format.LoadScores(sd, len(truth)); err != nil {
+			return wrap(err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := Join(decisions, truth, scores)
+	if err != nil {
+		return wrap(err)
+	}
+	out, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return wrap(err)
+	}
+	if err := os.WriteFile(filepath.Join(env.OutDir, "metrics.json"), append(out, '\n'), 0o644); err != nil {
+		return wrap(err)
+	}
+	env.Report(1, 1)
+	return nil
+}

@@ -1,0 +1,95 @@
+package spoil
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"dagrun/format"
+	"dagrun/nodes"
+)
+
+// TestJoinHandWorked checks Join on a case worked by hand.
+func TestJoinHandWorked(t *testing.T) {
+	truth := []string{"clean", "clean", "box_mask", "noise", "clean"}
+	ds := []format.Decision{
+		{Iteration: 1, Score: 0.5, Accepted: true, Items: []int{0, 1}},       // defect fraction 0
+		{Iteration: 2, Score: -0.5, Accepted: false, Items: []int{2, 3}},     // 1
+		{Iteration: 3, Score: 0.0, Accepted: true, Items: []int{4, 2, 0, 1}}, // 0.25
+	}
+	st, err := Join(ds, truth, []float64{0.9, 0.8, 0.1, 0.85, 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offered: clean 0,1,4,0,1 = 5, box_mask 2,2 = 2, noise 1.
+	// Accepted: clean 5, box_mask 1, noise 0.
+	if st.Offered["clean"] != 5 || st.Offered["box_mask"] != 2 || st.Offered["noise"] != 1 {
+		t.Errorf("offered %v", st.Offered)
+	}
+	if st.Accept["clean"] != 1 || st.Accept["box_mask"] != 0.5 || st.Accept["noise"] != 0 {
+		t.Errorf("accept %v", st.Accept)
+	}
+	if *st.Precision != 5.0/6 || *st.Recall != 1 {
+		t.Errorf("precision %v recall %v, want 5/6 and 1", *st.Precision, *st.Recall)
+	}
+	if *st.DefectAccepted != 0.125 || *st.DefectRejected != 1 {
+		t.Errorf("defect fractions %v %v, want 0.125 and 1", *st.DefectAccepted, *st.DefectRejected)
+	}
+	// x = 0, 1, 0.25; y = 0.5, -0.5, 0: mx = 5/12, my = 0.
+	// sxy = -5/12·0.5 + 7/12·(-0.5) + (-1/6)·0 = -0.5;
+	// sxx = 25/144 + 49/144 + 4/144 = 78/144; syy = 0.5.
+	if want := -0.5 / math.Sqrt(78.0/144*0.5); math.Abs(*st.DefectScoreCorr-want) > 1e-12 {
+		t.Errorf("corr %v, want %v", *st.DefectScoreCorr, want)
+	}
+	// Clean scores 0.9, 0.8, 0.2: above box_mask's 0.1 in 3 of 3 pairs,
+	// above noise's 0.85 in 1 of 3.
+	if st.AUC["box_mask"] != 1 || math.Abs(st.AUC["noise"]-1.0/3) > 1e-12 {
+		t.Errorf("auc %v, want box_mask 1, noise 1/3", st.AUC)
+	}
+	if _, err := Join([]format.Decision{{Iteration: 1, Items: []int{9}}}, truth, nil); err == nil {
+		t.Error("an item beyond truth.csv joined")
+	}
+}
+
+// TestAUCTies: ties count one half.
+func TestAUCTies(t *testing.T) {
+	if got := AUC([]float64{1, 2}, []float64{1, 0}); got != 0.875 {
+		t.Errorf("AUC = %v, want 0.875 (pairs: 1>0, 1=1 half, 2>1, 2>0)", got)
+	}
+}
+
+// TestStatsRun runs the kind on files.
+func TestStatsRun(t *testing.T) {
+	tr, tt := t.TempDir(), t.TempDir()
+	dec := "iteration,score,threshold,accepted,sources,categories,items\n1,0.5,,true,g=2,a=2,0;1\n2,-0.5,,false,g=1,a=1,2\n"
+	if err := os.WriteFile(filepath.Join(tr, format.DecisionsFile), []byte(dec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := format.WriteTruth([]string{"clean", "noise", "fragment"})
+	if err := os.WriteFile(filepath.Join(tt, format.TruthFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := StatsKind()
+	n, err := k.Construct(nodes.Build{}, k.Params())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := n.Run(context.Background(), &nodes.Env{Inputs: map[string][]string{"train": {tr}, "truth": {tt}}, OutDir: out, TempDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	var st Stats
+	mb, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(mb, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Accept["clean"] != 1 || st.Accept["noise"] != 1 || st.Accept["fragment"] != 0 || *st.Precision != 0.5 {
+		t.Errorf("metrics %s", mb)
+	}
+}
