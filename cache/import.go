@@ -73,4 +73,3 @@ func (c *Cache) OpenBlob(digest string) (io.ReadCloser, int64, error) {
 	}
 	return f, fi.Size(), nil
 }
-

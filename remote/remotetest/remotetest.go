@@ -63,7 +63,7 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("reader failed
 // Counting wraps a Store, counting requests, and can fail them.
 type Counting struct {
 	remote.Store
-	mu              sync.Mutex
+	mu                sync.Mutex
 	Gets, Puts, Hases int
 	// FailAfterPuts, when > 0, makes every Put after that many fail.
 	FailAfterPuts int
