@@ -26,7 +26,7 @@ type remoteFlags struct {
 
 func (a *app) addRemoteFlags(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&a.remote.url, "remote", "", "remote cache tier: file:///path (default $DAGRUN_REMOTE)")
+	pf.StringVar(&a.remote.url, "remote", "", "remote cache tier: file:///path or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path-style=true] (default $DAGRUN_REMOTE)")
 	pf.BoolVar(&a.remote.readOnly, "remote-read-only", false, "fetch from the remote but never write to it")
 	pf.BoolVar(&a.remote.required, "remote-required", false, "exit 3 instead of going local-only when the remote fails")
 	pf.StringVar(&a.remote.signKey, "remote-sign-key", "", "sign every pushed entry with this secret key `FILE` (dagrun remote keygen)")
@@ -53,8 +53,14 @@ func (a *app) openRemote(c *cache.Cache) (*remote.Tier, error) {
 			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: a file URL names a local path: file:///path", raw))
 		}
 		store = &remote.FileStore{Root: filepath.Clean(u.Path)}
+	case "s3":
+		s3, err := remote.OpenS3(u)
+		if err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote: %v", err))
+		}
+		store = s3
 	default:
-		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: unsupported scheme %q (supported: file)", raw, u.Scheme))
+		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: unsupported scheme %q (supported: file, s3)", raw, u.Scheme))
 	}
 	t := &remote.Tier{Store: store, Cache: c, Log: a.log, ReadOnly: a.remote.readOnly, Required: a.remote.required}
 	if a.remote.signKey != "" {
