@@ -32,6 +32,19 @@ func s3Store(t *testing.T) *remote.S3Store {
 	return s
 }
 
+// s3StoreB is s3Store for benchmarks.
+func s3StoreB(b *testing.B) *remote.S3Store {
+	u, err := url.Parse(fmt.Sprintf("s3://dagrun-test/bench-%d?endpoint=%s", time.Now().UnixNano(), url.QueryEscape(os.Getenv("DAGRUN_S3_ENDPOINT"))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := remote.OpenS3(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
 func TestS3Conformance(t *testing.T) {
 	remotetest.Run(t, s3Store(t))
 }
