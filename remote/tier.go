@@ -308,3 +308,11 @@ func (t *Tier) pushBlob(ctx context.Context, d string) error {
 	defer r.Close()
 	return t.Store.Put(rctx, blobName(d), r, size)
 }
+
+// Has reports whether the remote holds an entry for key (without checking
+// it: Fetch does).
+func (t *Tier) Has(ctx context.Context, key string) (bool, error) {
+	rctx, cancel := t.reqCtx(ctx)
+	defer cancel()
+	return t.Store.Has(rctx, entryName(key))
+}

@@ -330,3 +330,35 @@ func TestUnreachable(t *testing.T) {
 		t.Error("Down() = nil after a failure")
 	}
 }
+
+// Many jobs pushing the same entry at once leave one good entry.
+func TestConcurrentPushers(t *testing.T) {
+	ctx := context.Background()
+	store := &remote.FileStore{Root: t.TempDir()}
+	a := openCache(t)
+	e := commit(t, a, "k1", files)
+	sign, trust := keys(t, "ci")
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { errs <- (&remote.Tier{Store: store, Cache: a, Sign: sign, Required: true}).Push(ctx, e) }()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	got, err := (&remote.Tier{Store: store, Cache: openCache(t), Trust: []*remote.TrustKey{trust}, Required: true}).Fetch(ctx, "k1")
+	if err != nil || got == nil || got.Digest != e.Digest {
+		t.Fatalf("Fetch after concurrent pushes = %v, %v", got, err)
+	}
+	var tmp []string
+	filepath.Walk(store.Root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.HasPrefix(fi.Name(), ".tmp-") {
+			tmp = append(tmp, p)
+		}
+		return nil
+	})
+	if len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}

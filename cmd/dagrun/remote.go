@@ -156,7 +156,13 @@ func (a *app) remoteCommand() *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(keygen,
+	status := &cobra.Command{
+		Use: "status SPEC", Short: "say per node whether its entry is local, remote or neither", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.remoteStatus(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(keygen, status,
 		sync("push", "push every cached entry the specs reach", true),
 		sync("pull", "fetch every entry the specs reach that the remote has", false))
 	return cmd
@@ -197,4 +203,45 @@ func (a *app) syncSpec(ctx context.Context, path string, push bool) (int, error)
 		n++
 	}
 	return n, nil
+}
+
+// remoteStatus prints, per node in spec order, "local", "remote" (the
+// remote has an entry for its key, not yet checked) or "neither"; a node
+// whose key is not known until an upstream node is computed or fetched is
+// "unknown".
+func (a *app) remoteStatus(ctx context.Context, path string) error {
+	g, c, err := a.loadWithCache(path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t, err := a.openRemote(c)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return withCode(exitInvalid, fmt.Errorf("dagrun: no remote: give --remote URL or set DAGRUN_REMOTE"))
+	}
+	p, err := dag.MakePlan(ctx, g, c, "")
+	if err != nil {
+		return withCode(exitCacheIO, err)
+	}
+	for _, it := range p.Items {
+		where := "unknown (an upstream node is not local)"
+		switch it.Status {
+		case dag.WillHit:
+			where = "local"
+		case dag.WillRun:
+			has, err := t.Has(ctx, it.Key)
+			if err != nil {
+				return withCode(exitCacheIO, fmt.Errorf("dagrun: remote status: node %q: %w", it.Node.Name(), err))
+			}
+			where = "neither"
+			if has {
+				where = "remote"
+			}
+		}
+		fmt.Fprintf(a.stdout, "%s\t%s\n", it.Node.Name(), where)
+	}
+	return nil
 }

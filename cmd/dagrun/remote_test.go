@@ -44,6 +44,10 @@ nodes:
 	if r := cli(t, dir, "--cache", filepath.Join(dir, "cacheC"), "--remote", url, "--remote-read-only", "--remote-trust-key", otherPub, "--expect-cached", specPath); r.code != 1 {
 		t.Errorf("entries signed by an untrusted key: exit %d, want 1\n%s", r.code, r.stderr)
 	}
+	cS := filepath.Join(dir, "cacheS")
+	if r := cli(t, dir, "--cache", cS, "--remote", url, "remote", "status", specPath); r.code != 0 || r.stdout != "a\tremote\nb\tunknown (an upstream node is not local)\n" {
+		t.Errorf("remote status of an empty cache: exit %d\n%q\n%s", r.code, r.stdout, r.stderr)
+	}
 	before := countFiles(t, rem)
 	cD := filepath.Join(dir, "cacheD")
 	r := cli(t, dir, "--cache", cD, "--remote", url, "--remote-read-only", "--remote-trust-key", pub, "--expect-cached", specPath)
