@@ -62,7 +62,10 @@ type Stats struct {
 	// (plan and show are no uses); what older dagruns counted per lookup
 	// stays in them.
 	Hits, Misses int64
-	Leases       int // lease rows, live or not yet reclaimed
+	// RemoteHits counts the entries imported from a remote tier (Import)
+	// and RemoteBytes the bytes of their blobs.
+	RemoteHits, RemoteBytes int64
+	Leases                  int // lease rows, live or not yet reclaimed
 }
 
 // Stats returns the cache's sizes and counters.
@@ -75,7 +78,10 @@ func (c *Cache) Stats(ctx context.Context) (Stats, error) {
 		(SELECT count(*) FROM runs),
 		(SELECT value FROM counters WHERE name = 'hits'),
 		(SELECT value FROM counters WHERE name = 'misses'),
-		(SELECT count(*) FROM leases)`).Scan(&s.Entries, &s.Blobs, &s.Bytes, &s.Runs, &s.Hits, &s.Misses, &s.Leases)
+		(SELECT value FROM counters WHERE name = 'remote_hits'),
+		(SELECT value FROM counters WHERE name = 'remote_bytes'),
+		(SELECT count(*) FROM leases)`).Scan(&s.Entries, &s.Blobs, &s.Bytes, &s.Runs, &s.Hits, &s.Misses,
+		&s.RemoteHits, &s.RemoteBytes, &s.Leases)
 	return s, c.wrap("stats", err)
 }
 

@@ -428,7 +428,7 @@ func TestOpenRejects(t *testing.T) {
 			_, err = db.Exec(`PRAGMA user_version = 99`)
 			must(t, err)
 			db.Close()
-		}, nil, `cache "DIR": open index: schema version 99 is newer than this dagrun knows (3); upgrade dagrun`},
+		}, nil, `cache "DIR": open index: schema version 99 is newer than this dagrun knows (4); upgrade dagrun`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

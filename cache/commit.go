@@ -74,11 +74,17 @@ type source struct {
 // replaced. On error, dir is left in place (its files may have been made
 // read-only) and nothing is registered.
 func (c *Cache) Commit(ctx context.Context, key string, dir string, rec Record) (*Entry, error) {
-	e, err := c.commit(ctx, key, dir, rec)
+	e, err := c.commit(ctx, key, dir, rec, nil)
 	return e, c.wrap(fmt.Sprintf("commit %q", key), err)
 }
 
-func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry, error) {
+// imported is what Import adds to a commit: the manifest the files must
+// match, checked before anything is registered.
+type imported struct {
+	want Manifest
+}
+
+func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *imported) (*Entry, error) {
 	if key == "" {
 		return nil, errors.New("empty key")
 	}
@@ -162,6 +168,11 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 		m[i] = s.file
 	}
 	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	if imp != nil {
+		if got, want := m.Digest(), imp.want.Digest(); got != want {
+			return nil, badOutputf("imported files have manifest digest %s, want %s", got, want)
+		}
+	}
 	e := &Entry{Key: key, Digest: m.Digest(), Manifest: m, Record: rec, Created: c.now()}
 	e.Record.Log, e.Record.LogFile = nil, ""
 	if logSrc != nil {
@@ -200,6 +211,16 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 				val = nil
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO metrics (key, name, value) VALUES (?, ?, ?)`, key, name, val); err != nil {
+				return err
+			}
+		}
+		if imp != nil {
+			var bytes int64
+			for _, d := range digests {
+				bytes += byDigest[d].file.Size
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + CASE name WHEN 'remote_hits' THEN 1 ELSE ? END
+				WHERE name IN ('remote_hits', 'remote_bytes')`, bytes); err != nil {
 				return err
 			}
 		}

@@ -47,6 +47,18 @@ func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 	if ent, err := c.Get(ctx, key); err == nil {
 		return st.hit(n, key, ent)
 	}
+	if rm := st.r.Opts.Remote; rm != nil {
+		ent, err := rm.Fetch(ctx, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return &Result{Node: n, State: Canceled, Key: key}
+			}
+			return st.fail(n, key, "remote fetch", err, "")
+		}
+		if ent != nil {
+			return st.hit(n, key, ent)
+		}
+	}
 	tmp, err := c.TempDir("node-")
 	if err != nil {
 		return st.fail(n, key, "make scratch folder", err, "")
@@ -119,6 +131,11 @@ func (st *runState) compute(n *Node, key string, parts *KeyParts) *Result {
 	ent, err := c.Commit(context.WithoutCancel(ctx), key, env.OutDir, rec)
 	if err != nil {
 		return failed("store outputs", err)
+	}
+	if rm := st.r.Opts.Remote; rm != nil {
+		if err := rm.Push(context.WithoutCancel(ctx), ent); err != nil {
+			return failed("remote push", err)
+		}
 	}
 	st.emit(Event{Node: n, State: Done, Key: key, Duration: elapsed, Log: tail, LogBefore: before})
 	return &Result{Node: n, State: Done, Key: key, Entry: ent, Duration: elapsed}

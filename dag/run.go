@@ -25,6 +25,19 @@ type Options struct {
 	Log *slog.Logger
 	// Record names the run in the cache's run history ("" = g.Spec.Name).
 	Record string
+	// Remote, when set, is asked for a key the local cache misses, and
+	// receives what the run computes once it is committed locally.
+	Remote Remote
+}
+
+// Remote is a second cache tier behind the local cache (remote.Tier).
+type Remote interface {
+	// Fetch registers key's remote entry in the local cache and returns
+	// it; nil, nil on a miss. An error fails the node.
+	Fetch(ctx context.Context, key string) (*cache.Entry, error)
+	// Push sends a locally committed entry to the remote. An error fails
+	// the node (its entry stays committed locally).
+	Push(ctx context.Context, e *cache.Entry) error
 }
 
 // Runner executes graphs against a cache.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test-services.sh CMD...: run CMD (the test suite) with the services and
-# tools the tests use: headless Chromium for the HTML report test and a
-# one-node Slurm cluster for the Slurm executor's tests. As root, missing
+# tools the tests use: headless Chromium for the HTML report test, a
+# one-node Slurm cluster for the Slurm executor's tests, and an
+# S3-compatible server on loopback for the remote tier's tests
+# (scripts/s3/start.sh, as any user). As root, missing
 # packages are installed from Debian (chromium, slurm-wlm, munge) and the
 # cluster is started, then stopped when CMD ends. Without root, tests whose
 # tools are absent skip with a message saying what they need.
@@ -23,5 +25,13 @@ if [ "$(id -u)" = 0 ]; then
   if [ -n "$started" ]; then
     trap '"$here/slurm/stop.sh" || true' EXIT
   fi
+fi
+if s3env=$("$here/s3/start.sh"); then
+  set -a
+  eval "$s3env"
+  set +a
+  trap '"$here/s3/stop.sh" || true; [ -z "${started:-}" ] || "$here/slurm/stop.sh" || true' EXIT
+else
+  echo "test-services: no S3 server; the S3 tests will skip" >&2
 fi
 "$@"

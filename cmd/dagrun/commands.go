@@ -270,8 +270,8 @@ func (a *app) cacheCommand() *cobra.Command {
 			if err != nil {
 				return withCode(exitCacheIO, err)
 			}
-			fmt.Fprintf(a.stdout, "cache    %s\nentries  %d\nblobs    %d\nbytes    %d\nruns     %d\nhits     %d\nmisses   %d\n",
-				c.Dir(), s.Entries, s.Blobs, s.Bytes, s.Runs, s.Hits, s.Misses)
+			fmt.Fprintf(a.stdout, "cache    %s\nentries  %d\nblobs    %d\nbytes    %d\nruns     %d\nhits     %d\nmisses   %d\nremote   %d hits, %d bytes\n",
+				c.Dir(), s.Entries, s.Blobs, s.Bytes, s.Runs, s.Hits, s.Misses, s.RemoteHits, s.RemoteBytes)
 			kinds, err := c.KindStats(cmd.Context())
 			if err != nil {
 				return withCode(exitCacheIO, err)

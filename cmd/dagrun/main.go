@@ -60,6 +60,7 @@ type app struct {
 	plain          bool
 	executor       string
 	partition      string
+	remote         remoteFlags
 	log            *slog.Logger
 }
 
@@ -164,12 +165,13 @@ error, 130 interrupted.`,
 	pf.CountVarP(&a.verbose, "verbose", "v", "more logs (-v, -vv)")
 	pf.StringVar(&a.executor, "executor", "", "where nodes run: local or slurm (default: the spec's executor:, else local)")
 	pf.StringVar(&a.partition, "slurm-partition", "", "Slurm partition for the slurm executor (default: the cluster's)")
+	a.addRemoteFlags(root)
 	root.Flags().BoolVar(&a.failFast, "fail-fast", false, "stop everything at the first failure")
 	root.Flags().BoolVar(&a.expectCached, "expect-cached", false, "fail, listing the misses, if anything would run")
 	root.Flags().BoolVarP(&a.quiet, "quiet", "q", false, "print no per-node lines and no command output")
 	root.Flags().BoolVar(&a.plain, "plain", false, "plain progress lines even on a terminal")
 	root.AddCommand(a.runCommand(), a.validateCommand(), a.planCommand(), a.showCommand(),
-		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand(), a.execCommand(), a.logCommand())
+		a.graphCommand(), a.kindsCommand(), a.cacheCommand(), a.auditCommand(), a.execCommand(), a.logCommand(), a.remoteCommand())
 	return root
 }
 

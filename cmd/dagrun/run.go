@@ -33,6 +33,19 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 		return err
 	}
 	defer c.Close()
+	tier, err := a.openRemote(c)
+	if err != nil {
+		return err
+	}
+	if tier != nil && a.expectCached {
+		// What the run would fetch counts as cached: fetch it first.
+		if _, err := pull(ctx, g, c, tier); err != nil {
+			return err
+		}
+		if err := remoteDown(tier); err != nil {
+			return err
+		}
+	}
 	if a.expectCached {
 		p, err := dag.MakePlan(ctx, g, c, "")
 		if err != nil {
@@ -57,6 +70,9 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 	runner := &dag.Runner{Cache: c, Opts: dag.Options{
 		Jobs: a.jobs, FailFast: a.failFast, Events: r.event, Log: a.log, Executor: ex,
 	}}
+	if tier != nil {
+		runner.Opts.Remote = tier
+	}
 	sum, err := runner.Run(ctx, g)
 	r.close()
 	if err != nil {
@@ -67,6 +83,9 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 		sum.Count(dag.Skipped), roundDur(sum.Elapsed))
 	if sum.Interrupted {
 		return context.Canceled
+	}
+	if err := remoteDown(tier); err != nil {
+		return err
 	}
 	if err := sum.Err(); err != nil {
 		return err

@@ -107,6 +107,12 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"the remote tier imports only cache and itself", func(from, to string) string {
+		if under(from, "remote") && to != "cache" && !under(to, "remote") {
+			return "the remote tier (remote/...) imports only cache of ours; the engine reaches it through dag.Remote"
+		}
+		return ""
+	}},
 	{"nothing imports a command", func(from, to string) string {
 		if under(to, "cmd") {
 			return "no package imports a command (cmd/...)"
@@ -275,6 +281,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{ImportPath: d("executor/slurm"), Imports: []string{d("dag"), d("nodes/command")}},
 		{ImportPath: d("report"), Imports: []string{d("format"), d("nodes/train")}},
 		{ImportPath: d("bench/engine/prof"), Imports: []string{d("cmd/dagrun")}},
+		{ImportPath: d("remote"), Imports: []string{d("cache"), d("dag")}},
 		{ImportPath: d("nodes/noise"), TestImports: []string{d("nodes/train")}},
 		{ImportPath: d("nodes/vae"), TestImports: []string{d("nodes/data")}},
 		{ImportPath: d("cmd/dagrun"), Imports: []string{d("nodes/train"), d("report"), d("dag")}},
@@ -293,6 +300,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		"executor/slurm -> nodes/command",
 		"report -> nodes/train",
 		"bench/engine/prof -> cmd/dagrun",
+		"remote -> dag",
 		"nodes/noise -> nodes/train",
 	}
 	slices.Sort(got)

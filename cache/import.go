@@ -1,0 +1,75 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Validate reports the first reason m cannot be an entry's manifest: a path
+// Commit would refuse (absolute, with an empty, "." or ".." component, a
+// control character, not UTF-8), a path listed twice, a file and a folder of
+// the same name, a digest that is not lowercase sha256 hex, or a negative
+// size. A manifest read from elsewhere (a remote tier) is validated before
+// anything of it is written, so a hostile one is refused, never laid out.
+func (m Manifest) Validate() error {
+	paths := make([]string, 0, len(m))
+	for _, f := range m {
+		if err := checkName(f.Path); err != nil {
+			return err
+		}
+		if !validDigest(f.Digest) {
+			return fmt.Errorf("file %q: digest %q is not sha256 hex", f.Path, f.Digest)
+		}
+		if f.Size < 0 {
+			return fmt.Errorf("file %q: negative size %d", f.Path, f.Size)
+		}
+		paths = append(paths, f.Path)
+	}
+	slices.Sort(paths)
+	for i := 1; i < len(paths); i++ {
+		if paths[i] == paths[i-1] {
+			return fmt.Errorf("file %q is listed twice", paths[i])
+		}
+		if strings.HasPrefix(paths[i], paths[i-1]+"/") {
+			return fmt.Errorf("%q is both a file and a folder", paths[i-1])
+		}
+	}
+	return nil
+}
+
+// Import registers dir as the entry for key, like Commit, but only if its
+// files are exactly want (same paths, digests, sizes and execute bits):
+// the files are hashed as Commit hashes them and compared before anything
+// is registered, and the entry counts as one remote hit of its blobs' bytes
+// in Stats. A mismatch is an error wrapping ErrBadOutput and registers
+// nothing. It is how an entry fetched from a remote tier becomes local.
+func (c *Cache) Import(ctx context.Context, key, dir string, rec Record, want Manifest) (*Entry, error) {
+	e, err := c.doImport(ctx, key, dir, rec, want)
+	return e, c.wrap(fmt.Sprintf("import %q", key), err)
+}
+
+func (c *Cache) doImport(ctx context.Context, key, dir string, rec Record, want Manifest) (*Entry, error) {
+	if err := want.Validate(); err != nil {
+		return nil, badOutputf("invalid manifest: %v", err)
+	}
+	return c.commit(ctx, key, dir, rec, &imported{want: want})
+}
+
+// OpenBlob opens the blob with the given digest for reading. It does not
+// hash it: a reader that must trust the bytes checks them itself (a remote
+// push sends them under their digest, and every reader of the remote
+// verifies them).
+func (c *Cache) OpenBlob(digest string) (io.ReadCloser, int64, error) {
+	p := c.BlobPath(digest)
+	if p == "" {
+		return nil, 0, c.wrap("open blob", fmt.Errorf("%q is not a digest", digest))
+	}
+	f, fi, err := openRegular(p)
+	if err != nil {
+		return nil, 0, c.wrap(fmt.Sprintf("open blob %s", digest), err)
+	}
+	return f, fi.Size(), nil
+}

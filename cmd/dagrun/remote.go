@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"dagrun/cache"
+	"dagrun/dag"
+	"dagrun/remote"
+
+	"github.com/spf13/cobra"
+)
+
+// remoteFlags are the flags of the remote tier, shared by every command.
+type remoteFlags struct {
+	url      string
+	readOnly bool
+	required bool
+	signKey  string
+	trust    []string
+}
+
+func (a *app) addRemoteFlags(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&a.remote.url, "remote", "", "remote cache tier: file:///path or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path-style=true] (default $DAGRUN_REMOTE)")
+	pf.BoolVar(&a.remote.readOnly, "remote-read-only", false, "fetch from the remote but never write to it")
+	pf.BoolVar(&a.remote.required, "remote-required", false, "exit 3 instead of going local-only when the remote fails")
+	pf.StringVar(&a.remote.signKey, "remote-sign-key", "", "sign every pushed entry with this secret key `FILE` (dagrun remote keygen)")
+	pf.StringArrayVar(&a.remote.trust, "remote-trust-key", nil, "use only remote entries signed by this public key `FILE` (repeatable; default $DAGRUN_REMOTE_TRUST, comma-separated)")
+}
+
+// openRemote returns the tier the flags ask for, or nil without a remote.
+func (a *app) openRemote(c *cache.Cache) (*remote.Tier, error) {
+	raw := a.remote.url
+	if raw == "" {
+		raw = os.Getenv("DAGRUN_REMOTE")
+	}
+	if raw == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: %v", raw, err))
+	}
+	var store remote.Store
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: a file URL names a local path: file:///path", raw))
+		}
+		store = &remote.FileStore{Root: filepath.Clean(u.Path)}
+	case "s3":
+		s3, err := remote.OpenS3(u)
+		if err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote: %v", err))
+		}
+		store = s3
+	default:
+		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: unsupported scheme %q (supported: file, s3)", raw, u.Scheme))
+	}
+	t := &remote.Tier{Store: store, Cache: c, Log: a.log, ReadOnly: a.remote.readOnly, Required: a.remote.required}
+	if a.remote.signKey != "" {
+		if t.Sign, err = remote.ReadSignKey(a.remote.signKey); err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote-sign-key: %v", err))
+		}
+	}
+	trust := a.remote.trust
+	if len(trust) == 0 && os.Getenv("DAGRUN_REMOTE_TRUST") != "" {
+		trust = strings.Split(os.Getenv("DAGRUN_REMOTE_TRUST"), ",")
+	}
+	for _, f := range trust {
+		k, err := remote.ReadTrustKey(f)
+		if err != nil {
+			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote-trust-key: %v", err))
+		}
+		t.Trust = append(t.Trust, k)
+	}
+	return t, nil
+}
+
+// remoteDown turns a failure of a required remote into exit 3.
+func remoteDown(t *remote.Tier) error {
+	if t != nil && t.Required && t.Down() != nil {
+		return withCode(exitCacheIO, fmt.Errorf("dagrun: --remote-required: %w", t.Down()))
+	}
+	return nil
+}
+
+// pull fetches every entry of g the remote has and the local cache lacks,
+// level by level: a node's key is known only once its inputs are local.
+// It returns the number of entries fetched.
+func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier) (int, error) {
+	fetched := 0
+	for {
+		p, err := dag.MakePlan(ctx, g, c, "")
+		if err != nil {
+			return fetched, withCode(exitCacheIO, err)
+		}
+		n := 0
+		for _, it := range p.Items {
+			if it.Status != dag.WillRun {
+				continue
+			}
+			e, err := t.Fetch(ctx, it.Key)
+			if err != nil {
+				return fetched, withCode(exitCacheIO, fmt.Errorf("node %q: remote fetch: %w", it.Node.Name(), err))
+			}
+			if e != nil {
+				n++
+			}
+		}
+		fetched += n
+		if n == 0 || t.Down() != nil {
+			return fetched, nil
+		}
+	}
+}
+
+func (a *app) remoteCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "remote", Short: "share the cache through a remote tier (keygen, push, pull)"}
+	var dir string
+	keygen := &cobra.Command{
+		Use: "keygen NAME", Short: "write an ed25519 key pair NAME.sec and NAME.pub", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sec, pub, err := remote.Keygen(dir, args[0])
+			if err != nil {
+				return withCode(exitInvalid, fmt.Errorf("dagrun: remote keygen: %v", err))
+			}
+			fmt.Fprintf(a.stdout, "secret key %s (give it to the jobs that push)\npublic key %s (give it to every reader: --remote-trust-key)\n", sec, pub)
+			return nil
+		},
+	}
+	keygen.Flags().StringVar(&dir, "dir", ".", "where to write the key files")
+	sync := func(use, short string, push bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " SPEC...", Short: short, Args: cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				entries := 0
+				for _, path := range args {
+					n, err := a.syncSpec(cmd.Context(), path, push)
+					entries += n
+					if err != nil {
+						return err
+					}
+				}
+				verb := "fetched"
+				if push {
+					verb = "pushed"
+				}
+				fmt.Fprintf(a.stderr, "%d entries %s\n", entries, verb)
+				return nil
+			},
+		}
+	}
+	status := &cobra.Command{
+		Use: "status SPEC", Short: "say per node whether its entry is local, remote or neither", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.remoteStatus(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(keygen, status,
+		sync("push", "push every cached entry the specs reach", true),
+		sync("pull", "fetch every entry the specs reach that the remote has", false))
+	return cmd
+}
+
+func (a *app) syncSpec(ctx context.Context, path string, push bool) (int, error) {
+	g, c, err := a.loadWithCache(path)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	t, err := a.openRemote(c)
+	if err != nil {
+		return 0, err
+	}
+	if t == nil {
+		return 0, withCode(exitInvalid, fmt.Errorf("dagrun: no remote: give --remote URL or set DAGRUN_REMOTE"))
+	}
+	t.Required = true
+	if !push {
+		return pull(ctx, g, c, t)
+	}
+	if t.ReadOnly {
+		return 0, withCode(exitInvalid, fmt.Errorf("dagrun: remote push with --remote-read-only"))
+	}
+	p, err := dag.MakePlan(ctx, g, c, "")
+	if err != nil {
+		return 0, withCode(exitCacheIO, err)
+	}
+	n := 0
+	for _, it := range p.Items {
+		if it.Status != dag.WillHit {
+			continue
+		}
+		if err := t.Push(ctx, it.Entry); err != nil {
+			return n, withCode(exitCacheIO, fmt.Errorf("node %q: remote push: %w", it.Node.Name(), err))
+		}
+		n++
+	}
+	return n, nil
+}
+
+// remoteStatus prints, per node in spec order, "local", "remote" (the
+// remote has an entry for its key, not yet checked) or "neither"; a node
+// whose key is not known until an upstream node is computed or fetched is
+// "unknown".
+func (a *app) remoteStatus(ctx context.Context, path string) error {
+	g, c, err := a.loadWithCache(path)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	t, err := a.openRemote(c)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return withCode(exitInvalid, fmt.Errorf("dagrun: no remote: give --remote URL or set DAGRUN_REMOTE"))
+	}
+	p, err := dag.MakePlan(ctx, g, c, "")
+	if err != nil {
+		return withCode(exitCacheIO, err)
+	}
+	for _, it := range p.Items {
+		where := "unknown (an upstream node is not local)"
+		switch it.Status {
+		case dag.WillHit:
+			where = "local"
+		case dag.WillRun:
+			has, err := t.Has(ctx, it.Key)
+			if err != nil {
+				return withCode(exitCacheIO, fmt.Errorf("dagrun: remote status: node %q: %w", it.Node.Name(), err))
+			}
+			where = "neither"
+			if has {
+				where = "remote"
+			}
+		}
+		fmt.Fprintf(a.stdout, "%s\t%s\n", it.Node.Name(), where)
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+// Package remote is dagrun's optional second cache tier: a shared store of
+// entries (key → manifest, record, metrics, signatures) and blobs (by
+// digest) behind the local cache, which stays the source of truth for a run.
+//
+// One concept a file:
+//   - store.go: Store, objects by name (three methods), and ErrNotExist.
+//   - file.go: a Store in a plain folder (file:///path).
+//   - entry.go: the remote entry and its canonical signed payload.
+//   - sign.go: ed25519 key pairs, signing and trust.
+//   - tier.go: Tier, lazy read-through (Fetch) and write-back (Push).
+//
+// Invariants:
+//   - Lookups are by name (entries/KEY, blobs/ab/cdef…); nothing lists the
+//     remote.
+//   - A push uploads every blob the remote lacks before the entry, and every
+//     object is written whole or not at all (a file store writes a temporary
+//     file and renames it), so no reader ever sees an entry whose blobs are
+//     missing, whenever a pusher is killed; pushes are idempotent.
+//   - Nothing fetched is trusted: an entry's manifest is validated before a
+//     file is laid out, every blob byte is hashed against its digest, and
+//     cache.Import registers the entry only if the files match the manifest.
+//     A bad entry or blob is a miss with a warning naming the key and
+//     digest, never an error of the run and never a wrong output.
+//   - With trust keys, an entry without a valid signature of one of them is
+//     a miss with a warning.
+//   - A remote that fails (unreachable, errors, timeouts) is given up for
+//     the rest of the process after one warning, unless Required, in which
+//     case the failure is returned.
+package remote
