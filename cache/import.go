@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -72,4 +74,94 @@ func (c *Cache) OpenBlob(digest string) (io.ReadCloser, int64, error) {
 		return nil, 0, c.wrap(fmt.Sprintf("open blob %s", digest), err)
 	}
 	return f, fi.Size(), nil
+}
+
+// ImportItem is one entry for ImportBatch: like Import's arguments.
+type ImportItem struct {
+	Key      string
+	Dir      string
+	Record   Record
+	Manifest Manifest
+}
+
+// ImportResult is what ImportBatch did with one item: the entry, or the
+// reason it was refused (an error wrapping ErrBadOutput when the files do
+// not match the manifest).
+type ImportResult struct {
+	Entry *Entry
+	Err   error
+}
+
+// ImportBatch imports items like Import does one at a time, but syncs once
+// for the whole batch: every item's files are hashed, checked against its
+// manifest, made read-only and linked into the blob store without an fsync
+// each, then one pass makes them all durable (syncfs(2) of the cache's file
+// system on Linux, else an fsync of each file and folder), and only then
+// are the entries registered, in one transaction. An item refused (bad
+// manifest, files that do not match it) is reported in its result and the
+// others go on; an error of the batch (I/O, the index) registers nothing
+// and is returned.
+func (c *Cache) ImportBatch(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
+	res, err := c.importBatch(ctx, items)
+	return res, c.wrap(fmt.Sprintf("import %d entries", len(items)), err)
+}
+
+func (c *Cache) importBatch(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
+	res := make([]ImportResult, len(items))
+	var ok []*staged
+	defer func() {
+		for _, st := range ok {
+			removeTree(st.staging)
+		}
+	}()
+	var files []string
+	dirs := map[string]bool{}
+	for i, it := range items {
+		if err := it.Manifest.Validate(); err != nil {
+			res[i].Err = c.wrap(fmt.Sprintf("import %q", it.Key), badOutputf("invalid manifest: %v", err))
+			continue
+		}
+		st, err := c.stage(ctx, it.Key, it.Dir, it.Record, &imported{want: it.Manifest}, true)
+		if err != nil {
+			if st != nil {
+				removeTree(st.staging)
+			}
+			if errors.Is(err, ErrBadOutput) {
+				res[i].Err = c.wrap(fmt.Sprintf("import %q", it.Key), err)
+				continue
+			}
+			return nil, fmt.Errorf("import %q: %w", it.Key, err)
+		}
+		ok = append(ok, st)
+		files = append(files, st.files...)
+		for d := range st.dirs {
+			dirs[d] = true
+		}
+	}
+	if len(ok) == 0 {
+		return res, nil
+	}
+	if err := syncBatch(c.dir, files, dirs); err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	err := c.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, st := range ok {
+			if err := c.register(ctx, tx, st); err != nil {
+				return fmt.Errorf("import %q: %w", st.key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	j := 0
+	for i := range res {
+		if res[i].Err == nil {
+			res[i].Entry = ok[j].entry
+			c.removeCommitted(ok[j])
+			j++
+		}
+	}
+	return res, nil
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -20,7 +22,13 @@ type S3Store struct {
 	client *minio.Client
 	bucket string
 	prefix string
+	conns  atomic.Int64
 }
+
+// Conns returns how many connections the store has opened: with
+// keep-alive, about as many as requests were ever in flight at once, not
+// one per request.
+func (s *S3Store) Conns() int64 { return s.conns.Load() }
 
 // OpenS3 opens s3://BUCKET/PREFIX. The query may set endpoint
 // (http://host:port or https://…; default $AWS_ENDPOINT_URL, else AWS),
@@ -73,6 +81,16 @@ func OpenS3(u *url.URL) (*S3Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep an idle connection for every request a tier may have in flight,
+	// so that parallel transfers reuse connections instead of opening one
+	// per request (a TCP and, with https, a TLS handshake each).
+	tr.MaxIdleConnsPerHost = 64
+	st := &S3Store{bucket: u.Host}
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		st.conns.Add(1)
+		return dial(ctx, network, addr)
+	}
 	c, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: region, BucketLookup: lookup,
 		Transport: tr, MaxRetries: 3})
 	if err != nil {
@@ -82,7 +100,8 @@ func OpenS3(u *url.URL) (*S3Store, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &S3Store{client: c, bucket: u.Host, prefix: prefix}, nil
+	st.client, st.prefix = c, prefix
+	return st, nil
 }
 
 func notFound(err error) bool {

@@ -1,0 +1,60 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// ImportBatch registers the items whose files match their manifests, in one
+// pass, refuses the one that does not (registering nothing of it and
+// leaving no blob of it behind), and counts the remote hits and bytes of
+// the accepted ones only.
+func TestImportBatch(t *testing.T) {
+	c, _ := newCache(t)
+	ctx := context.Background()
+	good := Manifest{{Path: "a.txt", Digest: sha("alpha"), Size: 5}, {Path: "bin/run", Digest: sha("#!x"), Size: 3, Exec: true}}
+	other := Manifest{{Path: "b.txt", Digest: sha("beta"), Size: 4}}
+	lying := Manifest{{Path: "c.txt", Digest: sha("what the remote claims"), Size: 22}}
+	items := []ImportItem{
+		{Key: "k1", Dir: output(t, c, map[string]string{"a.txt": "alpha", "bin/run*": "#!x"}), Record: Record{Kind: "k", Version: 1}, Manifest: good},
+		{Key: "k2", Dir: output(t, c, map[string]string{"c.txt": "something else"}), Record: Record{Kind: "k", Version: 1}, Manifest: lying},
+		{Key: "k3", Dir: output(t, c, map[string]string{"b.txt": "beta"}), Record: Record{Kind: "k", Version: 1, Metrics: map[string]float64{"ap": 0.5}}, Manifest: other},
+	}
+	res, err := c.ImportBatch(ctx, items)
+	if err != nil {
+		t.Fatalf("ImportBatch: %v", err)
+	}
+	if res[0].Err != nil || res[2].Err != nil {
+		t.Fatalf("good items refused: %v, %v", res[0].Err, res[2].Err)
+	}
+	if !errors.Is(res[1].Err, ErrBadOutput) || res[1].Entry != nil {
+		t.Fatalf("lying item: %v, %v; want ErrBadOutput", res[1].Entry, res[1].Err)
+	}
+	for _, k := range []string{"k1", "k3"} {
+		e, err := c.Get(ctx, k)
+		if err != nil || e == nil {
+			t.Fatalf("Get(%s) = %v, %v", k, e, err)
+		}
+	}
+	if e, _ := c.Get(ctx, "k2"); e != nil {
+		t.Fatal("the refused item is registered")
+	}
+	if got := len(objectFiles(t, c)); got != 3 {
+		t.Errorf("%d blob files, want 3 (nothing of the refused item)", got)
+	}
+	e, _ := c.Get(ctx, "k1")
+	if e.Manifest.Digest() != good.Digest() {
+		t.Errorf("k1 manifest %v, want %v", e.Manifest, good)
+	}
+	s, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RemoteHits != 2 || s.RemoteBytes != 5+3+4 {
+		t.Errorf("remote hits %d, bytes %d; want 2, 12", s.RemoteHits, s.RemoteBytes)
+	}
+	if m, _ := c.Metrics(ctx, "k3"); m["ap"] != 0.5 {
+		t.Errorf("k3 metrics %v", m)
+	}
+}
