@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Validate reports the first reason m cannot be an entry's manifest: a path
@@ -114,29 +117,56 @@ func (c *Cache) importBatch(ctx context.Context, items []ImportItem) ([]ImportRe
 			removeTree(st.staging)
 		}
 	}()
+	// Stage the items in parallel (hashing is most of the work); each
+	// touches only its own files, and two items placing the same blob
+	// are settled by registerBlob.
+	sts := make([]*staged, len(items))
+	errs := make([]error, len(items))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(items)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(items) {
+					return
+				}
+				it := items[i]
+				if err := it.Manifest.Validate(); err != nil {
+					errs[i] = badOutputf("invalid manifest: %v", err)
+					continue
+				}
+				sts[i], errs[i] = c.stage(ctx, it.Key, it.Dir, it.Record, &imported{want: it.Manifest}, true)
+			}
+		}()
+	}
+	wg.Wait()
 	var files []string
 	dirs := map[string]bool{}
-	for i, it := range items {
-		if err := it.Manifest.Validate(); err != nil {
-			res[i].Err = c.wrap(fmt.Sprintf("import %q", it.Key), badOutputf("invalid manifest: %v", err))
-			continue
-		}
-		st, err := c.stage(ctx, it.Key, it.Dir, it.Record, &imported{want: it.Manifest}, true)
+	var fatal error
+	for i, st := range sts {
+		err := errs[i]
 		if err != nil {
 			if st != nil {
 				removeTree(st.staging)
 			}
 			if errors.Is(err, ErrBadOutput) {
-				res[i].Err = c.wrap(fmt.Sprintf("import %q", it.Key), err)
-				continue
+				res[i].Err = c.wrap(fmt.Sprintf("import %q", items[i].Key), err)
+			} else if fatal == nil {
+				fatal = fmt.Errorf("import %q: %w", items[i].Key, err)
 			}
-			return nil, fmt.Errorf("import %q: %w", it.Key, err)
+			continue
 		}
 		ok = append(ok, st)
 		files = append(files, st.files...)
 		for d := range st.dirs {
 			dirs[d] = true
 		}
+	}
+	if fatal != nil {
+		return nil, fatal
 	}
 	if len(ok) == 0 {
 		return res, nil
