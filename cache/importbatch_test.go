@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -42,6 +44,22 @@ func TestImportBatch(t *testing.T) {
 	}
 	if got := len(objectFiles(t, c)); got != 3 {
 		t.Errorf("%d blob files, want 3 (nothing of the refused item)", got)
+	}
+	// The blobs were moved in, not linked: no other name can write them,
+	// and the accepted items' folders are gone.
+	for _, p := range objectFiles(t, c) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := fi.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+			t.Errorf("blob %s has %d names, want 1", p, n)
+		}
+	}
+	for _, i := range []int{0, 2} {
+		if _, err := os.Stat(items[i].Dir); !os.IsNotExist(err) {
+			t.Errorf("item %d's folder is still there: %v", i, err)
+		}
 	}
 	e, _ := c.Get(ctx, "k1")
 	if e.Manifest.Digest() != good.Digest() {

@@ -234,6 +234,8 @@ func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.E
 	type blob struct {
 		digest string
 		size   int64
+		path   string // where it is downloaded: its first use
+		exec   bool   // the first use is executable
 		ok     bool
 	}
 	var blobs []*blob
@@ -273,13 +275,39 @@ func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.E
 		return out, err
 	}
 	defer os.RemoveAll(tmp)
-	dir := filepath.Join(tmp, "blobs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return out, err
+
+	// Where each entry's files go, and where each blob lands: at its first
+	// use, so that it is written once and never moved; later uses copy it.
+	// No file has a second name, so the cache adopts each one in place.
+	outDir := func(i int) string { return filepath.Join(tmp, "out", strconv.Itoa(i)) }
+	logPath := func(i int) string { return filepath.Join(tmp, "log", strconv.Itoa(i)) }
+	dirs := map[string]bool{filepath.Join(tmp, "log"): true}
+	use := func(i int, d, path string, exec bool) {
+		dirs[filepath.Dir(path)] = true
+		if b := byDigest[d]; b.path == "" {
+			b.path, b.exec = path, exec
+		}
+	}
+	for i, e := range ents {
+		if e == nil {
+			continue
+		}
+		dirs[outDir(i)] = true
+		for _, f := range e.Manifest {
+			use(i, f.Digest, filepath.Join(outDir(i), filepath.FromSlash(f.Path)), f.Exec)
+		}
+		if e.LogDigest != "" {
+			use(i, e.LogDigest, logPath(i), false)
+		}
+	}
+	for d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return out, err
+		}
 	}
 	err = t.parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
 		b := blobs[i]
-		ok, err := t.fetchBlob(ctx, b.digest, b.size, filepath.Join(dir, b.digest))
+		ok, err := t.fetchBlob(ctx, b.digest, b.size, b.path, b.exec)
 		if err != nil {
 			return fmt.Errorf("get blob %s: %w", b.digest, err)
 		}
@@ -290,26 +318,16 @@ func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.E
 		return out, t.failed(ctx, err)
 	}
 
-	// Lay out each entry's files: the first use of a blob is the blob file
-	// itself (moved), later ones are copies, so that no file has a second
-	// name and the cache adopts each one in place.
-	moved := map[string]string{}
 	place := func(d, dst string, exec bool) error {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+		b := byDigest[d]
+		if b.path == dst {
+			return nil
 		}
 		mode := os.FileMode(0o644)
 		if exec {
 			mode = 0o755
 		}
-		if prev, ok := moved[d]; ok {
-			return copyFile(prev, dst, mode)
-		}
-		if err := os.Rename(filepath.Join(dir, d), dst); err != nil {
-			return err
-		}
-		moved[d] = dst
-		return os.Chmod(dst, mode)
+		return copyFile(b.path, dst, mode)
 	}
 	var items []cache.ImportItem
 	var index []int // items[j] is keys[index[j]]
@@ -332,22 +350,18 @@ func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.E
 			continue
 		}
 		rec, _ := e.record() // checked by getEntry
-		eout := filepath.Join(tmp, "out", strconv.Itoa(i))
-		if err := os.MkdirAll(eout, 0o755); err != nil {
-			return out, err
-		}
 		for _, f := range e.Manifest {
-			if err := place(f.Digest, filepath.Join(eout, filepath.FromSlash(f.Path)), f.Exec); err != nil {
+			if err := place(f.Digest, filepath.Join(outDir(i), filepath.FromSlash(f.Path)), f.Exec); err != nil {
 				return out, err
 			}
 		}
 		if e.LogDigest != "" {
-			rec.LogFile = filepath.Join(tmp, "log", strconv.Itoa(i))
+			rec.LogFile = logPath(i)
 			if err := place(e.LogDigest, rec.LogFile, false); err != nil {
 				return out, err
 			}
 		}
-		items = append(items, cache.ImportItem{Key: keys[i], Dir: eout, Record: rec, Manifest: e.manifest()})
+		items = append(items, cache.ImportItem{Key: keys[i], Dir: outDir(i), Record: rec, Manifest: e.manifest()})
 		index = append(index, i)
 	}
 	if len(items) == 0 {
@@ -459,11 +473,11 @@ func copyFile(src, dst string, perm os.FileMode) error {
 // when it is missing or does not hash to d with the size the manifest says.
 // A blob the local cache already holds (an earlier level of a pull, another
 // entry) is copied from there, checked the same way, without a request.
-func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string) (bool, error) {
+func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string, exec bool) (bool, error) {
 	if r, n, err := t.Cache.OpenBlob(d); err == nil {
 		ok := false
 		if n == size {
-			ok, _, _ = copyVerified(r, dst, d, size)
+			ok, _, _ = copyVerified(r, dst, d, size, exec)
 		}
 		r.Close()
 		if ok {
@@ -480,7 +494,7 @@ func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string) 
 		return false, err
 	}
 	defer r.Close()
-	ok, n, err := copyVerified(r, dst, d, size)
+	ok, n, err := copyVerified(r, dst, d, size, exec)
 	if ok {
 		t.blobs.Add(1)
 		t.bytes.Add(n)
@@ -488,12 +502,21 @@ func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string) 
 	return ok, err
 }
 
-// copyVerified copies r to a new file dst, hashing it as it is written;
-// false (and no dst) when r does not hold exactly size bytes hashing to d.
-func copyVerified(r io.Reader, dst, d string, size int64) (bool, int64, error) {
+// copyVerified copies r to a new file dst (executable when exec), hashing
+// it as it is written; false (and no dst) when r does not hold exactly size
+// bytes hashing to d.
+func copyVerified(r io.Reader, dst, d string, size int64, exec bool) (bool, int64, error) {
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return false, 0, err
+	}
+	if exec {
+		// Not through OpenFile's mode, which the umask may trim.
+		if err := f.Chmod(0o755); err != nil {
+			f.Close()
+			os.Remove(dst)
+			return false, 0, err
+		}
 	}
 	h := sha256.New()
 	// One byte more than the manifest says, so a longer blob is caught.

@@ -2,7 +2,10 @@
 
 package cache
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // syncBatch makes files and the links in dirs durable: without syncfs(2),
 // one fsync of each file, then of each folder.
@@ -24,4 +27,9 @@ func syncBatch(root string, files []string, dirs map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// moveNoReplace cannot rename without replacing here: the caller links.
+func moveNoReplace(src, dst string) (bool, error) {
+	return false, errors.ErrUnsupported
 }
