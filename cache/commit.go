@@ -186,7 +186,23 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imp
 	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	if imp != nil {
 		// Checked before anything is placed: a refused import leaves no
-		// unregistered blob behind.
+		// unregistered blob behind. File by file first, so that the
+		// error names the digest whose bytes are wrong.
+		want := make(map[string]File, len(imp.want))
+		for _, f := range imp.want {
+			want[f.Path] = f
+		}
+		for _, f := range m {
+			w, ok := want[f.Path]
+			switch {
+			case !ok:
+				return st, badOutputf("imported file %q is not in the manifest", f.Path)
+			case f.Size != w.Size:
+				return st, badOutputf("imported file %q (digest %s): %d bytes, want %d", f.Path, w.Digest, f.Size, w.Size)
+			case f.Digest != w.Digest:
+				return st, badOutputf("imported file %q: its bytes hash to %s, want %s", f.Path, f.Digest, w.Digest)
+			}
+		}
 		if got, want := m.Digest(), imp.want.Digest(); got != want {
 			return st, badOutputf("imported files have manifest digest %s, want %s", got, want)
 		}

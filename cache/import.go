@@ -49,8 +49,10 @@ func (m Manifest) Validate() error {
 // files are exactly want (same paths, digests, sizes and execute bits):
 // the files are hashed as Commit hashes them and compared before anything
 // is registered, and the entry counts as one remote hit of its blobs' bytes
-// in Stats. A mismatch is an error wrapping ErrBadOutput and registers
-// nothing. It is how an entry fetched from a remote tier becomes local.
+// in Stats. A mismatch is an error wrapping ErrBadOutput (naming the file
+// and the digest its manifest line wants) and registers nothing; it is the
+// only hashing an entry fetched from a remote tier gets, and how it becomes
+// local.
 func (c *Cache) Import(ctx context.Context, key, dir string, rec Record, want Manifest) (*Entry, error) {
 	e, err := c.doImport(ctx, key, dir, rec, want)
 	return e, c.wrap(fmt.Sprintf("import %q", key), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -32,6 +33,9 @@ func TestImportBatch(t *testing.T) {
 	}
 	if !errors.Is(res[1].Err, ErrBadOutput) || res[1].Entry != nil {
 		t.Fatalf("lying item: %v, %v; want ErrBadOutput", res[1].Entry, res[1].Err)
+	}
+	if msg := res[1].Err.Error(); !strings.Contains(msg, lying[0].Digest) || !strings.Contains(msg, "c.txt") {
+		t.Errorf("the refusal does not name the file and the digest it wants: %s", msg)
 	}
 	for _, k := range []string{"k1", "k3"} {
 		e, err := c.Get(ctx, k)

@@ -19,10 +19,11 @@
 //     file and renames it), so no reader ever sees an entry whose blobs are
 //     missing, whenever a pusher is killed; pushes are idempotent.
 //   - Nothing fetched is trusted: an entry's manifest is validated before a
-//     file is laid out, every blob byte is hashed against its digest, and
-//     cache.Import (one entry, as a run asks) or cache.ImportBatch (a pull:
-//     one sync pass, then one transaction) registers the entry only if the
-//     files match the manifest, and only once they are durable.
+//     file is laid out, every blob's size is checked as it is downloaded,
+//     and cache.Import (one entry, as a run asks) or cache.ImportBatch (a
+//     pull: one sync pass, then one transaction) hashes every byte and
+//     registers the entry only if each file hashes to the manifest's
+//     digest, and only once they are durable.
 //     A bad entry or blob is a miss with a warning naming the key and
 //     digest, never an error of the run and never a wrong output.
 //   - With trust keys, an entry without a valid signature of one of them is
