@@ -14,7 +14,9 @@
 # the order rotating from round to round so background load falls on all
 # sides alike; each pull goes into a fresh empty cache. A side's number is
 # its median over rounds. The pulls' request counts are printed against
-# entries + blobs. The load average is printed before every round; if the
+# entries + blobs, and every side's CPU time (user + system, the S3
+# server's included), which background load disturbs less than wall time.
+# The load average is printed before every round; if the
 # 1-minute load exceeds the cores at any point, the table is printed for
 # information but not called a result, and the script exits 2.
 set -euo pipefail
@@ -69,22 +71,39 @@ for u in "$file_url" "$s3_url"; do
 	dr --cache "$work/cache" --remote "$u" remote push -j "$JOBS" "$SPEC" 2>&1 | tail -1 >&2
 done
 
+# cpu CMD... runs CMD, leaving its user + system CPU seconds in $work/cpu.
+cpu() { /usr/bin/time -f "%U %S" -o "$work/cpu.raw" "$@" && awk '{ print $1 + $2 }' "$work/cpu.raw" >"$work/cpu"; }
+# server_ticks: CPU clock ticks the S3 server has used (0 if not ours).
+server_ticks() {
+	if [ "$started_s3" = 1 ] && [ -r "/proc/$(cat "$s3state/pid")/stat" ]; then
+		awk '{ print $14 + $15 }' "/proc/$(cat "$s3state/pid")/stat"
+	else
+		echo 0
+	fi
+}
+
 side() { # name -> seconds; the pulls also append their request count to $work/req.NAME
 	local name=$1 dst=$work/dst t0 t1
 	chmod -R u+w "$dst" 2>/dev/null || true
 	rm -rf "$dst"
 	sync -f "$work"
+	local s0 s1
+	s0=$(server_ticks)
 	t0=$(now)
 	case $name in
-	cp) cp -r "$work/cache" "$dst" ;;
-	cp+sync) cp -r "$work/cache" "$dst" && sync -f "$dst" ;;
+	cp) cpu cp -r "$work/cache" "$dst" ;;
+	cp+sync) cpu sh -c 'cp -r "$1" "$2" && sync -f "$2"' sh "$work/cache" "$dst" ;;
 	file | s3)
 		local u=$file_url
 		[ "$name" = s3 ] && u=$s3_url
-		dr --cache "$dst" --remote "$u" remote pull -j "$JOBS" "$SPEC" 2>"$work/err"
+		cpu "$work/dagrun" "${prof[@]}" --cache "$dst" --remote "$u" remote pull -j "$JOBS" "$SPEC" 2>"$work/err"
 		;;
 	esac
 	t1=$(now)
+	s1=$(server_ticks)
+	# CPU seconds of the side's process, plus the S3 server's for s3.
+	awk -v c="$(cat "$work/cpu")" -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v n="$name" \
+		'BEGIN { if (n != "s3") s = 0; printf "%.3f\n", c + s / hz }' >>"$work/c.$name"
 	if [ "$name" = file ] || [ "$name" = s3 ]; then
 		tail -1 "$work/err" | sed -n 's/.* \([0-9]*\) requests in .*/\1/p' >>"$work/req.$name"
 		n=$(tail -1 "$work/err" | sed -n 's/^pull: \([0-9]*\) entries.*/\1/p')
@@ -111,13 +130,17 @@ median() { sort -n "$1" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) 
 cpm=$(median "$work/t.cp")
 echo
 echo "$SPEC ${prof[*]}: $entries entries, $blobs blobs, $bytes bytes in the cache folder; -j $JOBS; $ROUNDS rounds; $cores cores"
-printf "%-10s %10s %10s %10s\n" side "median s" "x cp -r" requests
+ccm=$(median "$work/c.cp")
+printf "%-10s %10s %10s %10s %10s %10s %10s\n" side "median s" "x cp -r" "min s" "CPU s" "CPU x cp" requests
 for s in "${sides[@]}"; do
 	m=$(median "$work/t.$s")
+	c=$(median "$work/c.$s")
 	req=-
 	[ -f "$work/req.$s" ] && req=$(median "$work/req.$s")
-	printf "%-10s %10.3f %10.2f %10s\n" "$s" "$m" "$(awk -v a="$m" -v b="$cpm" 'BEGIN { print a / b }')" "$req"
+	printf "%-10s %10.3f %10.2f %10.3f %10.3f %10.2f %10s\n" "$s" "$m" "$(awk -v a="$m" -v b="$cpm" 'BEGIN { print a / b }')" \
+		"$(sort -n "$work/t.$s" | head -1)" "$c" "$(awk -v a="$c" -v b="$ccm" 'BEGIN { print a / b }')" "$req"
 done
+echo "(CPU s: user + system seconds of the side's processes, and of the S3 server for s3; medians)"
 echo "requests bound: 2 x (entries + blobs) = $((2 * (entries + blobs)))"
 if [ "$overloaded" = 1 ]; then
 	echo "run.sh: the load exceeded $cores cores during the run: not a result" >&2
