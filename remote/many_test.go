@@ -2,6 +2,8 @@ package remote_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -156,5 +158,39 @@ func TestPushManyCutWritesNoEntry(t *testing.T) {
 				t.Errorf("cut after %d puts: entry %s written before every blob was", cut, e.Key)
 			}
 		}
+	}
+}
+
+// Two entries that give one blob different sizes: the later one is refused
+// with a warning, the first is fetched, and the remote is not given up.
+func TestFetchManySizeConflict(t *testing.T) {
+	ctx := context.Background()
+	store := &remote.FileStore{Root: t.TempDir()}
+	a := openCache(t)
+	good := commit(t, a, "good", map[string]string{"x": "payload"})
+	if err := (&remote.Tier{Store: store, Cache: a, Required: true}).Push(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	// "bad" names a blob of its own ("z", on the remote) and x's blob with
+	// another size.
+	d := good.Manifest[0].Digest
+	sum := sha256.Sum256([]byte("z"))
+	z := hex.EncodeToString(sum[:])
+	if err := store.Put(ctx, "blobs/"+z[:2]+"/"+z[2:], strings.NewReader("z"), 1); err != nil {
+		t.Fatal(err)
+	}
+	entry := fmt.Sprintf(`{"format":"dagrun-remote-entry-v1","key":"bad","manifest":[{"path":"a","digest":"%s","size":1},{"path":"b","digest":"%s","size":3}],"kind":"k","version":1,"params":"{}","inputs":"{}","extra":"","duration_ns":0,"metrics":{},"inputs_checked":true}`,
+		z, d)
+	if err := store.Put(ctx, "entries/bad", strings.NewReader(entry), int64(len(entry))); err != nil {
+		t.Fatal(err)
+	}
+	log, buf := logBuf()
+	tier := &remote.Tier{Store: store, Cache: openCache(t), Log: log}
+	got, err := tier.FetchMany(ctx, []string{"good", "bad"})
+	if err != nil || got[0] == nil || got[1] != nil {
+		t.Fatalf("FetchMany = %v, %v; want good fetched and bad refused", got, err)
+	}
+	if tier.Down() != nil || !strings.Contains(buf.String(), "different sizes") {
+		t.Errorf("down = %v; log %s", tier.Down(), buf)
 	}
 }

@@ -303,6 +303,8 @@ func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.E
 			return out, err
 		}
 	}
+	// Blobs only refused entries named have no place: skip them.
+	blobs = slices.DeleteFunc(blobs, func(b *blob) bool { return b.path == "" })
 	err = t.parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
 		b := blobs[i]
 		ok, err := t.fetchBlob(ctx, b.digest, b.size, b.path, b.exec)
