@@ -102,6 +102,7 @@ func remoteDown(t *remote.Tier) error {
 // nil, shows the progress. It returns the number of entries fetched.
 func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr *transfer) (int, error) {
 	fetched := 0
+	tried := map[string]bool{} // a miss stays one: ask once
 	for {
 		p, err := dag.MakePlan(ctx, g, c, "")
 		if err != nil {
@@ -109,7 +110,8 @@ func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr 
 		}
 		var keys []string
 		for _, it := range p.Items {
-			if it.Status == dag.WillRun {
+			if it.Status == dag.WillRun && !tried[it.Key] {
+				tried[it.Key] = true
 				keys = append(keys, it.Key)
 				tr.name(it.Key, it.Node.Name())
 			}
