@@ -66,7 +66,7 @@ func (a *app) openRemote(c *cache.Cache) (*remote.Tier, error) {
 		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: unsupported scheme %q (supported: file, s3)", raw, u.Scheme))
 	}
 	if a.remote.jobs < 1 {
-		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --jobs %d: want at least 1 request in flight", a.remote.jobs))
+		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote-jobs (-j of remote push|pull) %d: want at least 1 request in flight", a.remote.jobs))
 	}
 	t := &remote.Tier{Store: store, Cache: c, Log: a.log, ReadOnly: a.remote.readOnly, Required: a.remote.required, Jobs: a.remote.jobs}
 	if a.remote.signKey != "" {
