@@ -504,6 +504,8 @@ func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string, 
 	return ok, err
 }
 
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // copySized copies r to a new file dst (executable when exec); false (and
 // no dst) when r does not hold exactly size bytes.
 func copySized(r io.Reader, dst string, size int64, exec bool) (bool, int64, error) {
@@ -520,7 +522,17 @@ func copySized(r io.Reader, dst string, size int64, exec bool) (bool, int64, err
 		}
 	}
 	// One byte more than the manifest says, so a longer blob is caught.
-	n, err := io.Copy(f, io.LimitReader(r, size+1))
+	var n int64
+	if _, ok := r.(*os.File); ok {
+		// File to file: the kernel copies (copy_file_range).
+		n, err = io.Copy(f, io.LimitReader(r, size+1))
+	} else {
+		// From a connection: large reads and writes, fewer system calls
+		// than io.Copy's 32 KiB.
+		buf := copyBufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, size+1), *buf)
+		copyBufs.Put(buf)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
