@@ -85,6 +85,50 @@ type imported struct {
 }
 
 func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *imported) (*Entry, error) {
+	st, err := c.stage(ctx, key, dir, rec, imp, false)
+	if st != nil {
+		defer removeTree(st.staging)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for d := range st.dirs {
+		if err := syncDir(d); err != nil {
+			return nil, fmt.Errorf("sync %q: %w", d, err)
+		}
+	}
+	err = c.writeTx(ctx, func(tx *sql.Tx) error {
+		return c.register(ctx, tx, st)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.removeCommitted(st)
+	return st.entry, nil
+}
+
+// staged is an output folder whose files are hashed, read-only and linked
+// into the blob store, ready to be registered.
+type staged struct {
+	key     string
+	dir     string
+	rec     Record
+	imp     *imported
+	staging string             // scratch folder, removed by the caller
+	files   []string           // the files to sync when the stage did not
+	dirs    map[string]bool    // folders whose links must be synced
+	logSrc  *source            // nil without a log
+	byDig   map[string]*source // one source per distinct digest
+	digests []string           // sorted
+	entry   *Entry
+}
+
+// stage hashes, makes read-only and places (links) dir's files into the blob
+// store for the entry key; with deferSync it does not fsync the files but
+// lists them in files, for one sync pass over a batch. Nothing is
+// registered. On error, the returned staged (when not nil) holds the
+// scratch folder to remove.
+func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imported, deferSync bool) (*staged, error) {
 	if key == "" {
 		return nil, errors.New("empty key")
 	}
@@ -103,12 +147,12 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *im
 	if err != nil {
 		return nil, err
 	}
-	defer removeTree(staging)
+	st := &staged{key: key, dir: dir, rec: rec, imp: imp, staging: staging, dirs: map[string]bool{}, byDig: map[string]*source{}}
 
-	// Hash, make read-only and fsync every file.
+	// Hash, make read-only and fsync (or list) every file.
 	for i := range srcs {
-		if err := c.prepare(ctx, &srcs[i], staging, i); err != nil {
-			return nil, fmt.Errorf("output %q: %w", srcs[i].file.Path, err)
+		if err := c.prepare(ctx, &srcs[i], staging, i, !deferSync); err != nil {
+			return st, fmt.Errorf("output %q: %w", srcs[i].file.Path, err)
 		}
 	}
 	var logSrc *source
@@ -116,7 +160,7 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *im
 	case rec.LogFile != "":
 		fi, err := os.Stat(rec.LogFile)
 		if err != nil {
-			return nil, fmt.Errorf("store log: %w", err)
+			return st, fmt.Errorf("store log: %w", err)
 		}
 		if fi.Size() > 0 {
 			logSrc = &source{path: rec.LogFile, file: File{Path: "log"}}
@@ -124,44 +168,16 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *im
 	case len(rec.Log) > 0:
 		p := filepath.Join(staging, "log")
 		if err := writeSynced(p, rec.Log); err != nil {
-			return nil, fmt.Errorf("store log: %w", err)
+			return st, fmt.Errorf("store log: %w", err)
 		}
 		logSrc = &source{path: p, file: File{Path: "log"}}
 	}
 	if logSrc != nil {
-		if err := c.prepare(ctx, logSrc, staging, -1); err != nil {
-			return nil, fmt.Errorf("store log: %w", err)
+		if err := c.prepare(ctx, logSrc, staging, -1, !deferSync); err != nil {
+			return st, fmt.Errorf("store log: %w", err)
 		}
 	}
-
-	// One source per distinct digest, placed in the blob store.
-	byDigest := map[string]*source{}
-	all := make([]*source, 0, len(srcs)+1)
-	for i := range srcs {
-		all = append(all, &srcs[i])
-	}
-	if logSrc != nil {
-		all = append(all, logSrc)
-	}
-	var digests []string
-	for _, s := range all {
-		if _, ok := byDigest[s.file.Digest]; !ok {
-			byDigest[s.file.Digest] = s
-			digests = append(digests, s.file.Digest)
-		}
-	}
-	slices.Sort(digests)
-	synced := map[string]bool{}
-	for _, d := range digests {
-		if err := c.placeNew(byDigest[d], staging, synced); err != nil {
-			return nil, fmt.Errorf("store blob %s: %w", d, err)
-		}
-	}
-	for d := range synced {
-		if err := syncDir(d); err != nil {
-			return nil, fmt.Errorf("sync %q: %w", d, err)
-		}
-	}
+	st.logSrc = logSrc
 
 	m := make(Manifest, len(srcs))
 	for i, s := range srcs {
@@ -169,70 +185,122 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *im
 	}
 	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	if imp != nil {
+		// Checked before anything is placed: a refused import leaves no
+		// unregistered blob behind. File by file first, so that the
+		// error names the digest whose bytes are wrong.
+		want := make(map[string]File, len(imp.want))
+		for _, f := range imp.want {
+			want[f.Path] = f
+		}
+		for _, f := range m {
+			w, ok := want[f.Path]
+			switch {
+			case !ok:
+				return st, badOutputf("imported file %q is not in the manifest", f.Path)
+			case f.Size != w.Size:
+				return st, badOutputf("imported file %q (digest %s): %d bytes, want %d", f.Path, w.Digest, f.Size, w.Size)
+			case f.Digest != w.Digest:
+				return st, badOutputf("imported file %q: its bytes hash to %s, want %s", f.Path, f.Digest, w.Digest)
+			}
+		}
 		if got, want := m.Digest(), imp.want.Digest(); got != want {
-			return nil, badOutputf("imported files have manifest digest %s, want %s", got, want)
+			return st, badOutputf("imported files have manifest digest %s, want %s", got, want)
 		}
 	}
+
+	// One source per distinct digest, placed in the blob store.
+	all := make([]*source, 0, len(srcs)+1)
+	for i := range srcs {
+		all = append(all, &srcs[i])
+	}
+	if logSrc != nil {
+		all = append(all, logSrc)
+	}
+	for _, s := range all {
+		if _, ok := st.byDig[s.file.Digest]; !ok {
+			st.byDig[s.file.Digest] = s
+			st.digests = append(st.digests, s.file.Digest)
+		}
+	}
+	slices.Sort(st.digests)
+	for _, d := range st.digests {
+		// A batch import moves its files into the store (the scratch
+		// folder is removed afterwards anyway): one directory operation
+		// instead of a link now and an unlink later.
+		if err := c.placeNew(st.byDig[d], staging, st.dirs, deferSync && imp != nil); err != nil {
+			return st, fmt.Errorf("store blob %s: %w", d, err)
+		}
+		if deferSync {
+			st.files = append(st.files, st.byDig[d].path)
+		}
+	}
+
 	e := &Entry{Key: key, Digest: m.Digest(), Manifest: m, Record: rec, Created: c.now()}
 	e.Record.Log, e.Record.LogFile = nil, ""
 	if logSrc != nil {
 		e.LogDigest, e.LogSize = logSrc.file.Digest, logSrc.file.Size
 	}
+	st.entry = e
+	return st, nil
+}
+
+// register inserts a staged entry, its blobs, manifest and metrics in tx;
+// its blobs must be durable.
+func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
+	e, rec, key := st.entry, st.rec, st.key
 	now := e.Created.UnixNano()
-	err = c.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, d := range digests {
-			if err := c.registerBlob(ctx, tx, byDigest[d], staging, now); err != nil {
-				return fmt.Errorf("register blob %s: %w", d, err)
-			}
+	for _, d := range st.digests {
+		if err := c.registerBlob(ctx, tx, st.byDig[d], st.staging, now); err != nil {
+			return fmt.Errorf("register blob %s: %w", d, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
+		return err
+	}
+	var logDigest any
+	if e.LogDigest != "" {
+		logDigest = e.LogDigest
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO entries
+		(key, digest, kind, version, params, inputs, extra, duration_ns, log_digest, created_ns, hits, last_use_ns, inputs_checked)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		key, e.Digest, rec.Kind, rec.Version, rec.Params, rec.Inputs, rec.Extra,
+		int64(rec.Duration), logDigest, now, now, rec.InputsChecked); err != nil {
+		return err
+	}
+	for _, f := range e.Manifest {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO manifests (key, path, digest, size, exec) VALUES (?, ?, ?, ?, ?)`,
+			key, f.Path, f.Digest, f.Size, f.Exec); err != nil {
 			return err
 		}
-		var logDigest any
-		if e.LogDigest != "" {
-			logDigest = e.LogDigest
+	}
+	for name, v := range rec.Metrics {
+		var val any = v
+		if math.IsNaN(v) {
+			val = nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO entries
-			(key, digest, kind, version, params, inputs, extra, duration_ns, log_digest, created_ns, hits, last_use_ns, inputs_checked)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-			key, e.Digest, rec.Kind, rec.Version, rec.Params, rec.Inputs, rec.Extra,
-			int64(rec.Duration), logDigest, now, now, rec.InputsChecked); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO metrics (key, name, value) VALUES (?, ?, ?)`, key, name, val); err != nil {
 			return err
 		}
-		for _, f := range m {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO manifests (key, path, digest, size, exec) VALUES (?, ?, ?, ?, ?)`,
-				key, f.Path, f.Digest, f.Size, f.Exec); err != nil {
-				return err
-			}
-		}
-		for name, v := range rec.Metrics {
-			var val any = v
-			if math.IsNaN(v) {
-				val = nil
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO metrics (key, name, value) VALUES (?, ?, ?)`, key, name, val); err != nil {
-				return err
-			}
-		}
-		if imp != nil {
-			var bytes int64
-			for _, d := range digests {
-				bytes += byDigest[d].file.Size
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + CASE name WHEN 'remote_hits' THEN 1 ELSE ? END
-				WHERE name IN ('remote_hits', 'remote_bytes')`, bytes); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	if err := removeTree(dir); err != nil {
-		c.log.Warn("cache: remove committed output folder", "dir", dir, "err", err)
+	if st.imp != nil {
+		var bytes int64
+		for _, d := range st.digests {
+			bytes += st.byDig[d].file.Size
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + CASE name WHEN 'remote_hits' THEN 1 ELSE ? END
+			WHERE name IN ('remote_hits', 'remote_bytes')`, bytes); err != nil {
+			return err
+		}
 	}
-	return e, nil
+	return nil
+}
+
+// removeCommitted removes a registered entry's output folder.
+func (c *Cache) removeCommitted(st *staged) {
+	if err := removeTree(st.dir); err != nil {
+		c.log.Warn("cache: remove committed output folder", "dir", st.dir, "err", err)
+	}
 }
 
 // scanOutput lists the regular files under dir, refusing anything that
@@ -302,10 +370,10 @@ func checkName(name string) error {
 }
 
 // prepare hashes s, records its size and execute bit, makes it read-only and
-// fsyncs it: the file itself becomes the blob. A file with other names
+// fsyncs it when sync is set: the file itself becomes the blob. A file with other names
 // (link count above 1) is copied into staging instead, hashed while copied,
 // and the copy becomes the blob; n numbers the copy.
-func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int) error {
+func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int, sync bool) error {
 	f, fi, err := openRegular(s.path)
 	if errors.Is(err, errNotRegular) {
 		return badOutputf("%v", err)
@@ -317,7 +385,7 @@ func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int) e
 	s.file.Exec = fi.Mode().Perm()&0o111 != 0
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok && sys.Nlink > 1 {
 		p := filepath.Join(staging, fmt.Sprintf("copy-%d", n))
-		d, size, err := c.copyHashed(ctx, f, p, 0o444, true)
+		d, size, err := c.copyHashed(ctx, f, p, 0o444, sync)
 		if err != nil {
 			return err
 		}
@@ -345,6 +413,9 @@ func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int) e
 	}
 	if err := f.Chmod(0o444); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	return f.Sync()
 }
@@ -378,8 +449,10 @@ func (c *Cache) copyHashed(ctx context.Context, r io.Reader, dst string, perm os
 
 // placeNew links s into the blob store when no file is there yet, adding the
 // folders it touched to synced. An existing file is judged in registerBlob.
-// A source on another file system is first copied into staging.
-func (c *Cache) placeNew(s *source, staging string, synced map[string]bool) error {
+// A source on another file system is first copied into staging. With move,
+// s is renamed into place instead (never over an existing file) and then
+// names the blob.
+func (c *Cache) placeNew(s *source, staging string, synced map[string]bool, move bool) error {
 	final := c.BlobPath(s.file.Digest)
 	dir := filepath.Dir(final)
 	fi, err := os.Lstat(dir)
@@ -397,6 +470,18 @@ func (c *Cache) placeNew(s *source, staging string, synced map[string]bool) erro
 		synced[filepath.Dir(dir)] = true
 	} else if err != nil {
 		return err
+	}
+	if move {
+		moved, err := moveNoReplace(s.path, final)
+		switch {
+		case moved:
+			s.path = final
+			synced[dir] = true
+			return nil
+		case errors.Is(err, fs.ErrExist):
+			return nil
+		}
+		// Not supported here: link as a commit does.
 	}
 	err = os.Link(s.path, final)
 	if errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EMLINK) {

@@ -12,7 +12,9 @@
 // Invariants:
 //
 //   - A blob file is placed (linked or copied, fsynced, renamed) and its
-//     directory fsynced before any row refers to it, and an entry, its
+//     directory fsynced before any row refers to it (ImportBatch instead
+//     makes a whole batch durable with one syncfs(2) before its one
+//     transaction), and an entry, its
 //     manifest, its blob rows and its metrics are inserted in one
 //     transaction. A crash at any instant therefore leaves a complete entry
 //     or none; what it may leave behind (unregistered blob files, scratch

@@ -45,7 +45,7 @@ func benchCache(b *testing.B, entries, files, size int) (*cache.Cache, []*cache.
 }
 
 // BenchmarkPull pulls every entry of a cache (50 entries of 10 files of
-// 64 KiB) from a remote into an empty cache, one entry at a time, and
+// 64 KiB) from a remote into an empty cache as one batch (FetchMany), and
 // reports requests per object (entries + blobs) and MB/s. BenchmarkCopyTree
 // copies the same cache folder with cp -r, the physical limit.
 func BenchmarkPull(b *testing.B) {
@@ -68,6 +68,10 @@ func BenchmarkPull(b *testing.B) {
 				}
 			}
 			objects := len(ents) * (10 + 1 + 1) // entry, files, log
+			keys := make([]string, len(ents))
+			for i, e := range ents {
+				keys[i] = e.Key
+			}
 			var bytes int64
 			for _, e := range ents {
 				bytes += e.Manifest.Size() + e.LogSize
@@ -83,9 +87,13 @@ func BenchmarkPull(b *testing.B) {
 				}
 				b.StartTimer()
 				t := &remote.Tier{Store: counting, Cache: dst, Required: true}
-				for _, e := range ents {
-					if got, err := t.Fetch(ctx, e.Key); err != nil || got == nil {
-						b.Fatalf("fetch %s: %v, %v", e.Key, got, err)
+				got, err := t.FetchMany(ctx, keys)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i, e := range got {
+					if e == nil {
+						b.Fatalf("fetch %s: miss", keys[i])
 					}
 				}
 				b.StopTimer()

@@ -7,18 +7,23 @@
 //   - file.go: a Store in a plain folder (file:///path).
 //   - entry.go: the remote entry and its canonical signed payload.
 //   - sign.go: ed25519 key pairs, signing and trust.
-//   - tier.go: Tier, lazy read-through (Fetch) and write-back (Push).
+//   - tier.go: Tier, lazy read-through (Fetch, FetchMany) and write-back
+//     (Push, PushMany), by a bounded pool of requests in flight (Jobs).
 //
 // Invariants:
 //   - Lookups are by name (entries/KEY, blobs/ab/cdef…); nothing lists the
 //     remote.
-//   - A push uploads every blob the remote lacks before the entry, and every
+//   - A push uploads every blob the remote lacks before the entry (a batch:
+//     every blob of every entry before any entry), and every
 //     object is written whole or not at all (a file store writes a temporary
 //     file and renames it), so no reader ever sees an entry whose blobs are
 //     missing, whenever a pusher is killed; pushes are idempotent.
 //   - Nothing fetched is trusted: an entry's manifest is validated before a
-//     file is laid out, every blob byte is hashed against its digest, and
-//     cache.Import registers the entry only if the files match the manifest.
+//     file is laid out, every blob's size is checked as it is downloaded,
+//     and cache.Import (one entry, as a run asks) or cache.ImportBatch (a
+//     pull: one sync pass, then one transaction) hashes every byte and
+//     registers the entry only if each file hashes to the manifest's
+//     digest, and only once they are durable.
 //     A bad entry or blob is a miss with a warning naming the key and
 //     digest, never an error of the run and never a wrong output.
 //   - With trust keys, an entry without a valid signature of one of them is
@@ -26,4 +31,6 @@
 //   - A remote that fails (unreachable, errors, timeouts) is given up for
 //     the rest of the process after one warning, unless Required, in which
 //     case the failure is returned.
+//   - Every request has its own deadline (Timeout), and every goroutine a
+//     fetch or push starts is joined before it returns.
 package remote

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -20,6 +22,28 @@ type S3Store struct {
 	client *minio.Client
 	bucket string
 	prefix string
+	conns  atomic.Int64
+	reqs   atomic.Int64
+}
+
+// Conns returns how many connections the store has opened: with
+// keep-alive, about as many as requests were ever in flight at once, not
+// one per request.
+func (s *S3Store) Conns() int64 { return s.conns.Load() }
+
+// HTTPRequests returns how many HTTP requests the client has sent,
+// retries and any bucket-location lookup included.
+func (s *S3Store) HTTPRequests() int64 { return s.reqs.Load() }
+
+// counted counts the requests that go through a transport.
+type counted struct {
+	http.RoundTripper
+	n *atomic.Int64
+}
+
+func (c counted) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.RoundTripper.RoundTrip(r)
 }
 
 // OpenS3 opens s3://BUCKET/PREFIX. The query may set endpoint
@@ -73,8 +97,18 @@ func OpenS3(u *url.URL) (*S3Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keep an idle connection for every request a tier may have in flight,
+	// so that parallel transfers reuse connections instead of opening one
+	// per request (a TCP and, with https, a TLS handshake each).
+	tr.MaxIdleConnsPerHost = 64
+	st := &S3Store{bucket: u.Host}
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		st.conns.Add(1)
+		return dial(ctx, network, addr)
+	}
 	c, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: region, BucketLookup: lookup,
-		Transport: tr, MaxRetries: 3})
+		Transport: counted{tr, &st.reqs}, MaxRetries: 3})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +116,8 @@ func OpenS3(u *url.URL) (*S3Store, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &S3Store{client: c, bucket: u.Host, prefix: prefix}, nil
+	st.client, st.prefix = c, prefix
+	return st, nil
 }
 
 func notFound(err error) bool {
@@ -90,23 +125,17 @@ func notFound(err error) bool {
 	return r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey"
 }
 
-// Get downloads the object. The GET is sent here (not at the first Read),
-// so a missing object is ErrNotExist at once.
+// Get downloads the object in one GET (minio-go's Object would send a HEAD
+// first), so a missing object is ErrNotExist at once.
 func (s *S3Store) Get(ctx context.Context, name string) (io.ReadCloser, error) {
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+name, minio.GetObjectOptions{})
-	if err == nil {
-		_, err = obj.Stat()
-	}
+	body, _, _, err := minio.Core{Client: s.client}.GetObject(ctx, s.bucket, s.prefix+name, minio.GetObjectOptions{})
 	if err != nil {
-		if obj != nil {
-			obj.Close()
-		}
 		if notFound(err) {
 			return nil, fmt.Errorf("%s: %w", name, ErrNotExist)
 		}
 		return nil, err
 	}
-	return obj, nil
+	return body, nil
 }
 
 // Has sends a HEAD.

@@ -149,3 +149,76 @@ func roundDur(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 }
+
+// transfer shows the progress of `dagrun remote push|pull`: on a terminal,
+// one mpb bar of entries; otherwise one plain line per entry moved. A nil
+// transfer shows nothing.
+type transfer struct {
+	a     *app
+	verb  string // "push" or "pull"
+	out   io.Writer
+	mu    sync.Mutex
+	names map[string]string // key -> node name
+	total int
+	n     int
+	p     *mpb.Progress
+	bar   *mpb.Bar
+}
+
+func newTransfer(a *app, verb string) *transfer {
+	t := &transfer{a: a, verb: verb, out: a.stderr, names: map[string]string{}}
+	if f, ok := a.stderr.(*os.File); ok && !a.plain && isatty.IsTerminal(f.Fd()) {
+		t.p = mpb.New(mpb.WithOutput(f), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
+		t.bar = t.p.AddBar(0, mpb.PrependDecorators(decor.Name(verb+" entries "), decor.CountersNoUnit("%d/%d")),
+			mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)))
+	}
+	return t
+}
+
+// name remembers the node a key belongs to, for the plain lines.
+func (t *transfer) name(key, node string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.names[key] = node
+}
+
+// add grows (or, negative, shrinks) the number of entries expected.
+func (t *transfer) add(n int) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total += n
+	if t.bar != nil {
+		t.bar.SetTotal(int64(t.total), false)
+	}
+}
+
+// done counts one entry moved.
+func (t *transfer) done(key string) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	if t.bar != nil {
+		t.bar.SetCurrent(int64(t.n))
+		return
+	}
+	if !t.a.quiet {
+		fmt.Fprintf(t.out, "[%d/%d] %sed %s\n", t.n, t.total, t.verb, t.names[key])
+	}
+}
+
+func (t *transfer) close() {
+	if t == nil || t.p == nil {
+		return
+	}
+	t.bar.SetTotal(int64(t.n), true)
+	t.p.Wait()
+}

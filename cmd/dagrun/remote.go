@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"dagrun/cache"
 	"dagrun/dag"
@@ -22,6 +23,7 @@ type remoteFlags struct {
 	required bool
 	signKey  string
 	trust    []string
+	jobs     int
 }
 
 func (a *app) addRemoteFlags(cmd *cobra.Command) {
@@ -31,6 +33,7 @@ func (a *app) addRemoteFlags(cmd *cobra.Command) {
 	pf.BoolVar(&a.remote.required, "remote-required", false, "exit 3 instead of going local-only when the remote fails")
 	pf.StringVar(&a.remote.signKey, "remote-sign-key", "", "sign every pushed entry with this secret key `FILE` (dagrun remote keygen)")
 	pf.StringArrayVar(&a.remote.trust, "remote-trust-key", nil, "use only remote entries signed by this public key `FILE` (repeatable; default $DAGRUN_REMOTE_TRUST, comma-separated)")
+	pf.IntVar(&a.remote.jobs, "remote-jobs", remote.DefaultJobs, "requests to the remote in flight at once")
 }
 
 // openRemote returns the tier the flags ask for, or nil without a remote.
@@ -62,7 +65,10 @@ func (a *app) openRemote(c *cache.Cache) (*remote.Tier, error) {
 	default:
 		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote %q: unsupported scheme %q (supported: file, s3)", raw, u.Scheme))
 	}
-	t := &remote.Tier{Store: store, Cache: c, Log: a.log, ReadOnly: a.remote.readOnly, Required: a.remote.required}
+	if a.remote.jobs < 1 {
+		return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote-jobs (-j of remote push|pull) %d: want at least 1 request in flight", a.remote.jobs))
+	}
+	t := &remote.Tier{Store: store, Cache: c, Log: a.log, ReadOnly: a.remote.readOnly, Required: a.remote.required, Jobs: a.remote.jobs}
 	if a.remote.signKey != "" {
 		if t.Sign, err = remote.ReadSignKey(a.remote.signKey); err != nil {
 			return nil, withCode(exitInvalid, fmt.Errorf("dagrun: --remote-sign-key: %v", err))
@@ -91,29 +97,41 @@ func remoteDown(t *remote.Tier) error {
 }
 
 // pull fetches every entry of g the remote has and the local cache lacks,
-// level by level: a node's key is known only once its inputs are local.
-// It returns the number of entries fetched.
-func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier) (int, error) {
+// level by level (a node's key is known only once its inputs are local),
+// each level as one parallel batch (remote.Tier.FetchMany). tr, when not
+// nil, shows the progress. It returns the number of entries fetched.
+func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr *transfer) (int, error) {
 	fetched := 0
+	tried := map[string]bool{} // a miss stays one: ask once
 	for {
 		p, err := dag.MakePlan(ctx, g, c, "")
 		if err != nil {
 			return fetched, withCode(exitCacheIO, err)
 		}
-		n := 0
+		var keys []string
 		for _, it := range p.Items {
-			if it.Status != dag.WillRun {
-				continue
+			if it.Status == dag.WillRun && !tried[it.Key] {
+				tried[it.Key] = true
+				keys = append(keys, it.Key)
+				tr.name(it.Key, it.Node.Name())
 			}
-			e, err := t.Fetch(ctx, it.Key)
-			if err != nil {
-				return fetched, withCode(exitCacheIO, fmt.Errorf("node %q: remote fetch: %w", it.Node.Name(), err))
-			}
+		}
+		if len(keys) == 0 {
+			return fetched, nil
+		}
+		tr.add(len(keys))
+		got, err := t.FetchMany(ctx, keys)
+		n := 0
+		for _, e := range got {
 			if e != nil {
 				n++
 			}
 		}
 		fetched += n
+		tr.add(n - len(keys)) // what was missed will not come
+		if err != nil {
+			return fetched, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+		}
 		if n == 0 || t.Down() != nil {
 			return fetched, nil
 		}
@@ -136,25 +154,17 @@ func (a *app) remoteCommand() *cobra.Command {
 	}
 	keygen.Flags().StringVar(&dir, "dir", ".", "where to write the key files")
 	sync := func(use, short string, push bool) *cobra.Command {
-		return &cobra.Command{
+		cmd := &cobra.Command{
 			Use: use + " SPEC...", Short: short, Args: cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				entries := 0
-				for _, path := range args {
-					n, err := a.syncSpec(cmd.Context(), path, push)
-					entries += n
-					if err != nil {
-						return err
-					}
-				}
-				verb := "fetched"
-				if push {
-					verb = "pushed"
-				}
-				fmt.Fprintf(a.stderr, "%d entries %s\n", entries, verb)
-				return nil
+				return a.syncSpecs(cmd.Context(), args, push)
 			},
 		}
+		// -j here counts requests, not node weights: it shadows the
+		// run's CPU budget.
+		cmd.Flags().IntVarP(&a.remote.jobs, "jobs", "j", remote.DefaultJobs, "requests to the remote in flight at once")
+		cmd.Flags().BoolVar(&a.plain, "plain", false, "plain progress lines even on a terminal")
+		return cmd
 	}
 	status := &cobra.Command{
 		Use: "status SPEC", Short: "say per node whether its entry is local, remote or neither", Args: cobra.ExactArgs(1),
@@ -168,41 +178,72 @@ func (a *app) remoteCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) syncSpec(ctx context.Context, path string, push bool) (int, error) {
+// syncSpecs pushes or pulls every entry the specs reach, with progress,
+// and prints a summary: entries, blobs, bytes, requests, seconds.
+func (a *app) syncSpecs(ctx context.Context, paths []string, push bool) error {
+	start := time.Now()
+	verb := "pull"
+	if push {
+		verb = "push"
+	}
+	tr := newTransfer(a, verb)
+	var moved remote.Moved
+	var err error
+	for _, path := range paths {
+		var m remote.Moved
+		m, err = a.syncSpec(ctx, path, push, tr)
+		moved.Entries += m.Entries
+		moved.Blobs += m.Blobs
+		moved.Bytes += m.Bytes
+		moved.Requests += m.Requests
+		if err != nil {
+			break
+		}
+	}
+	tr.close()
+	fmt.Fprintf(a.stderr, "%s: %d entries, %d blobs, %s, %d requests in %s\n", verb,
+		moved.Entries, moved.Blobs, byteSize(moved.Bytes), moved.Requests, roundDur(time.Since(start)))
+	return err
+}
+
+func (a *app) syncSpec(ctx context.Context, path string, push bool, tr *transfer) (remote.Moved, error) {
 	g, c, err := a.loadWithCache(path)
 	if err != nil {
-		return 0, err
+		return remote.Moved{}, err
 	}
 	defer c.Close()
 	t, err := a.openRemote(c)
 	if err != nil {
-		return 0, err
+		return remote.Moved{}, err
 	}
 	if t == nil {
-		return 0, withCode(exitInvalid, fmt.Errorf("dagrun: no remote: give --remote URL or set DAGRUN_REMOTE"))
+		return remote.Moved{}, withCode(exitInvalid, fmt.Errorf("dagrun: no remote: give --remote URL or set DAGRUN_REMOTE"))
 	}
 	t.Required = true
+	t.Progress = tr.done
 	if !push {
-		return pull(ctx, g, c, t)
+		_, err := pull(ctx, g, c, t, tr)
+		return t.Moved(), err
 	}
 	if t.ReadOnly {
-		return 0, withCode(exitInvalid, fmt.Errorf("dagrun: remote push with --remote-read-only"))
+		return remote.Moved{}, withCode(exitInvalid, fmt.Errorf("dagrun: remote push with --remote-read-only"))
 	}
 	p, err := dag.MakePlan(ctx, g, c, "")
 	if err != nil {
-		return 0, withCode(exitCacheIO, err)
+		return remote.Moved{}, withCode(exitCacheIO, err)
 	}
-	n := 0
+	var ents []*cache.Entry
 	for _, it := range p.Items {
-		if it.Status != dag.WillHit {
-			continue
+		if it.Status == dag.WillHit {
+			ents = append(ents, it.Entry)
+			tr.name(it.Key, it.Node.Name())
 		}
-		if err := t.Push(ctx, it.Entry); err != nil {
-			return n, withCode(exitCacheIO, fmt.Errorf("node %q: remote push: %w", it.Node.Name(), err))
-		}
-		n++
 	}
-	return n, nil
+	tr.add(len(ents))
+	if _, err := t.PushMany(ctx, ents); err != nil {
+		return t.Moved(), withCode(exitCacheIO, fmt.Errorf("remote push: %w", err))
+	}
+	return t.Moved(), nil
 }
 
 // remoteStatus prints, per node in spec order, "local", "remote" (the

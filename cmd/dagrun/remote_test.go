@@ -60,6 +60,20 @@ nodes:
 	if r := cli(t, dir, "--cache", cD, "cache", "stats"); !strings.Contains(r.stdout, "remote   2 hits") {
 		t.Errorf("cache stats does not count 2 remote hits:\n%s", r.stdout)
 	}
+	// remote pull and push print a line per entry (stderr is not a
+	// terminal here) and a summary.
+	cP := filepath.Join(dir, "cacheP")
+	if r := cli(t, dir, "--cache", cP, "--remote", url, "remote", "pull", "-j", "3", specPath); r.code != 0 ||
+		!strings.HasPrefix(r.stderr, "[1/1] pulled a\n[2/2] pulled b\npull: 2 entries, 4 blobs, ") {
+		t.Errorf("remote pull: exit %d, want a line per entry and a summary:\n%s", r.code, r.stderr)
+	}
+	if r := cli(t, dir, "--cache", cP, "--remote", url, "remote", "push", specPath); r.code != 0 ||
+		!strings.Contains(r.stderr, "pushed a\n") || !strings.Contains(r.stderr, "pushed b\n") || !strings.Contains(r.stderr, "push: 2 entries, 0 blobs, 0 bytes, ") {
+		t.Errorf("remote push of what the remote has: exit %d, want lines and 0 blobs sent:\n%s", r.code, r.stderr)
+	}
+	if r := cli(t, dir, "--cache", cP, "--remote", url, "remote", "pull", "-j", "0", specPath); r.code != 2 {
+		t.Errorf("remote pull -j 0: exit %d, want 2\n%s", r.code, r.stderr)
+	}
 	// The outputs are the same entries: plans of both caches name the same keys.
 	pa := cli(t, dir, "--cache", cA, "plan", "--json", specPath)
 	pd := cli(t, dir, "--cache", cD, "plan", "--json", specPath)

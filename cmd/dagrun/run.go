@@ -39,7 +39,7 @@ func (a *app) runSpec(ctx context.Context, path string) error {
 	}
 	if tier != nil && a.expectCached {
 		// What the run would fetch counts as cached: fetch it first.
-		if _, err := pull(ctx, g, c, tier); err != nil {
+		if _, err := pull(ctx, g, c, tier, nil); err != nil {
 			return err
 		}
 		if err := remoteDown(tier); err != nil {

@@ -1,0 +1,30 @@
+package cache
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// syncBatch makes files and the links in dirs durable with one syncfs(2)
+// of the file system holding root: one journal commit for the whole batch
+// instead of one per file.
+func syncBatch(root string, files []string, dirs map[string]bool) error {
+	f, err := os.Open(root)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
+
+// moveNoReplace renames src to dst unless dst exists (renameat2 with
+// RENAME_NOREPLACE): moved, or an error wrapping fs.ErrExist when dst
+// exists, or another error when the file system cannot do it.
+func moveNoReplace(src, dst string) (bool, error) {
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	if err != nil {
+		return false, &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
+	}
+	return true, nil
+}
