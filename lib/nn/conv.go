@@ -112,57 +112,86 @@ func (g convGeom) direct() bool { return g.k == 1 && g.pad == 0 }
 
 func (g convGeom) ckk() int { return g.c * g.k * g.k }
 
-// gemm is C = A·B + beta·C on row-major matrices (A m×k, B k×n): the cgo
-// kernel of sgemm.c for float32, gonum for float64 (gradient checks only).
-func gemm[T float](m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// gemm is C = op(A)·op(B), or C += op(A)·op(B) with acc, on row-major
+// matrices (see sgemm): the float32 kernel of gemm.go, gonum for float64
+// (gradient checks only).
+func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, acc bool, c []T, ldc int, workers int) {
 	switch a := any(a).(type) {
 	case []float32:
-		sgemm(m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		sgemm(tA, tB, m, n, k, a, lda, any(b).([]float32), ldb, acc, any(c).([]float32), ldc, workers)
 	case []float64:
-		gonum.Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		beta := 0.0
+		if acc {
+			beta = 1
+		}
+		gonum.Implementation{}.Dgemm(blasT(tA), blasT(tB), m, n, k, 1, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
 	}
 }
 
-// transpose writes src [rows, cols] as dst [cols, rows].
-func transpose[T float](dst, src []T, rows, cols int) {
-	const blk = 32
-	for i0 := 0; i0 < rows; i0 += blk {
-		for j0 := 0; j0 < cols; j0 += blk {
-			for i := i0; i < min(i0+blk, rows); i++ {
-				for j := j0; j < min(j0+blk, cols); j++ {
-					dst[j*rows+i] = src[i*cols+j]
-				}
-			}
-		}
+func blasT(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
 	}
+	return blas.NoTrans
+}
+
+// scratch32 recycles the float32 patch matrices of the convolutions, so a
+// training step allocates none.
+var scratch32 sync.Pool
+
+// getScratch returns a buffer of n elements and the function that gives it
+// back.
+func getScratch[T float](n int) ([]T, func()) {
+	var z T
+	if _, ok := any(z).(float32); !ok {
+		return make([]T, n), func() {}
+	}
+	p, _ := scratch32.Get().(*[]float32)
+	if p == nil {
+		p = new([]float32)
+	}
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	return any((*p)[:n]).([]T), func() { scratch32.Put(p) }
+}
+
+// parallel runs f(0), …, f(workers−1) on their own goroutines and waits.
+func parallel(workers int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
 }
 
 // perImage runs f(i) for every image i < n on up to GOMAXPROCS goroutines,
 // each with its own scratch from newScratch. Results must not depend on
 // which goroutine ran which image (every image writes only its own output),
 // so they do not depend on the number of cores.
-func perImage[S any](n int, newScratch func() S, f func(i int, s S)) {
+func perImage[S any](n int, newScratch func() (S, func()), f func(i int, s S)) {
 	workers := min(n, runtime.GOMAXPROCS(0))
 	if workers <= 1 {
-		s := newScratch()
+		s, done := newScratch()
+		defer done()
 		for i := 0; i < n; i++ {
 			f(i, s)
 		}
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := newScratch()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i, s)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(workers, func(int) {
+		s, done := newScratch()
+		defer done()
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			f(i, s)
+		}
+	})
 }
 
 // im2col writes the patches of one image x [C, H, W] as col [C·k·k, Ho·Wo].
@@ -223,11 +252,11 @@ func col2im[T float](g convGeom, dx, col []T) {
 
 func convForward[T float](g convGeom, y, x, w []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	perImage(g.n, func() []T {
+	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
-			return nil
+			return nil, func() {}
 		}
-		return make([]T, ckk*hw)
+		return getScratch[T](ckk * hw)
 	}, func(i int, col []T) {
 		xi := x[i*chw : (i+1)*chw]
 		if g.direct() {
@@ -235,7 +264,7 @@ func convForward[T float](g convGeom, y, x, w []T) {
 		} else {
 			im2col(g, col, xi)
 		}
-		gemm(g.o, hw, ckk, w, ckk, col, hw, 0, y[i*g.o*hw:(i+1)*g.o*hw], hw)
+		gemm(false, false, g.o, hw, ckk, w, ckk, col, hw, false, y[i*g.o*hw:(i+1)*g.o*hw], hw, 1)
 	})
 }
 
@@ -295,36 +324,41 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	return dw, nil
 }
 
-// convFilterGrad computes each image's dwᵀ[C·k·k, O] = col × gyᵀ into its
-// own buffer, then sums the images in order, so the result is the same
-// whatever the number of goroutines.
+// convFilterGrad computes dw[O, C·k·k] = Σ_images gy[O, Ho·Wo] ×
+// col[C·k·k, Ho·Wo]ᵀ as one chain per weight over the images in order
+// (each image's product continues the previous one's sums). The goroutines
+// share the input channels, i.e. the columns of dw, never the images, so
+// the result is the same whatever their number.
 func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
-	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	parts := make([]T, g.n*ckk*g.o)
-	type scratch struct{ col, gyT []T }
-	perImage(g.n, func() scratch {
-		s := scratch{gyT: make([]T, hw*g.o)}
-		if !g.direct() {
-			s.col = make([]T, ckk*hw)
-		}
-		return s
-	}, func(i int, s scratch) {
-		col := s.col
-		if xi := x[i*chw : (i+1)*chw]; g.direct() {
-			col = xi
-		} else {
-			im2col(g, col, xi)
-		}
-		transpose(s.gyT, gy[i*g.o*hw:(i+1)*g.o*hw], g.o, hw)
-		gemm(ckk, g.o, hw, col, hw, s.gyT, g.o, 0, parts[i*ckk*g.o:(i+1)*ckk*g.o], g.o)
-	})
-	sum := parts[:ckk*g.o]
-	for i := 1; i < g.n; i++ {
-		for j, v := range parts[i*ckk*g.o : (i+1)*ckk*g.o] {
-			sum[j] += v
-		}
+	hw, chw, ckk, kk := g.ho*g.wo, g.c*g.h*g.w, g.ckk(), g.k*g.k
+	if g.n == 0 {
+		clear(dw)
+		return
 	}
-	transpose(dw, sum, ckk, g.o)
+	workers := min(g.c, runtime.GOMAXPROCS(0))
+	parallel(workers, func(w int) {
+		c0, c1 := g.c*w/workers, g.c*(w+1)/workers
+		if c0 == c1 {
+			return
+		}
+		sub := g
+		sub.c = c1 - c0
+		var col []T
+		if !g.direct() {
+			var done func()
+			col, done = getScratch[T](sub.ckk() * hw)
+			defer done()
+		}
+		for i := 0; i < g.n; i++ {
+			xi := x[i*chw+c0*g.h*g.w : i*chw+c1*g.h*g.w]
+			if g.direct() {
+				col = xi
+			} else {
+				im2col(sub, col, xi)
+			}
+			gemm(false, true, g.o, sub.ckk(), hw, gy[i*g.o*hw:(i+1)*g.o*hw], hw, col, hw, i > 0, dw[c0*kk:], ckk, 1)
+		}
+	})
 }
 
 // convGradInputOp is dL/dx = col2im(wᵀ[C·k·k, O] × gy[O, Ho·Wo]) per image.
@@ -364,21 +398,20 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 
 func convInputGrad[T float](g convGeom, dx, w, gy []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	wT := make([]T, ckk*g.o)
-	transpose(wT, w, g.o, ckk)
-	perImage(g.n, func() []T {
+	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
-			return nil
+			return nil, func() {}
 		}
-		return make([]T, ckk*hw)
+		return getScratch[T](ckk * hw)
 	}, func(i int, col []T) {
 		dxi := dx[i*chw : (i+1)*chw]
 		gyi := gy[i*g.o*hw : (i+1)*g.o*hw]
+		// dcol[C·k·k, Ho·Wo] = wᵀ × gy
 		if g.direct() {
-			gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, dxi, hw)
+			gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, dxi, hw, 1)
 			return
 		}
-		gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, col, hw)
+		gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, col, hw, 1)
 		clear(dxi)
 		col2im(g, dxi, col)
 	})

@@ -89,8 +89,8 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 		tsum, se []float64
 		mx       []T
 	}
-	perImage(n, func() scratch {
-		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}
+	perImage(n, func() (scratch, func()) {
+		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}, func() {}
 	}, func(i int, sc scratch) {
 		base := i * c * s
 		zi, ti, pi := z[base:base+c*s], t[base:base+c*s], prob[base:base+c*s]
@@ -196,7 +196,7 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
-	perImage(n, func() []float64 { return make([]float64, s) }, func(i int, tsum []float64) {
+	perImage(n, func() ([]float64, func()) { return make([]float64, s), func() {} }, func(i int, tsum []float64) {
 		base := i * c * s
 		ti, pi, di := t[base:base+c*s], prob[base:base+c*s], dz[base:base+c*s]
 		clear(tsum)

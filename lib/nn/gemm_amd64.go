@@ -1,0 +1,41 @@
+//go:build amd64 && !purego
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+//go:noescape
+func kernAVX512(k int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2(k int, a, b, c *float32, ldc int, acc bool)
+
+// fma32AVX2 is VFMADD231SS, for the tests of fma32.
+func fma32AVX2(a, b, c float32) float32
+
+var (
+	avx512Kernel = kernel{"avx512", 8, 32, func(k int, a, b, c []float32, ldc int, acc bool) {
+		kernAVX512(k, &a[0], &b[0], &c[0], ldc, acc)
+	}}
+	avx2Kernel = kernel{"avx2", 6, 16, func(k int, a, b, c []float32, ldc int, acc bool) {
+		kernAVX2(k, &a[0], &b[0], &c[0], ldc, acc)
+	}}
+)
+
+// kernels lists the kernels this CPU can run, fastest first; the last is
+// the pure-Go one.
+func kernels() []kernel {
+	var ks []kernel
+	if cpu.X86.HasAVX512F {
+		ks = append(ks, avx512Kernel)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	return append(ks, goKernel)
+}
+
+// hasFMA reports whether fma32AVX2 can run.
+func hasFMA() bool { return cpu.X86.HasFMA && cpu.X86.HasAVX }
+
+var activeKernel = kernels()[0]
