@@ -156,6 +156,18 @@ func getScratch[T float](n int) ([]T, func()) {
 	return any((*p)[:n]).([]T), func() { scratch32.Put(p) }
 }
 
+// chunks runs f(i0, i1) on contiguous ranges covering [0, n) of items of
+// size elements each, on up to GOMAXPROCS goroutines when there is enough
+// work to pay for them. Each item must be independent of the others.
+func chunks(n, size int, f func(i0, i1 int)) {
+	workers := min(n, runtime.GOMAXPROCS(0), max(1, n*size/(1<<15)))
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	parallel(workers, func(w int) { f(n*w/workers, n*(w+1)/workers) })
+}
+
 // parallel runs f(0), …, f(workers−1) on their own goroutines and waits.
 func parallel(workers int, f func(w int)) {
 	var wg sync.WaitGroup

@@ -20,22 +20,24 @@ import (
 // assembly kernels (AVX-512 or AVX2 with FMA) and the pure-Go kernel give
 // the same bits, with or without cgo, on any number of cores.
 
-// kernel is one micro-kernel: it computes an mr×nr tile of C from a packed
-// panel of A (for each l, the mr values a[i0..i0+mr][l]) and of B (for each
-// l, the nr values b[l][j0..j0+nr]), starting each chain at zero or at the
+// kernel is one micro-kernel: it computes an mr×nr tile of C from a panel
+// of A (element r, l at r·ars + l·ast: a packed panel, ars 1 and ast mr, or
+// A itself when it is not transposed, ars lda and ast 1) and rows of B (for
+// each l, the nr values b[l][j0..j0+nr], ldb apart: a packed panel, or B
+// itself when it is not transposed), starting each chain at zero or at the
 // tile's values in C (acc). Tiles are always full: the driver pads A and B
 // with zeros and writes edge tiles through a scratch tile.
 type kernel struct {
 	name   string
 	mr, nr int
-	run    func(k int, a, b, c []float32, ldc int, acc bool)
+	run    func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool)
 }
 
 // goKernel is the pure-Go kernel: the reference the assembly kernels are
 // tested against bit for bit, and the kernel of CPUs without FMA.
 var goKernel = kernel{"go", 4, 8, kernGo}
 
-func kernGo(k int, a, b, c []float32, ldc int, acc bool) {
+func kernGo(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	const mr, nr = 4, 8
 	for r := 0; r < mr; r++ {
 		for j := 0; j < nr; j++ {
@@ -44,7 +46,7 @@ func kernGo(k int, a, b, c []float32, ldc int, acc bool) {
 				s = c[r*ldc+j]
 			}
 			for l := 0; l < k; l++ {
-				s = fma32(a[l*mr+r], b[l*nr+j], s)
+				s = fma32(a[r*ars+l*ast], b[l*ldb+j], s)
 			}
 			c[r*ldc+j] = s
 		}
@@ -166,15 +168,21 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 			}
 			tile := sc.tiles[w*mr*nr : (w+1)*mr*nr]
 			for jp := j0; jp < j1; jp++ {
-				bp := pb[jp*nr*kb : (jp+1)*nr*kb]
 				jn := min(nr, n-jp*nr)
+				bp, bld := pb[jp*nr*kb:(jp+1)*nr*kb], nr
+				if !tB && jn == nr { // B's rows are the panel's rows
+					bp, bld = b[pc*ldb+jp*nr:], ldb
+				}
 				for ip := i0; ip < i1; ip++ {
-					ap := pa[ip*mr*kb : (ip+1)*mr*kb]
 					im := min(mr, m-ip*mr)
+					ap, ars, ast := pa[ip*mr*kb:(ip+1)*mr*kb], 1, mr
+					if !tA && im == mr { // A's rows are the panel's rows
+						ap, ars, ast = a[ip*mr*lda+pc:], lda, 1
+					}
 					co := ip*mr*ldc + jp*nr
 					accum := acc || pc > 0
 					if im == mr && jn == nr {
-						kr.run(kb, ap, bp, c[co:], ldc, accum)
+						kr.run(kb, ap, ars, ast, bp, bld, c[co:], ldc, accum)
 						continue
 					}
 					t := tile[:mr*nr]
@@ -183,7 +191,7 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 							copy(t[r*nr:r*nr+jn], c[co+r*ldc:co+r*ldc+jn])
 						}
 					}
-					kr.run(kb, ap, bp, t, nr, accum)
+					kr.run(kb, ap, ars, ast, bp, bld, t, nr, accum)
 					for r := 0; r < im; r++ {
 						copy(c[co+r*ldc:co+r*ldc+jn], t[r*nr:r*nr+jn])
 					}
@@ -217,8 +225,12 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 }
 
 // packA writes rows [i0, i0+im) and columns [pc, pc+kb) of op(A) as a panel
-// dst[l*mr+r], zero in rows im..mr.
+// dst[l*mr+r], zero in rows im..mr; a full panel of an untransposed A is
+// left where it is.
 func packA(tA bool, dst, a []float32, lda, pc, kb, i0, im, mr int) {
+	if !tA && im == mr {
+		return // the kernel reads A itself
+	}
 	if tA { // op(A)[i][l] = a[l][i]: each l is a contiguous run of rows
 		for l := 0; l < kb; l++ {
 			d := dst[l*mr : (l+1)*mr]
@@ -241,8 +253,12 @@ func packA(tA bool, dst, a []float32, lda, pc, kb, i0, im, mr int) {
 }
 
 // packB writes rows [pc, pc+kb) and columns [j0, j0+jn) of op(B) as a panel
-// dst[l*nr+j], zero in columns jn..nr.
+// dst[l*nr+j], zero in columns jn..nr; a full panel of an untransposed B is
+// left where it is.
 func packB(tB bool, dst, b []float32, ldb, pc, kb, j0, jn, nr int) {
+	if !tB && jn == nr {
+		return // the kernel reads B itself
+	}
 	if !tB {
 		for l := 0; l < kb; l++ {
 			d := dst[l*nr : (l+1)*nr]
@@ -251,10 +267,15 @@ func packB(tB bool, dst, b []float32, ldb, pc, kb, j0, jn, nr int) {
 		}
 		return
 	}
-	for j := 0; j < jn; j++ { // op(B)[l][j] = b[j][l]
-		src := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
-		for l, v := range src {
-			dst[l*nr+j] = v
+	// op(B)[l][j] = b[j][l], in blocks of 8 l so that the writes stay in
+	// a few cache lines.
+	for l0 := 0; l0 < kb; l0 += 8 {
+		l1 := min(l0+8, kb)
+		for j := 0; j < jn; j++ {
+			src := b[(j0+j)*ldb+pc+l0 : (j0+j)*ldb+pc+l1]
+			for l, v := range src {
+				dst[(l0+l)*nr+j] = v
+			}
 		}
 	}
 	for j := jn; j < nr; j++ {

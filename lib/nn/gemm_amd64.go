@@ -5,20 +5,20 @@ package nn
 import "golang.org/x/sys/cpu"
 
 //go:noescape
-func kernAVX512(k int, a, b, c *float32, ldc int, acc bool)
+func kernAVX512(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 //go:noescape
-func kernAVX2(k int, a, b, c *float32, ldc int, acc bool)
+func kernAVX2(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 // fma32AVX2 is VFMADD231SS, for the tests of fma32.
 func fma32AVX2(a, b, c float32) float32
 
 var (
-	avx512Kernel = kernel{"avx512", 8, 32, func(k int, a, b, c []float32, ldc int, acc bool) {
-		kernAVX512(k, &a[0], &b[0], &c[0], ldc, acc)
+	avx512Kernel = kernel{"avx512", 8, 32, func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+		kernAVX512(k, &a[0], ars, ast, &b[0], ldb, &c[0], ldc, acc)
 	}}
-	avx2Kernel = kernel{"avx2", 6, 16, func(k int, a, b, c []float32, ldc int, acc bool) {
-		kernAVX2(k, &a[0], &b[0], &c[0], ldc, acc)
+	avx2Kernel = kernel{"avx2", 6, 16, func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+		kernAVX2(k, &a[0], ars, ast, &b[0], ldb, &c[0], ldc, acc)
 	}}
 )
 

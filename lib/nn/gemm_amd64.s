@@ -2,21 +2,34 @@
 
 #include "textflag.h"
 
-// Micro-kernels of gemm.go: an mr×nr tile of C from packed panels, each
+// Micro-kernels of gemm.go: an mr×nr tile of C from panels of A and B, each
 // element's chain s = fma(a[l], b[l], s) in l order. Arguments:
-// k (≥ 1), a (k×mr floats), b (k×nr floats), c, ldc (floats), acc (start
-// from the tile's values in C instead of zero).
+// k (≥ 1); a, with a[r][l] at a + r·ars + l·ast floats (a packed panel,
+// or A itself); b, k rows of nr floats ldb floats apart (a packed panel, or
+// B itself); c, ldc (floats); acc (start from the tile's values in C
+// instead of zero).
+// Generated, unrolled, from one template per instruction set: every row
+// r of the tile and vector v of its row is one accumulator register.
 
-// func kernAVX512(k int, a, b, c *float32, ldc int, acc bool)
-TEXT ·kernAVX512(SB), NOSPLIT, $0-41
+// func kernAVX512(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
+TEXT ·kernAVX512(SB), NOSPLIT, $0-65
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
+	MOVQ ars+16(FP), AX
+	SHLQ $2, AX
+	LEAQ (AX)(AX*2), BX
+	LEAQ (AX)(AX*4), R12
+	LEAQ (BX)(AX*4), R13
+	MOVQ ast+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ ldb+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
-	MOVBLZX acc+40(FP), R9
-	TESTQ R9, R9
+	MOVBLZX acc+64(FP), R10
+	TESTQ R10, R10
 	JZ zero
 	MOVQ DI, R10
 	VMOVUPS 0(R10), Z0
@@ -63,32 +76,32 @@ zero:
 loop:
 	VMOVUPS 0(DX), Z16
 	VMOVUPS 64(DX), Z17
-	VBROADCASTSS 0(SI), Z18
+	VBROADCASTSS (SI), Z18
 	VFMADD231PS Z16, Z18, Z0
 	VFMADD231PS Z17, Z18, Z1
-	VBROADCASTSS 4(SI), Z19
+	VBROADCASTSS (SI)(AX*1), Z19
 	VFMADD231PS Z16, Z19, Z2
 	VFMADD231PS Z17, Z19, Z3
-	VBROADCASTSS 8(SI), Z20
+	VBROADCASTSS (SI)(AX*2), Z20
 	VFMADD231PS Z16, Z20, Z4
 	VFMADD231PS Z17, Z20, Z5
-	VBROADCASTSS 12(SI), Z21
+	VBROADCASTSS (SI)(BX*1), Z21
 	VFMADD231PS Z16, Z21, Z6
 	VFMADD231PS Z17, Z21, Z7
-	VBROADCASTSS 16(SI), Z18
+	VBROADCASTSS (SI)(AX*4), Z18
 	VFMADD231PS Z16, Z18, Z8
 	VFMADD231PS Z17, Z18, Z9
-	VBROADCASTSS 20(SI), Z19
+	VBROADCASTSS (SI)(R12*1), Z19
 	VFMADD231PS Z16, Z19, Z10
 	VFMADD231PS Z17, Z19, Z11
-	VBROADCASTSS 24(SI), Z20
+	VBROADCASTSS (SI)(BX*2), Z20
 	VFMADD231PS Z16, Z20, Z12
 	VFMADD231PS Z17, Z20, Z13
-	VBROADCASTSS 28(SI), Z21
+	VBROADCASTSS (SI)(R13*1), Z21
 	VFMADD231PS Z16, Z21, Z14
 	VFMADD231PS Z17, Z21, Z15
-	ADDQ $32, SI
-	ADDQ $128, DX
+	ADDQ R9, SI
+	ADDQ R11, DX
 	DECQ CX
 	JNZ loop
 	MOVQ DI, R10
@@ -118,16 +131,25 @@ loop:
 	VZEROUPPER
 	RET
 
-// func kernAVX2(k int, a, b, c *float32, ldc int, acc bool)
-TEXT ·kernAVX2(SB), NOSPLIT, $0-41
+// func kernAVX2(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
+TEXT ·kernAVX2(SB), NOSPLIT, $0-65
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
+	MOVQ ars+16(FP), AX
+	SHLQ $2, AX
+	LEAQ (AX)(AX*2), BX
+	LEAQ (AX)(AX*4), R12
+	LEAQ (BX)(AX*4), R13
+	MOVQ ast+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ ldb+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
-	MOVBLZX acc+40(FP), R9
-	TESTQ R9, R9
+	MOVBLZX acc+64(FP), R10
+	TESTQ R10, R10
 	JZ zero
 	MOVQ DI, R10
 	VMOVUPS 0(R10), Y0
@@ -164,26 +186,26 @@ zero:
 loop:
 	VMOVUPS 0(DX), Y12
 	VMOVUPS 32(DX), Y13
-	VBROADCASTSS 0(SI), Y14
+	VBROADCASTSS (SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
+	VBROADCASTSS (SI)(AX*1), Y15
 	VFMADD231PS Y12, Y15, Y2
 	VFMADD231PS Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
+	VBROADCASTSS (SI)(AX*2), Y14
 	VFMADD231PS Y12, Y14, Y4
 	VFMADD231PS Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
+	VBROADCASTSS (SI)(BX*1), Y15
 	VFMADD231PS Y12, Y15, Y6
 	VFMADD231PS Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
+	VBROADCASTSS (SI)(AX*4), Y14
 	VFMADD231PS Y12, Y14, Y8
 	VFMADD231PS Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y15
+	VBROADCASTSS (SI)(R12*1), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
-	ADDQ $24, SI
-	ADDQ $64, DX
+	ADDQ R9, SI
+	ADDQ R11, DX
 	DECQ CX
 	JNZ loop
 	MOVQ DI, R10

@@ -218,3 +218,27 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// TestReLU32Edges: the branchless float32 ReLU and ReLU mask agree with the
+// branches they replace on zeros of both signs, subnormals, infinities and
+// NaNs.
+func TestReLU32Edges(t *testing.T) {
+	nan := float32(math.NaN())
+	vals := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 0x1p-149, -0x1p-149, float32(math.Inf(1)), float32(math.Inf(-1)), nan, -nan, math.MaxFloat32, -math.MaxFloat32}
+	for _, v := range vals {
+		y := []float32{0}
+		biasReLU32(y, []float32{v}, []float32{float32(math.Copysign(0, -1))}, 0, 1, 1, 1)
+		want := v + float32(math.Copysign(0, -1))
+		if want < 0 {
+			want = 0
+		}
+		if math.Float32bits(y[0]) != math.Float32bits(want) {
+			t.Errorf("relu(%v) = %v (%#x), want %v (%#x)", v, y[0], math.Float32bits(y[0]), want, math.Float32bits(want))
+		}
+		d := []float32{7}
+		reluMask32(d, []float32{v}, []float32{3})
+		if w := map[bool]float32{true: 3, false: 0}[v > 0]; d[0] != w {
+			t.Errorf("mask(%v) = %v, want %v", v, d[0], w)
+		}
+	}
+}
