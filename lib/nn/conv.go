@@ -338,15 +338,19 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 
 // convFilterGrad computes dw[O, C·k·k] = Σ_images gy[O, Ho·Wo] ×
 // col[C·k·k, Ho·Wo]ᵀ as one chain per weight over the images in order
-// (each image's product continues the previous one's sums). The goroutines
-// share the input channels, i.e. the columns of dw, never the images, so
-// the result is the same whatever their number.
+// (each image's product continues the previous one's sums). It is computed
+// transposed, dwᵀ = col × gyᵀ (the same chains: a product's factors
+// commute), so that the large operand, col, is read in place and only gy
+// is packed. The goroutines share the input channels, i.e. the rows of dwᵀ,
+// never the images, so the result is the same whatever their number.
 func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 	hw, chw, ckk, kk := g.ho*g.wo, g.c*g.h*g.w, g.ckk(), g.k*g.k
 	if g.n == 0 {
 		clear(dw)
 		return
 	}
+	dwT, done := getScratch[T](ckk * g.o)
+	defer done()
 	workers := min(g.c, runtime.GOMAXPROCS(0))
 	parallel(workers, func(w int) {
 		c0, c1 := g.c*w/workers, g.c*(w+1)/workers
@@ -368,9 +372,14 @@ func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 			} else {
 				im2col(sub, col, xi)
 			}
-			gemm(false, true, g.o, sub.ckk(), hw, gy[i*g.o*hw:(i+1)*g.o*hw], hw, col, hw, i > 0, dw[c0*kk:], ckk, 1)
+			gemm(false, true, sub.ckk(), g.o, hw, col, hw, gy[i*g.o*hw:(i+1)*g.o*hw], hw, i > 0, dwT[c0*kk*g.o:], g.o, 1)
 		}
 	})
+	for j := 0; j < ckk; j++ {
+		for o := 0; o < g.o; o++ {
+			dw[o*ckk+j] = dwT[j*g.o+o]
+		}
+	}
 }
 
 // convGradInputOp is dL/dx = col2im(wᵀ[C·k·k, O] × gy[O, Ho·Wo]) per image.

@@ -277,10 +277,10 @@ func packB(tB bool, dst, b []float32, ldb, pc, kb, j0, jn, nr int) {
 				dst[(l0+l)*nr+j] = v
 			}
 		}
-	}
-	for j := jn; j < nr; j++ {
-		for l := 0; l < kb; l++ {
-			dst[l*nr+j] = 0
+		if jn < nr {
+			for l := l0; l < l1; l++ {
+				clear(dst[l*nr+jn : (l+1)*nr])
+			}
 		}
 	}
 }
