@@ -144,7 +144,7 @@ func conv(x, w, b *G.Node, dil int, relu bool, sp *splitState) (*G.Node, error) 
 }
 
 func pool2(x *G.Node) (*G.Node, error) {
-	y, err := G.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+	y, err := G.ApplyOp(newPool2(), x)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool: %w", err)
 	}
