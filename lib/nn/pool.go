@@ -15,7 +15,8 @@ import (
 // runs on one core): each window's maximum starts at −MaxFloat and takes a
 // value only when it is strictly greater, scanning the window row by row,
 // and the gradient goes to the first maximum (none when no value beat
-// −MaxFloat).
+// −MaxFloat). With a NaN in a window the two may differ (the tournament
+// below compares in another order than gorgonia's scan).
 type pool2Op struct {
 	opBase
 	out *sideBuf // the output, reused across steps
@@ -139,11 +140,23 @@ func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 			for i := 0; i < ho; i++ {
 				r0, r1 := xp[2*i*w:(2*i+1)*w], xp[(2*i+1)*w:(2*i+2)*w]
 				for j := 0; j < wo; j++ {
-					m, at := lowest, -1
-					for q, v := range [4]T{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]} {
-						if v > m {
-							m, at = v, q
-						}
+					v := [4]T{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]}
+					// The first maximum by a tournament of strict
+					// comparisons, on indices (conditional moves, not
+					// branches the random data would mispredict).
+					a, b := 0, 2
+					if v[1] > v[0] {
+						a = 1
+					}
+					if v[3] > v[2] {
+						b = 3
+					}
+					if v[b] > v[a] {
+						a = b
+					}
+					m, at := v[a], a
+					if !(m > lowest) {
+						m, at = lowest, -1
 					}
 					o := (p*ho+i)*wo + j
 					if y != nil {
