@@ -120,13 +120,15 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 		if err == nil {
 			h, err = G.ApplyOp(newUp2(), h)
 		}
-		if err == nil {
-			h, err = G.ApplyOp(newConcat(), f, h)
-		}
 		if err != nil {
 			return nil, err
 		}
-		return conv(h, p[8], p[9], 1, false, sp)
+		// The head: a 1×1 conv of concat(f, h), without the concatenation.
+		y, err := G.ApplyOp(newCatConv(sp), f, h, p[8])
+		if err != nil {
+			return nil, fmt.Errorf("head %v: %w", p[8].Shape(), err)
+		}
+		return G.ApplyOp(newBias(false, sp), y, p[9])
 	}
 	return nil, fmt.Errorf("unknown arch %q", c.Arch)
 }
