@@ -220,16 +220,18 @@ func catFilterGrad[T float](g catGeom, dw, a, b, gy []T) {
 	}
 	dwT, done := getScratch[T](c * g.o)
 	defer done()
+	gyT, doneT := transposeImages(gy, g.n, g.o, g.hw)
+	defer doneT()
 	workers := min(c, runtime.GOMAXPROCS(0))
 	parallel(workers, func(w int) {
 		c0, c1 := c*w/workers, c*(w+1)/workers
 		for i := 0; i < g.n; i++ {
-			gyi := gy[i*g.o*g.hw : (i+1)*g.o*g.hw]
+			gyi := gyT[i*g.o*g.hw : (i+1)*g.o*g.hw]
 			if lo, hi := c0, min(c1, g.ca); lo < hi { // a's channels
-				gemm(false, true, hi-lo, g.o, g.hw, a[(i*g.ca+lo)*g.hw:], g.hw, gyi, g.hw, i > 0, dwT[lo*g.o:], g.o, 1)
+				gemm(false, false, hi-lo, g.o, g.hw, a[(i*g.ca+lo)*g.hw:], g.hw, gyi, g.o, i > 0, dwT[lo*g.o:], g.o, 1)
 			}
 			if lo, hi := max(c0, g.ca), c1; lo < hi { // b's channels
-				gemm(false, true, hi-lo, g.o, g.hw, b[(i*g.cb+lo-g.ca)*g.hw:], g.hw, gyi, g.hw, i > 0, dwT[lo*g.o:], g.o, 1)
+				gemm(false, false, hi-lo, g.o, g.hw, b[(i*g.cb+lo-g.ca)*g.hw:], g.hw, gyi, g.o, i > 0, dwT[lo*g.o:], g.o, 1)
 			}
 		}
 	})

@@ -156,6 +156,34 @@ func getScratch[T float](n int) ([]T, func()) {
 	return any((*p)[:n]).([]T), func() { scratch32.Put(p) }
 }
 
+// transpose writes src [rows, cols] as dst [cols, rows].
+func transpose[T float](dst, src []T, rows, cols int) {
+	const blk = 16
+	for i0 := 0; i0 < rows; i0 += blk {
+		for j0 := 0; j0 < cols; j0 += blk {
+			for i := i0; i < min(i0+blk, rows); i++ {
+				for j := j0; j < min(j0+blk, cols); j++ {
+					dst[j*rows+i] = src[i*cols+j]
+				}
+			}
+		}
+	}
+}
+
+// transposeImages returns gy [n, o, hw] as n matrices [hw, o], in a buffer
+// from the scratch pool, and the function that gives it back: the filter
+// gradients' B operand, transposed once per image instead of packed
+// transposed by every product that reads it.
+func transposeImages[T float](gy []T, n, o, hw int) ([]T, func()) {
+	gyT, done := getScratch[T](n * o * hw)
+	chunks(n, o*hw, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			transpose(gyT[i*o*hw:(i+1)*o*hw], gy[i*o*hw:(i+1)*o*hw], o, hw)
+		}
+	})
+	return gyT, done
+}
+
 // chunks runs f(i0, i1) on contiguous ranges covering [0, n) of items of
 // size elements each, on up to GOMAXPROCS goroutines when there is enough
 // work to pay for them. Each item must be independent of the others.
@@ -340,8 +368,8 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 // col[C·k·k, Ho·Wo]ᵀ as one chain per weight over the images in order
 // (each image's product continues the previous one's sums). It is computed
 // transposed, dwᵀ = col × gyᵀ (the same chains: a product's factors
-// commute), so that the large operand, col, is read in place and only gy
-// is packed. The goroutines share the input channels, i.e. the rows of dwᵀ,
+// commute), so that the large operand, col, is read in place, and gy is
+// transposed once per image. The goroutines share the input channels, i.e. the rows of dwᵀ,
 // never the images, so the result is the same whatever their number.
 func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 	hw, chw, ckk, kk := g.ho*g.wo, g.c*g.h*g.w, g.ckk(), g.k*g.k
@@ -351,6 +379,8 @@ func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 	}
 	dwT, done := getScratch[T](ckk * g.o)
 	defer done()
+	gyT, doneT := transposeImages(gy, g.n, g.o, hw)
+	defer doneT()
 	workers := min(g.c, runtime.GOMAXPROCS(0))
 	parallel(workers, func(w int) {
 		c0, c1 := g.c*w/workers, g.c*(w+1)/workers
@@ -372,7 +402,7 @@ func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
 			} else {
 				im2col(sub, col, xi)
 			}
-			gemm(false, true, sub.ckk(), g.o, hw, col, hw, gy[i*g.o*hw:(i+1)*g.o*hw], hw, i > 0, dwT[c0*kk*g.o:], g.o, 1)
+			gemm(false, false, sub.ckk(), g.o, hw, col, hw, gyT[i*g.o*hw:(i+1)*g.o*hw], g.o, i > 0, dwT[c0*kk*g.o:], g.o, 1)
 		}
 	})
 	for j := 0; j < ckk; j++ {
