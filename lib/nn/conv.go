@@ -156,15 +156,17 @@ func getScratch[T float](n int) ([]T, func()) {
 	return any((*p)[:n]).([]T), func() { scratch32.Put(p) }
 }
 
-// transpose writes src [rows, cols] as dst [cols, rows].
+// transpose writes src [rows, cols] as dst [cols, rows], in blocks of 64
+// columns: each source row is read in runs, and the block's writes stay in
+// the first-level cache.
 func transpose[T float](dst, src []T, rows, cols int) {
-	const blk = 16
-	for i0 := 0; i0 < rows; i0 += blk {
-		for j0 := 0; j0 < cols; j0 += blk {
-			for i := i0; i < min(i0+blk, rows); i++ {
-				for j := j0; j < min(j0+blk, cols); j++ {
-					dst[j*rows+i] = src[i*cols+j]
-				}
+	const blk = 64
+	for j0 := 0; j0 < cols; j0 += blk {
+		j1 := min(j0+blk, cols)
+		d := dst[j0*rows : j1*rows]
+		for i := 0; i < rows; i++ {
+			for j, v := range src[i*cols+j0 : i*cols+j1] {
+				d[j*rows+i] = v
 			}
 		}
 	}
