@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -135,9 +136,10 @@ func blasT(t bool) blas.Transpose {
 	return blas.NoTrans
 }
 
-// scratch32 recycles the float32 patch matrices of the convolutions, so a
-// training step allocates none.
-var scratch32 sync.Pool
+// scratch32 recycles the float32 scratch of the convolutions (patch
+// matrices, transposed gradients), one pool per power-of-two size so that
+// a buffer too small for one request is never dropped for another.
+var scratch32 [64]sync.Pool
 
 // getScratch returns a buffer of n elements and the function that gives it
 // back.
@@ -146,14 +148,13 @@ func getScratch[T float](n int) ([]T, func()) {
 	if _, ok := any(z).(float32); !ok {
 		return make([]T, n), func() {}
 	}
-	p, _ := scratch32.Get().(*[]float32)
+	class := bits.Len(uint(max(n, 1) - 1))
+	p, _ := scratch32[class].Get().(*[]float32)
 	if p == nil {
 		p = new([]float32)
+		*p = make([]float32, 1<<class)
 	}
-	if cap(*p) < n {
-		*p = make([]float32, n)
-	}
-	return any((*p)[:n]).([]T), func() { scratch32.Put(p) }
+	return any((*p)[:n]).([]T), func() { scratch32[class].Put(p) }
 }
 
 // transpose writes src [rows, cols] as dst [cols, rows], in blocks of 64

@@ -89,10 +89,21 @@ func fma32(a, b, c float32) float32 {
 // floats stays in the first-level cache while the A panels stream by.
 const kcBlock = 256
 
-// gemmScratch holds the packed panels of one product.
-type gemmScratch struct{ a, b, tiles []float32 }
+// gemmJob is one product and its packed panels, kept in a pool so that a
+// product allocates nothing (not even the closure its workers would need).
+type gemmJob struct {
+	kr              kernel
+	tA, tB, acc     bool
+	m, n, k         int
+	a, b, c         []float32
+	lda, ldb, ldc   int
+	workers, mp, np int
+	pc, kb          int
+	pa, pb, tiles   []float32
+	wg              sync.WaitGroup
+}
 
-var gemmScratchPool = sync.Pool{New: func() any { return new(gemmScratch) }}
+var gemmJobs = sync.Pool{New: func() any { return new(gemmJob) }}
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -135,92 +146,94 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 		_ = b[(k-1)*ldb+n-1]
 	}
 	mr, nr := kr.mr, kr.nr
-	mp, np := (m+mr-1)/mr, (n+nr-1)/nr
-	sc := gemmScratchPool.Get().(*gemmScratch)
-	defer gemmScratchPool.Put(sc)
+	j := gemmJobs.Get().(*gemmJob)
+	defer gemmJobs.Put(j)
+	pa, pb, tiles := j.pa, j.pb, j.tiles
+	*j = gemmJob{kr: kr, tA: tA, tB: tB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+	defer func() { j.a, j.b, j.c = nil, nil, nil }() // do not keep the caller's data alive
+	j.mp, j.np = (m+mr-1)/mr, (n+nr-1)/nr
 	kb0 := min(k, kcBlock)
-	sc.a = grow(sc.a, mp*mr*kb0)
-	sc.b = grow(sc.b, np*nr*kb0)
+	j.pa = grow(pa, j.mp*mr*kb0)
+	j.pb = grow(pb, j.np*nr*kb0)
 	// Split the panels of the longer side among the workers; never k.
-	workers = max(1, min(workers, max(mp, np)))
-	sc.tiles = grow(sc.tiles, workers*mr*nr)
+	j.workers = max(1, min(workers, max(j.mp, j.np)))
+	j.tiles = grow(tiles, j.workers*mr*nr)
 	for pc := 0; pc < k; pc += kcBlock {
-		kb := min(kcBlock, k-pc)
-		pa, pb := sc.a[:mp*mr*kb], sc.b[:np*nr*kb]
-		run := func(w int) {
-			i0, i1, j0, j1 := 0, mp, 0, np
-			if np >= mp {
-				j0, j1 = np*w/workers, np*(w+1)/workers
-			} else {
-				i0, i1 = mp*w/workers, mp*(w+1)/workers
-			}
-			// Each worker packs the panels of its own share of the split
-			// side and, redundantly but cheaply, nothing of the other:
-			// the other side is packed once below, before the workers start.
-			if np >= mp {
-				for jp := j0; jp < j1; jp++ {
-					packB(tB, pb[jp*nr*kb:(jp+1)*nr*kb], b, ldb, pc, kb, jp*nr, min(nr, n-jp*nr), nr)
-				}
-			} else {
-				for ip := i0; ip < i1; ip++ {
-					packA(tA, pa[ip*mr*kb:(ip+1)*mr*kb], a, lda, pc, kb, ip*mr, min(mr, m-ip*mr), mr)
-				}
-			}
-			tile := sc.tiles[w*mr*nr : (w+1)*mr*nr]
-			for jp := j0; jp < j1; jp++ {
-				jn := min(nr, n-jp*nr)
-				bp, bld := pb[jp*nr*kb:(jp+1)*nr*kb], nr
-				if !tB && jn == nr { // B's rows are the panel's rows
-					bp, bld = b[pc*ldb+jp*nr:], ldb
-				}
-				for ip := i0; ip < i1; ip++ {
-					im := min(mr, m-ip*mr)
-					ap, ars, ast := pa[ip*mr*kb:(ip+1)*mr*kb], 1, mr
-					if !tA && im == mr { // A's rows are the panel's rows
-						ap, ars, ast = a[ip*mr*lda+pc:], lda, 1
-					}
-					co := ip*mr*ldc + jp*nr
-					accum := acc || pc > 0
-					if im == mr && jn == nr {
-						kr.run(kb, ap, ars, ast, bp, bld, c[co:], ldc, accum)
-						continue
-					}
-					t := tile[:mr*nr]
-					if accum {
-						for r := 0; r < im; r++ {
-							copy(t[r*nr:r*nr+jn], c[co+r*ldc:co+r*ldc+jn])
-						}
-					}
-					kr.run(kb, ap, ars, ast, bp, bld, t, nr, accum)
-					for r := 0; r < im; r++ {
-						copy(c[co+r*ldc:co+r*ldc+jn], t[r*nr:r*nr+jn])
-					}
-				}
-			}
-		}
-		if np >= mp {
-			for ip := 0; ip < mp; ip++ {
-				packA(tA, pa[ip*mr*kb:(ip+1)*mr*kb], a, lda, pc, kb, ip*mr, min(mr, m-ip*mr), mr)
+		j.pc, j.kb = pc, min(kcBlock, k-pc)
+		kb := j.kb
+		// The side that is not split among the workers is packed once,
+		// before they start.
+		if j.np >= j.mp {
+			for ip := 0; ip < j.mp; ip++ {
+				packA(tA, j.pa[ip*mr*kb:(ip+1)*mr*kb], a, lda, pc, kb, ip*mr, min(mr, m-ip*mr), mr)
 			}
 		} else {
-			for jp := 0; jp < np; jp++ {
-				packB(tB, pb[jp*nr*kb:(jp+1)*nr*kb], b, ldb, pc, kb, jp*nr, min(nr, n-jp*nr), nr)
+			for jp := 0; jp < j.np; jp++ {
+				packB(tB, j.pb[jp*nr*kb:(jp+1)*nr*kb], b, ldb, pc, kb, jp*nr, min(nr, n-jp*nr), nr)
 			}
 		}
-		if workers == 1 {
-			run(0)
+		if j.workers == 1 {
+			j.run(0)
 			continue
 		}
-		var wg sync.WaitGroup
-		for w := 1; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run(w)
-			}()
+		j.wg.Add(j.workers - 1)
+		for w := 1; w < j.workers; w++ {
+			go j.runDone(w)
 		}
-		run(0)
-		wg.Wait()
+		j.run(0)
+		j.wg.Wait()
+	}
+}
+
+func (j *gemmJob) runDone(w int) {
+	defer j.wg.Done()
+	j.run(w)
+}
+
+// run computes worker w's share of the tiles of the current k block.
+func (j *gemmJob) run(w int) {
+	mr, nr, kb, pc := j.kr.mr, j.kr.nr, j.kb, j.pc
+	i0, i1, j0, j1 := 0, j.mp, 0, j.np
+	if j.np >= j.mp {
+		j0, j1 = j.np*w/j.workers, j.np*(w+1)/j.workers
+		for jp := j0; jp < j1; jp++ { // this worker's share of the split side
+			packB(j.tB, j.pb[jp*nr*kb:(jp+1)*nr*kb], j.b, j.ldb, pc, kb, jp*nr, min(nr, j.n-jp*nr), nr)
+		}
+	} else {
+		i0, i1 = j.mp*w/j.workers, j.mp*(w+1)/j.workers
+		for ip := i0; ip < i1; ip++ {
+			packA(j.tA, j.pa[ip*mr*kb:(ip+1)*mr*kb], j.a, j.lda, pc, kb, ip*mr, min(mr, j.m-ip*mr), mr)
+		}
+	}
+	tile := j.tiles[w*mr*nr : (w+1)*mr*nr]
+	accum := j.acc || pc > 0
+	for jp := j0; jp < j1; jp++ {
+		jn := min(nr, j.n-jp*nr)
+		bp, bld := j.pb[jp*nr*kb:(jp+1)*nr*kb], nr
+		if !j.tB && jn == nr { // B's rows are the panel's rows
+			bp, bld = j.b[pc*j.ldb+jp*nr:], j.ldb
+		}
+		for ip := i0; ip < i1; ip++ {
+			im := min(mr, j.m-ip*mr)
+			ap, ars, ast := j.pa[ip*mr*kb:(ip+1)*mr*kb], 1, mr
+			if !j.tA && im == mr { // A's rows are the panel's rows
+				ap, ars, ast = j.a[ip*mr*j.lda+pc:], j.lda, 1
+			}
+			co := ip*mr*j.ldc + jp*nr
+			if im == mr && jn == nr {
+				j.kr.run(kb, ap, ars, ast, bp, bld, j.c[co:], j.ldc, accum)
+				continue
+			}
+			if accum {
+				for r := 0; r < im; r++ {
+					copy(tile[r*nr:r*nr+jn], j.c[co+r*j.ldc:co+r*j.ldc+jn])
+				}
+			}
+			j.kr.run(kb, ap, ars, ast, bp, bld, tile, nr, accum)
+			for r := 0; r < im; r++ {
+				copy(j.c[co+r*j.ldc:co+r*j.ldc+jn], tile[r*nr:r*nr+jn])
+			}
+		}
 	}
 }
 

@@ -15,9 +15,10 @@ import (
 type linearOp struct {
 	opBase
 	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
-func newLinear(sp *splitState) linearOp { return linearOp{opBase{"Linear", 2}, sp} }
+func newLinear(sp *splitState) linearOp { return linearOp{opBase{"Linear", 2}, sp, &sideBuf{}} }
 
 func (o linearOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -36,11 +37,11 @@ func (o linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o linearOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}}, grad, in[1])
+	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, &sideBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(linearGradWeightOp{opBase{"LinearGradWeight", 2}, o.split, &sideBuf{}}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradWeightOp{opBase{"LinearGradWeight", 2}, o.split, &sideBuf{}, &sideBuf{}}, in[0], grad)
 	return G.Nodes{dx, dw}, err
 }
 
@@ -53,7 +54,7 @@ func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...)), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), s...), vs...)
 }
 
 func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -70,7 +71,10 @@ func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 // linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
-type linearGradInputOp struct{ opBase }
+type linearGradInputOp struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
 func (o linearGradInputOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -91,7 +95,7 @@ func (o linearGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &g, &w); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(g.Shape()[0], w.Shape()[0])), vs...)
+	return o.UsePreallocDo(o.out.fresh(g.Dtype(), g.Shape()[0], w.Shape()[0]), vs...)
 }
 
 func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -114,6 +118,7 @@ type linearGradWeightOp struct {
 	opBase
 	split *splitState
 	side  *sideBuf
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o linearGradWeightOp) Type() hm.Type {
@@ -137,7 +142,7 @@ func (o linearGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &x, &g); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()[1], g.Shape()[1])), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), x.Shape()[1], g.Shape()[1]), vs...)
 }
 
 func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {

@@ -41,7 +41,7 @@ func (o xentOp) Type() hm.Type {
 func (o xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (o xentOp) DiffWRT(int) []bool                             { return []bool{true, false} }
 func (o xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache}, in[0], in[1], out, grad)
+	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, &sideBuf{}}, in[0], in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -147,6 +147,7 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 type xentGradOp struct {
 	opBase
 	cache *xentCache
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o xentGradOp) Type() hm.Type {
@@ -160,7 +161,7 @@ func (o xentGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &z); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(newLike(z), vs...)
+	return o.UsePreallocDo(o.out.fresh(z.Dtype(), z.Shape()...), vs...)
 }
 func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	var z, t *tensor.Dense
