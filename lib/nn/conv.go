@@ -239,6 +239,15 @@ func perImage[S any](n int, newScratch func() (S, func()), f func(i int, s S)) {
 
 // im2col writes the patches of one image x [C, H, W] as col [C·k·k, Ho·Wo].
 func im2col[T float](g convGeom, col, x []T) {
+	if g.ho == g.h && g.wo == g.w {
+		im2colSame(g, col, x)
+		return
+	}
+	im2colGeneral(g, col, x)
+}
+
+// im2colGeneral is im2col row by row, for any geometry.
+func im2colGeneral[T float](g convGeom, col, x []T) {
 	hw := g.ho * g.wo
 	for c := 0; c < g.c; c++ {
 		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
@@ -258,6 +267,47 @@ func im2col[T float](g convGeom, col, x []T) {
 					clear(r[:lo])
 					copy(r[lo:hi], plane[iy*g.w+lo+dx:iy*g.w+hi+dx])
 					clear(r[hi:])
+				}
+			}
+		}
+	}
+}
+
+// im2colSame is im2col for a size-keeping convolution: each patch row is
+// the plane shifted by (dy, dx), i.e. one copy of the flattened plane at
+// offset dy·W+dx, after which the columns that wrapped around a row edge
+// are zeroed (a few stores per row instead of three calls per row).
+func im2colSame[T float](g convGeom, col, x []T) {
+	h, w, hw := g.h, g.w, g.h*g.w
+	for c := 0; c < g.c; c++ {
+		plane := x[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky*g.dil - g.pad
+			for kx := 0; kx < g.k; kx++ {
+				dx := kx*g.dil - g.pad
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				if dy <= -h || dy >= h || dx <= -w || dx >= w {
+					clear(row)
+					continue
+				}
+				off := dy*w + dx
+				// Rows oy with 0 ≤ oy+dy < h, and within them the flat
+				// range whose source index stays inside the plane.
+				lo, hi := max(0, -dy)*w, min(h, h-dy)*w
+				lo, hi = max(lo, -off), min(hi, hw-off)
+				clear(row[:lo])
+				copy(row[lo:hi], plane[lo+off:hi+off])
+				clear(row[hi:])
+				// Columns ox with ox+dx outside [0, w) took a neighbouring
+				// row's pixel: zero them.
+				if dx > 0 {
+					for p := w - dx; p < hw; p += w {
+						clear(row[p : p+dx])
+					}
+				} else if dx < 0 {
+					for p := 0; p < hw; p += w {
+						clear(row[p : p-dx])
+					}
 				}
 			}
 		}

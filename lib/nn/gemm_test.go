@@ -242,3 +242,31 @@ func TestReLU32Edges(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colSame compares the shifted-copy im2col with the row-by-row one
+// on size-keeping geometries (3×3 pad 1, dilation 2 pad 2, 1×1, and an
+// image smaller than the dilated kernel).
+func TestIm2colSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, g := range []convGeom{
+		{c: 3, h: 5, w: 7, k: 3, pad: 1, dil: 1},
+		{c: 2, h: 6, w: 4, k: 3, pad: 2, dil: 2},
+		{c: 2, h: 3, w: 3, k: 3, pad: 3, dil: 3},
+		{c: 1, h: 2, w: 9, k: 1, pad: 0, dil: 1},
+	} {
+		g.ho, g.wo = g.h, g.w
+		x := make([]float32, g.c*g.h*g.w)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		got, want := make([]float32, g.ckk()*g.h*g.w), make([]float32, g.ckk()*g.h*g.w)
+		for i := range got {
+			got[i], want[i] = 9, 9 // stale values must be overwritten
+		}
+		im2colSame(g, got, x)
+		im2colGeneral(g, want, x)
+		if !slices.Equal(got, want) {
+			t.Errorf("%+v: shifted-copy im2col differs", g)
+		}
+	}
+}
