@@ -314,6 +314,19 @@ func im2colSame[T float](g convGeom, col, x []T) {
 	}
 }
 
+// addRow is dst[j] += src[j], vectorized for float32 (the sums are the
+// same: each is rounded once).
+func addRow[T float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		addTo(d, any(src).([]float32))
+		return
+	}
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] += v
+	}
+}
+
 // col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
 // (the adjoint of im2col).
 func col2im[T float](g convGeom, dx, col []T) {
@@ -333,10 +346,7 @@ func col2im[T float](g convGeom, dx, col []T) {
 					if iy < 0 || iy >= g.h {
 						continue
 					}
-					dst := plane[iy*g.w+lo+dxo : iy*g.w+hi+dxo]
-					for j, v := range row[oy*g.wo+lo : oy*g.wo+hi] {
-						dst[j] += v
-					}
+					addRow(plane[iy*g.w+lo+dxo:iy*g.w+hi+dxo], row[oy*g.wo+lo:oy*g.wo+hi])
 				}
 			}
 		}

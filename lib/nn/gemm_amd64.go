@@ -10,6 +10,23 @@ func kernAVX512(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32
 //go:noescape
 func kernAVX2(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
+//go:noescape
+func addToAVX2(dst, src []float32)
+
+// addTo is dst[i] += src[i] for i < len(src) (len(dst) ≥ len(src)).
+func addTo(dst, src []float32) {
+	_ = dst[:len(src)]
+	if hasAVX2 && len(src) >= 8 {
+		addToAVX2(dst, src)
+		return
+	}
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+var hasAVX2 = cpu.X86.HasAVX2
+
 // fma32AVX2 is VFMADD231SS, for the tests of fma32.
 func fma32AVX2(a, b, c float32) float32
 

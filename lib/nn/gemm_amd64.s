@@ -237,3 +237,34 @@ TEXT ·fma32AVX2(SB), NOSPLIT, $0-20
 	VFMADD231SS X1, X0, X2
 	MOVSS X2, ret+16(FP)
 	RET
+
+// func addToAVX2(dst, src []float32)
+// dst[i] += src[i] for i < len(src), eight at a time (each sum rounded
+// once, as in Go).
+TEXT ·addToAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+loop8:
+	CMPQ CX, $8
+	JLT tail
+	VMOVUPS (SI), Y0
+	VADDPS (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP loop8
+tail:
+	TESTQ CX, CX
+	JZ done
+	MOVSS (SI), X0
+	ADDSS (DI), X0
+	MOVSS X0, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP tail
+done:
+	VZEROUPPER
+	RET

@@ -10,3 +10,11 @@ func hasFMA() bool { return false }
 func fma32AVX2(a, b, c float32) float32 { panic("no FMA instruction in this build") }
 
 var activeKernel = goKernel
+
+// addTo is dst[i] += src[i] for i < len(src) (len(dst) ≥ len(src)).
+func addTo(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
