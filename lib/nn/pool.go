@@ -144,7 +144,7 @@ func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 					// The first maximum by a tournament of strict
 					// comparisons, on indices (conditional moves, not
 					// branches the random data would mispredict).
-					a, b := 0, 2
+					a, b, sel := 0, 2, 0
 					if v[1] > v[0] {
 						a = 1
 					}
@@ -152,8 +152,9 @@ func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 						b = 3
 					}
 					if v[b] > v[a] {
-						a = b
+						sel = 1
 					}
+					a += sel * (b - a)
 					m, at := v[a], a
 					if !(m > lowest) {
 						m, at = lowest, -1
@@ -165,16 +166,9 @@ func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 					if dp != nil {
 						d0, d1 := dp[2*i*w:(2*i+1)*w], dp[(2*i+1)*w:(2*i+2)*w]
 						d0[2*j], d0[2*j+1], d1[2*j], d1[2*j+1] = 0, 0, 0, 0
-						var zero T
-						switch at {
-						case 0:
-							d0[2*j] = zero + gy[o]
-						case 1:
-							d0[2*j+1] = zero + gy[o]
-						case 2:
-							d1[2*j] = zero + gy[o]
-						case 3:
-							d1[2*j+1] = zero + gy[o]
+						if at >= 0 {
+							var zero T
+							dp[(2*i+at>>1)*w+2*j+at&1] = zero + gy[o]
 						}
 					}
 				}
