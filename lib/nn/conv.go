@@ -23,12 +23,20 @@ import (
 type convOp struct {
 	opBase
 	k, pad, dil int
+	noDX        bool // x is the network's input: no gradient flows to it
 	split       *splitState
 	out         *sideBuf // the output, reused across steps
 }
 
-func newConv(k, pad, dil int, sp *splitState) convOp {
-	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp, &sideBuf{}}
+// newConv makes a convOp; noDX when x is the network's input, whose
+// gradient nothing reads (computing it cost a product and a col2im per
+// image).
+func newConv(k, pad, dil int, noDX bool, sp *splitState) convOp {
+	name := fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil)
+	if noDX {
+		name = fmt.Sprintf("Conv{k%d,p%d,d%d,nodx}", k, pad, dil)
+	}
+	return convOp{opBase{name, 2}, k, pad, dil, noDX, sp, &sideBuf{}}
 }
 
 func (o convOp) Type() hm.Type {
@@ -53,9 +61,13 @@ func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[0], ho, wo}, nil
 }
 
-func (o convOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (o convOp) DiffWRT(int) []bool { return []bool{!o.noDX, true} }
 
 func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if o.noDX {
+		dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
+		return G.Nodes{nil, dw}, err
+	}
 	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone(), &sideBuf{}}, in[1], grad)
 	if err != nil {
 		return nil, err
