@@ -241,18 +241,20 @@ func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func biasSum[T float](db, g []T, n, c, s int) {
-	acc := make([]float64, c)
-	for i := 0; i < n; i++ {
-		for k := 0; k < c; k++ {
-			off := (i*c + k) * s
-			var sum float64
-			for _, v := range g[off : off+s] {
-				sum += float64(v)
+	// Channels are independent sums: the goroutines share them, and each
+	// channel's sum runs over the images in order as on one core.
+	chunks(c, n*s, func(k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			var acc float64
+			for i := 0; i < n; i++ {
+				off := (i*c + k) * s
+				var sum float64
+				for _, v := range g[off : off+s] {
+					sum += float64(v)
+				}
+				acc += sum
 			}
-			acc[k] += sum
+			db[k] = T(acc)
 		}
-	}
-	for k := range db {
-		db[k] = T(acc[k])
-	}
+	})
 }

@@ -64,7 +64,11 @@ func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func upsample2[T float](y, x []T, planes, h, w int) {
-	for p := 0; p < planes; p++ {
+	chunks(planes, 4*h*w, func(p0, p1 int) { upsamplePlanes(y, x, p0, p1, h, w) })
+}
+
+func upsamplePlanes[T float](y, x []T, p0, p1, h, w int) {
+	for p := p0; p < p1; p++ {
 		xp := x[p*h*w : (p+1)*h*w]
 		yp := y[p*4*h*w : (p+1)*4*h*w]
 		for i := 0; i < h; i++ {
@@ -114,7 +118,11 @@ func (o down2SumOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func down2Sum[T float](y, g []T, planes, h, w int) {
-	for p := 0; p < planes; p++ {
+	chunks(planes, 4*h*w, func(p0, p1 int) { down2SumPlanes(y, g, p0, p1, h, w) })
+}
+
+func down2SumPlanes[T float](y, g []T, p0, p1, h, w int) {
+	for p := p0; p < p1; p++ {
 		gp := g[p*4*h*w : (p+1)*4*h*w]
 		yp := y[p*h*w : (p+1)*h*w]
 		for i := 0; i < h; i++ {
