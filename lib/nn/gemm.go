@@ -118,7 +118,14 @@ func grow(s []float32, n int) []float32 {
 // order defined above) instead of starting them at zero. Up to workers
 // goroutines share the output tiles.
 func sgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int, workers int) {
-	sgemmWith(activeKernel, tA, tB, m, n, k, a, lda, b, ldb, acc, c, ldc, workers)
+	kr := activeKernel
+	if n <= narrowKernel.nr && narrowKernel.nr < kr.nr {
+		// A product 16 or fewer columns wide (a filter gradient of 16
+		// channels) would waste half of a 32-wide tile: the narrower
+		// kernel gives the same bits.
+		kr = narrowKernel
+	}
+	sgemmWith(kr, tA, tB, m, n, k, a, lda, b, ldb, acc, c, ldc, workers)
 }
 
 func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int, workers int) {

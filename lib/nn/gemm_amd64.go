@@ -56,3 +56,13 @@ func kernels() []kernel {
 func hasFMA() bool { return cpu.X86.HasFMA && cpu.X86.HasAVX }
 
 var activeKernel = kernels()[0]
+
+// narrowKernel is the kernel for products at most its nr columns wide:
+// the AVX2 kernel (16 wide) beside the AVX-512 one (32 wide), otherwise
+// the active kernel itself (never the slow pure-Go one).
+var narrowKernel = func() kernel {
+	if ks := kernels(); ks[0].name == "avx512" && ks[1].name == "avx2" {
+		return ks[1]
+	}
+	return activeKernel
+}()

@@ -11,6 +11,8 @@ func fma32AVX2(a, b, c float32) float32 { panic("no FMA instruction in this buil
 
 var activeKernel = goKernel
 
+var narrowKernel = goKernel
+
 // addTo is dst[i] += src[i] for i < len(src) (len(dst) ≥ len(src)).
 func addTo(dst, src []float32) {
 	dst = dst[:len(src)]

@@ -151,8 +151,8 @@ func TestBitsGoldenPureGo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	defer func(k kernel) { activeKernel = k }(activeKernel)
-	activeKernel = goKernel
+	defer func(k, n kernel) { activeKernel, narrowKernel = k, n }(activeKernel, narrowKernel)
+	activeKernel, narrowKernel = goKernel, goKernel
 	TestBitsGolden(t)
 }
 
