@@ -8,7 +8,7 @@
 // or A itself); b, k rows of nr floats ldb floats apart (a packed panel, or
 // B itself); c, ldc (floats); acc (start from the tile's values in C
 // instead of zero).
-// Generated, unrolled, from one template per instruction set: every row
+// Fully unrolled, the same template for both instruction sets: every row
 // r of the tile and vector v of its row is one accumulator register.
 
 // func kernAVX512(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
