@@ -85,12 +85,12 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 		l := len(c.Hidden)
 		return linear(h, p[2*l], p[2*l+1], false, sp)
 	case ArchCNN:
-		h, err := conv(x, p[0], p[1], 1, true, sp)
+		h, err := conv(x, p[0], p[1], 1, true, true, sp)
 		if err == nil {
 			h, err = pool2(h)
 		}
 		if err == nil {
-			h, err = conv(h, p[2], p[3], 1, true, sp)
+			h, err = conv(h, p[2], p[3], 1, true, false, sp)
 		}
 		if err == nil {
 			h, err = pool2(h)
@@ -103,40 +103,43 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 		}
 		return linear(h, p[4], p[5], false, sp)
 	case ArchFCN:
-		f, err := conv(x, p[0], p[1], 1, true, sp)
+		f, err := conv(x, p[0], p[1], 1, true, true, sp)
 		if err == nil {
-			f, err = conv(f, p[2], p[3], 1, true, sp)
+			f, err = conv(f, p[2], p[3], 1, true, false, sp)
 		}
 		var h *G.Node
 		if err == nil {
 			h, err = pool2(f)
 		}
 		if err == nil {
-			h, err = conv(h, p[4], p[5], 1, true, sp)
+			h, err = conv(h, p[4], p[5], 1, true, false, sp)
 		}
 		if err == nil {
-			h, err = conv(h, p[6], p[7], 2, true, sp)
+			h, err = conv(h, p[6], p[7], 2, true, false, sp)
 		}
 		if err == nil {
 			h, err = G.ApplyOp(newUp2(), h)
 		}
-		if err == nil {
-			h, err = G.ApplyOp(newConcat(), f, h)
-		}
 		if err != nil {
 			return nil, err
 		}
-		return conv(h, p[8], p[9], 1, false, sp)
+		// The head: a 1×1 conv of concat(f, h), without the concatenation.
+		y, err := G.ApplyOp(newCatConv(sp), f, h, p[8])
+		if err != nil {
+			return nil, fmt.Errorf("head %v: %w", p[8].Shape(), err)
+		}
+		return G.ApplyOp(newBias(false, sp), y, p[9])
 	}
 	return nil, fmt.Errorf("unknown arch %q", c.Arch)
 }
 
 // conv is a stride-1 k×k convolution padded to keep the size, dilated by
-// dil, plus bias and optional ReLU.
-func conv(x, w, b *G.Node, dil int, relu bool, sp *splitState) (*G.Node, error) {
+// dil, plus bias and optional ReLU; input when x is the network's input
+// (its gradient is not computed).
+func conv(x, w, b *G.Node, dil int, relu, input bool, sp *splitState) (*G.Node, error) {
 	k := w.Shape()[2]
 	pad := dil * (k - 1) / 2
-	y, err := G.ApplyOp(newConv(k, pad, dil, sp), x, w)
+	y, err := G.ApplyOp(newConv(k, pad, dil, input, sp), x, w)
 	if err != nil {
 		return nil, fmt.Errorf("conv %v: %w", w.Shape(), err)
 	}
@@ -144,7 +147,7 @@ func conv(x, w, b *G.Node, dil int, relu bool, sp *splitState) (*G.Node, error) 
 }
 
 func pool2(x *G.Node) (*G.Node, error) {
-	y, err := G.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
+	y, err := G.ApplyOp(newPool2(), x)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool: %w", err)
 	}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -71,7 +72,15 @@ func (o biasOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func biasForward[T float](y, x, b []T, n, c, s int, relu bool) {
-	for i := 0; i < n; i++ {
+	chunks(n, c*s, func(i0, i1 int) { biasImages(y, x, b, i0, i1, c, s, relu) })
+}
+
+func biasImages[T float](y, x, b []T, i0, i1, c, s int, relu bool) {
+	if y32, ok := any(y).([]float32); ok && relu {
+		biasReLU32(y32, any(x).([]float32), any(b).([]float32), i0, i1, c, s)
+		return
+	}
+	for i := i0; i < i1; i++ {
 		for k := 0; k < c; k++ {
 			off := (i*c + k) * s
 			bk := b[k]
@@ -82,6 +91,28 @@ func biasForward[T float](y, x, b []T, n, c, s int, relu bool) {
 					v = 0
 				}
 				ys[p] = v
+			}
+		}
+	}
+}
+
+// biasReLU32 is biasImages with the ReLU on float32, without branches (a
+// conv's outputs are negative at random, which a branch mispredicts): the
+// sum's bits are cleared when it is below zero, exactly where v < 0 holds
+// (sign set, magnitude from the smallest subnormal to infinity), so −0 and
+// NaN pass through as the branch lets them.
+func biasReLU32(y, x, b []float32, i0, i1, c, s int) {
+	for i := i0; i < i1; i++ {
+		for k := 0; k < c; k++ {
+			off := (i*c + k) * s
+			bk := b[k]
+			xs, ys := x[off:off+s], y[off:off+s]
+			for p, v := range xs {
+				u := math.Float32bits(v + bk)
+				if u-0x80000001 < 0x7f800000 {
+					u = 0
+				}
+				ys[p] = math.Float32frombits(u)
 			}
 		}
 	}
@@ -126,12 +157,35 @@ func (o reluGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func reluMask[T float](d, y, g []T) {
-	for i, v := range y {
-		if v > 0 {
-			d[i] = g[i]
-		} else {
-			d[i] = 0
+	const blk = 4096
+	chunks((len(y)+blk-1)/blk, blk, func(b0, b1 int) {
+		lo, hi := b0*blk, min(b1*blk, len(y))
+		d, g := d[lo:hi], g[lo:hi]
+		if d32, ok := any(d).([]float32); ok {
+			reluMask32(d32, any(y[lo:hi]).([]float32), any(g).([]float32))
+			return
 		}
+		for i, v := range y[lo:hi] {
+			if v > 0 {
+				d[i] = g[i]
+			} else {
+				d[i] = 0
+			}
+		}
+	})
+}
+
+// reluMask32 is reluMask on float32 without branches: g's bits pass where
+// y > 0 (sign clear, magnitude from the smallest subnormal to infinity).
+func reluMask32(d, y, g []float32) {
+	g = g[:len(y)]
+	d = d[:len(y)]
+	for i, v := range y {
+		u := math.Float32bits(g[i])
+		if math.Float32bits(v)-1 >= 0x7f800000 {
+			u = 0
+		}
+		d[i] = math.Float32frombits(u)
 	}
 }
 
@@ -187,18 +241,20 @@ func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func biasSum[T float](db, g []T, n, c, s int) {
-	acc := make([]float64, c)
-	for i := 0; i < n; i++ {
-		for k := 0; k < c; k++ {
-			off := (i*c + k) * s
-			var sum float64
-			for _, v := range g[off : off+s] {
-				sum += float64(v)
+	// Channels are independent sums: the goroutines share them, and each
+	// channel's sum runs over the images in order as on one core.
+	chunks(c, n*s, func(k0, k1 int) {
+		for k := k0; k < k1; k++ {
+			var acc float64
+			for i := 0; i < n; i++ {
+				off := (i*c + k) * s
+				var sum float64
+				for _, v := range g[off : off+s] {
+					sum += float64(v)
+				}
+				acc += sum
 			}
-			acc[k] += sum
+			db[k] = T(acc)
 		}
-	}
-	for k := range db {
-		db[k] = T(acc[k])
-	}
+	})
 }

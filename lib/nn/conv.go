@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,12 +23,20 @@ import (
 type convOp struct {
 	opBase
 	k, pad, dil int
+	noDX        bool // x is the network's input: no gradient flows to it
 	split       *splitState
 	out         *sideBuf // the output, reused across steps
 }
 
-func newConv(k, pad, dil int, sp *splitState) convOp {
-	return convOp{opBase{fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil), 2}, k, pad, dil, sp, &sideBuf{}}
+// newConv makes a convOp; noDX when x is the network's input, whose
+// gradient nothing reads (computing it cost a product and a col2im per
+// image).
+func newConv(k, pad, dil int, noDX bool, sp *splitState) convOp {
+	name := fmt.Sprintf("Conv{k%d,p%d,d%d}", k, pad, dil)
+	if noDX {
+		name = fmt.Sprintf("Conv{k%d,p%d,d%d,nodx}", k, pad, dil)
+	}
+	return convOp{opBase{name, 2}, k, pad, dil, noDX, sp, &sideBuf{}}
 }
 
 func (o convOp) Type() hm.Type {
@@ -52,9 +61,13 @@ func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[0], ho, wo}, nil
 }
 
-func (o convOp) DiffWRT(int) []bool { return []bool{true, true} }
+func (o convOp) DiffWRT(int) []bool { return []bool{!o.noDX, true} }
 
 func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	if o.noDX {
+		dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
+		return G.Nodes{nil, dw}, err
+	}
 	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone(), &sideBuf{}}, in[1], grad)
 	if err != nil {
 		return nil, err
@@ -112,61 +125,141 @@ func (g convGeom) direct() bool { return g.k == 1 && g.pad == 0 }
 
 func (g convGeom) ckk() int { return g.c * g.k * g.k }
 
-// gemm is C = A·B + beta·C on row-major matrices (A m×k, B k×n): the cgo
-// kernel of sgemm.c for float32, gonum for float64 (gradient checks only).
-func gemm[T float](m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// gemm is C = op(A)·op(B), or C += op(A)·op(B) with acc, on row-major
+// matrices (see sgemm): the float32 kernel of gemm.go, gonum for float64
+// (gradient checks only).
+func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, acc bool, c []T, ldc int, workers int) {
 	switch a := any(a).(type) {
 	case []float32:
-		sgemm(m, n, k, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		sgemm(tA, tB, m, n, k, a, lda, any(b).([]float32), ldb, acc, any(c).([]float32), ldc, workers)
 	case []float64:
-		gonum.Implementation{}.Dgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		beta := 0.0
+		if acc {
+			beta = 1
+		}
+		gonum.Implementation{}.Dgemm(blasT(tA), blasT(tB), m, n, k, 1, a, lda, any(b).([]float64), ldb, beta, any(c).([]float64), ldc)
 	}
 }
 
-// transpose writes src [rows, cols] as dst [cols, rows].
+func blasT(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+// scratch32 recycles the float32 scratch of the convolutions (patch
+// matrices, transposed gradients), one pool per power-of-two size so that
+// a buffer too small for one request is never dropped for another.
+var scratch32 [64]sync.Pool
+
+// getScratch returns a buffer of n elements and the function that gives it
+// back.
+func getScratch[T float](n int) ([]T, func()) {
+	var z T
+	if _, ok := any(z).(float32); !ok {
+		return make([]T, n), func() {}
+	}
+	class := bits.Len(uint(max(n, 1) - 1))
+	p, _ := scratch32[class].Get().(*[]float32)
+	if p == nil {
+		p = new([]float32)
+		*p = make([]float32, 1<<class)
+	}
+	return any((*p)[:n]).([]T), func() { scratch32[class].Put(p) }
+}
+
+// transpose writes src [rows, cols] as dst [cols, rows], in blocks of 64
+// columns: each source row is read in runs, and the block's writes stay in
+// the first-level cache.
 func transpose[T float](dst, src []T, rows, cols int) {
-	const blk = 32
-	for i0 := 0; i0 < rows; i0 += blk {
-		for j0 := 0; j0 < cols; j0 += blk {
-			for i := i0; i < min(i0+blk, rows); i++ {
-				for j := j0; j < min(j0+blk, cols); j++ {
-					dst[j*rows+i] = src[i*cols+j]
-				}
+	const blk = 64
+	for j0 := 0; j0 < cols; j0 += blk {
+		j1 := min(j0+blk, cols)
+		d := dst[j0*rows : j1*rows]
+		for i := 0; i < rows; i++ {
+			for j, v := range src[i*cols+j0 : i*cols+j1] {
+				d[j*rows+i] = v
 			}
 		}
 	}
+}
+
+// transposeImages returns gy [n, o, hw] as n matrices [hw, o], in a buffer
+// from the scratch pool, and the function that gives it back: the filter
+// gradients' B operand, transposed once per image instead of packed
+// transposed by every product that reads it.
+func transposeImages[T float](gy []T, n, o, hw int) ([]T, func()) {
+	gyT, done := getScratch[T](n * o * hw)
+	chunks(n, o*hw, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			transpose(gyT[i*o*hw:(i+1)*o*hw], gy[i*o*hw:(i+1)*o*hw], o, hw)
+		}
+	})
+	return gyT, done
+}
+
+// chunks runs f(i0, i1) on contiguous ranges covering [0, n) of items of
+// size elements each, on up to GOMAXPROCS goroutines when there is enough
+// work to pay for them. Each item must be independent of the others.
+func chunks(n, size int, f func(i0, i1 int)) {
+	workers := min(n, runtime.GOMAXPROCS(0), max(1, n*size/(1<<15)))
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	parallel(workers, func(w int) { f(n*w/workers, n*(w+1)/workers) })
+}
+
+// parallel runs f(0), …, f(workers−1) on their own goroutines and waits.
+func parallel(workers int, f func(w int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(w)
+		}()
+	}
+	f(0)
+	wg.Wait()
 }
 
 // perImage runs f(i) for every image i < n on up to GOMAXPROCS goroutines,
 // each with its own scratch from newScratch. Results must not depend on
 // which goroutine ran which image (every image writes only its own output),
 // so they do not depend on the number of cores.
-func perImage[S any](n int, newScratch func() S, f func(i int, s S)) {
+func perImage[S any](n int, newScratch func() (S, func()), f func(i int, s S)) {
 	workers := min(n, runtime.GOMAXPROCS(0))
 	if workers <= 1 {
-		s := newScratch()
+		s, done := newScratch()
+		defer done()
 		for i := 0; i < n; i++ {
 			f(i, s)
 		}
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := newScratch()
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				f(i, s)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(workers, func(int) {
+		s, done := newScratch()
+		defer done()
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			f(i, s)
+		}
+	})
 }
 
 // im2col writes the patches of one image x [C, H, W] as col [C·k·k, Ho·Wo].
 func im2col[T float](g convGeom, col, x []T) {
+	if g.ho == g.h && g.wo == g.w {
+		im2colSame(g, col, x)
+		return
+	}
+	im2colGeneral(g, col, x)
+}
+
+// im2colGeneral is im2col row by row, for any geometry.
+func im2colGeneral[T float](g convGeom, col, x []T) {
 	hw := g.ho * g.wo
 	for c := 0; c < g.c; c++ {
 		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
@@ -192,6 +285,60 @@ func im2col[T float](g convGeom, col, x []T) {
 	}
 }
 
+// im2colSame is im2col for a size-keeping convolution: each patch row is
+// the plane shifted by (dy, dx), i.e. one copy of the flattened plane at
+// offset dy·W+dx, after which the columns that wrapped around a row edge
+// are zeroed (a few stores per row instead of three calls per row).
+func im2colSame[T float](g convGeom, col, x []T) {
+	h, w, hw := g.h, g.w, g.h*g.w
+	for c := 0; c < g.c; c++ {
+		plane := x[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky*g.dil - g.pad
+			for kx := 0; kx < g.k; kx++ {
+				dx := kx*g.dil - g.pad
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				if dy <= -h || dy >= h || dx <= -w || dx >= w {
+					clear(row)
+					continue
+				}
+				off := dy*w + dx
+				// Rows oy with 0 ≤ oy+dy < h, and within them the flat
+				// range whose source index stays inside the plane.
+				lo, hi := max(0, -dy)*w, min(h, h-dy)*w
+				lo, hi = max(lo, -off), min(hi, hw-off)
+				clear(row[:lo])
+				copy(row[lo:hi], plane[lo+off:hi+off])
+				clear(row[hi:])
+				// Columns ox with ox+dx outside [0, w) took a neighbouring
+				// row's pixel: zero them.
+				if dx > 0 {
+					for p := w - dx; p < hw; p += w {
+						clear(row[p : p+dx])
+					}
+				} else if dx < 0 {
+					for p := 0; p < hw; p += w {
+						clear(row[p : p-dx])
+					}
+				}
+			}
+		}
+	}
+}
+
+// addRow is dst[j] += src[j], vectorized for float32 (the sums are the
+// same: each is rounded once).
+func addRow[T float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		addTo(d, any(src).([]float32))
+		return
+	}
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] += v
+	}
+}
+
 // col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
 // (the adjoint of im2col).
 func col2im[T float](g convGeom, dx, col []T) {
@@ -211,10 +358,7 @@ func col2im[T float](g convGeom, dx, col []T) {
 					if iy < 0 || iy >= g.h {
 						continue
 					}
-					dst := plane[iy*g.w+lo+dxo : iy*g.w+hi+dxo]
-					for j, v := range row[oy*g.wo+lo : oy*g.wo+hi] {
-						dst[j] += v
-					}
+					addRow(plane[iy*g.w+lo+dxo:iy*g.w+hi+dxo], row[oy*g.wo+lo:oy*g.wo+hi])
 				}
 			}
 		}
@@ -223,11 +367,11 @@ func col2im[T float](g convGeom, dx, col []T) {
 
 func convForward[T float](g convGeom, y, x, w []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	perImage(g.n, func() []T {
+	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
-			return nil
+			return nil, func() {}
 		}
-		return make([]T, ckk*hw)
+		return getScratch[T](ckk * hw)
 	}, func(i int, col []T) {
 		xi := x[i*chw : (i+1)*chw]
 		if g.direct() {
@@ -235,7 +379,7 @@ func convForward[T float](g convGeom, y, x, w []T) {
 		} else {
 			im2col(g, col, xi)
 		}
-		gemm(g.o, hw, ckk, w, ckk, col, hw, 0, y[i*g.o*hw:(i+1)*g.o*hw], hw)
+		gemm(false, false, g.o, hw, ckk, w, ckk, col, hw, false, y[i*g.o*hw:(i+1)*g.o*hw], hw, 1)
 	})
 }
 
@@ -295,36 +439,52 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	return dw, nil
 }
 
-// convFilterGrad computes each image's dwᵀ[C·k·k, O] = col × gyᵀ into its
-// own buffer, then sums the images in order, so the result is the same
-// whatever the number of goroutines.
+// convFilterGrad computes dw[O, C·k·k] = Σ_images gy[O, Ho·Wo] ×
+// col[C·k·k, Ho·Wo]ᵀ as one chain per weight over the images in order
+// (each image's product continues the previous one's sums). It is computed
+// transposed, dwᵀ = col × gyᵀ (the same chains: a product's factors
+// commute), so that the large operand, col, is read in place, and gy is
+// transposed once per image. The goroutines share the input channels, i.e. the rows of dwᵀ,
+// never the images, so the result is the same whatever their number.
 func convFilterGrad[T float](g convGeom, dw, x, gy []T) {
-	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	parts := make([]T, g.n*ckk*g.o)
-	type scratch struct{ col, gyT []T }
-	perImage(g.n, func() scratch {
-		s := scratch{gyT: make([]T, hw*g.o)}
+	hw, chw, ckk, kk := g.ho*g.wo, g.c*g.h*g.w, g.ckk(), g.k*g.k
+	if g.n == 0 {
+		clear(dw)
+		return
+	}
+	dwT, done := getScratch[T](ckk * g.o)
+	defer done()
+	gyT, doneT := transposeImages(gy, g.n, g.o, hw)
+	defer doneT()
+	workers := min(g.c, runtime.GOMAXPROCS(0))
+	parallel(workers, func(w int) {
+		c0, c1 := g.c*w/workers, g.c*(w+1)/workers
+		if c0 == c1 {
+			return
+		}
+		sub := g
+		sub.c = c1 - c0
+		var col []T
 		if !g.direct() {
-			s.col = make([]T, ckk*hw)
+			var done func()
+			col, done = getScratch[T](sub.ckk() * hw)
+			defer done()
 		}
-		return s
-	}, func(i int, s scratch) {
-		col := s.col
-		if xi := x[i*chw : (i+1)*chw]; g.direct() {
-			col = xi
-		} else {
-			im2col(g, col, xi)
+		for i := 0; i < g.n; i++ {
+			xi := x[i*chw+c0*g.h*g.w : i*chw+c1*g.h*g.w]
+			if g.direct() {
+				col = xi
+			} else {
+				im2col(sub, col, xi)
+			}
+			gemm(false, false, sub.ckk(), g.o, hw, col, hw, gyT[i*g.o*hw:(i+1)*g.o*hw], g.o, i > 0, dwT[c0*kk*g.o:], g.o, 1)
 		}
-		transpose(s.gyT, gy[i*g.o*hw:(i+1)*g.o*hw], g.o, hw)
-		gemm(ckk, g.o, hw, col, hw, s.gyT, g.o, 0, parts[i*ckk*g.o:(i+1)*ckk*g.o], g.o)
 	})
-	sum := parts[:ckk*g.o]
-	for i := 1; i < g.n; i++ {
-		for j, v := range parts[i*ckk*g.o : (i+1)*ckk*g.o] {
-			sum[j] += v
+	for j := 0; j < ckk; j++ {
+		for o := 0; o < g.o; o++ {
+			dw[o*ckk+j] = dwT[j*g.o+o]
 		}
 	}
-	transpose(dw, sum, ckk, g.o)
 }
 
 // convGradInputOp is dL/dx = col2im(wᵀ[C·k·k, O] × gy[O, Ho·Wo]) per image.
@@ -364,21 +524,20 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 
 func convInputGrad[T float](g convGeom, dx, w, gy []T) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
-	wT := make([]T, ckk*g.o)
-	transpose(wT, w, g.o, ckk)
-	perImage(g.n, func() []T {
+	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
-			return nil
+			return nil, func() {}
 		}
-		return make([]T, ckk*hw)
+		return getScratch[T](ckk * hw)
 	}, func(i int, col []T) {
 		dxi := dx[i*chw : (i+1)*chw]
 		gyi := gy[i*g.o*hw : (i+1)*g.o*hw]
+		// dcol[C·k·k, Ho·Wo] = wᵀ × gy
 		if g.direct() {
-			gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, dxi, hw)
+			gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, dxi, hw, 1)
 			return
 		}
-		gemm(ckk, hw, g.o, wT, g.o, gyi, hw, 0, col, hw)
+		gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, col, hw, 1)
 		clear(dxi)
 		col2im(g, dxi, col)
 	})

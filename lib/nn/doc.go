@@ -3,8 +3,11 @@
 // pixel of a grey scene with one of K categories or background.
 //
 // Networks are gorgonia expression graphs on the CPU, with the hot
-// operations (convolution, bias+ReLU, upsampling, channel concat, softmax
-// cross-entropy) written here as gorgonia ops with explicit backward ops.
+// operations (convolution, bias+ReLU, max pooling, upsampling, a 1×1 conv
+// of two inputs concatenated by channel, softmax cross-entropy) written
+// here as gorgonia ops with explicit backward ops, and every float32 matrix
+// product in one GEMM whose bits do not depend on the CPU, the number of
+// cores or cgo (gemm.go).
 //
 // Invariants:
 //   - Initialization is He-normal from a PCG generator seeded by

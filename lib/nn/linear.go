@@ -4,22 +4,21 @@ import (
 	"fmt"
 
 	"github.com/chewxy/hm"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// linearOp is y [N, out] = x [N, in] · w [in, out]. It makes the same gonum
-// calls, with the same transposes, as gorgonia's Mul and its derivative
-// (so the bits are those of G.Mul), and it exists for its weight gradient,
-// which can sum the two parts of a split batch apart (see splitState).
+// linearOp is y [N, out] = x [N, in] · w [in, out] with the float32 matrix
+// product of gemm.go (gorgonia's Mul would use gonum's, with other bits),
+// and its weight gradient can sum the two parts of a split batch apart (see
+// splitState).
 type linearOp struct {
 	opBase
 	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
-func newLinear(sp *splitState) linearOp { return linearOp{opBase{"Linear", 2}, sp} }
+func newLinear(sp *splitState) linearOp { return linearOp{opBase{"Linear", 2}, sp, &sideBuf{}} }
 
 func (o linearOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -38,11 +37,11 @@ func (o linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o linearOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}}, grad, in[1])
+	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, &sideBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(linearGradWeightOp{opBase{"LinearGradWeight", 2}, o.split, &sideBuf{}}, in[0], grad)
+	dw, err := G.ApplyOp(linearGradWeightOp{opBase{"LinearGradWeight", 2}, o.split, &sideBuf{}, &sideBuf{}}, in[0], grad)
 	return G.Nodes{dx, dw}, err
 }
 
@@ -55,7 +54,7 @@ func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(s...)), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), s...), vs...)
 }
 
 func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -68,11 +67,14 @@ func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, in, out := x.Shape()[0], x.Shape()[1], w.Shape()[1]
-	return y, blasGemm(blas.NoTrans, blas.NoTrans, n, out, in, x, in, w, out, y, out, 0, 0, 0)
+	return y, matmul(false, false, n, out, in, x, in, w, out, y, out, 0, 0)
 }
 
 // linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
-type linearGradInputOp struct{ opBase }
+type linearGradInputOp struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
 func (o linearGradInputOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -93,7 +95,7 @@ func (o linearGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &g, &w); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(g.Shape()[0], w.Shape()[0])), vs...)
+	return o.UsePreallocDo(o.out.fresh(g.Dtype(), g.Shape()[0], w.Shape()[0]), vs...)
 }
 
 func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -106,7 +108,7 @@ func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, e
 		return nil, err
 	}
 	n, in, out := g.Shape()[0], w.Shape()[0], w.Shape()[1]
-	return dx, blasGemm(blas.NoTrans, blas.Trans, n, in, out, g, out, w, out, dx, in, 0, 0, 0)
+	return dx, matmul(false, true, n, in, out, g, out, w, out, dx, in, 0, 0)
 }
 
 // linearGradWeightOp is dw [in, out] = xᵀ · g, the sum over the batch rows;
@@ -116,6 +118,7 @@ type linearGradWeightOp struct {
 	opBase
 	split *splitState
 	side  *sideBuf
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o linearGradWeightOp) Type() hm.Type {
@@ -139,7 +142,7 @@ func (o linearGradWeightOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &x, &g); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()[1], g.Shape()[1])), vs...)
+	return o.UsePreallocDo(o.out.fresh(x.Dtype(), x.Shape()[1], g.Shape()[1]), vs...)
 }
 
 func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
@@ -154,25 +157,24 @@ func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, 
 	n, in, out := x.Shape()[0], x.Shape()[1], g.Shape()[1]
 	r := o.split.at(n)
 	// Rows [0, r) here: the same call as a batch of r rows alone.
-	if err := blasGemm(blas.Trans, blas.NoTrans, in, out, r, x, in, g, out, dw, out, 0, 0, 0); err != nil {
+	if err := matmul(true, false, in, out, r, x, in, g, out, dw, out, 0, 0); err != nil {
 		return nil, err
 	}
 	if r == n {
 		return dw, nil
 	}
 	side := o.side.like(dw)
-	return dw, blasGemm(blas.Trans, blas.NoTrans, in, out, n-r, x, in, g, out, side, out, r*in, r*out, 0)
+	return dw, matmul(true, false, in, out, n-r, x, in, g, out, side, out, r*in, r*out)
 }
 
-// blasGemm is gonum's C = A·B (alpha 1, beta 0, as gorgonia's MatMul) on
-// the float32 or float64 data of a, b and c, with A and B starting at
-// offsets offA and offB and C at offC.
-func blasGemm(tA, tB blas.Transpose, m, n, k int, a *tensor.Dense, lda int, b *tensor.Dense, ldb int, c *tensor.Dense, ldc, offA, offB, offC int) error {
+// matmul is C = op(A)·op(B) (see gemm) on the float32 or float64 data of a,
+// b and c, with A and B starting at offsets offA and offB.
+func matmul(tA, tB bool, m, n, k int, a *tensor.Dense, lda int, b *tensor.Dense, ldb int, c *tensor.Dense, ldc, offA, offB int) error {
 	switch ad := a.Data().(type) {
 	case []float32:
-		gonum.Implementation{}.Sgemm(tA, tB, m, n, k, 1, ad[offA:], lda, b.Data().([]float32)[offB:], ldb, 0, c.Data().([]float32)[offC:], ldc)
+		gemm(tA, tB, m, n, k, ad[offA:], lda, b.Data().([]float32)[offB:], ldb, false, c.Data().([]float32), ldc, gemmWorkers())
 	case []float64:
-		gonum.Implementation{}.Dgemm(tA, tB, m, n, k, 1, ad[offA:], lda, b.Data().([]float64)[offB:], ldb, 0, c.Data().([]float64)[offC:], ldc)
+		gemm(tA, tB, m, n, k, ad[offA:], lda, b.Data().([]float64)[offB:], ldb, false, c.Data().([]float64), ldc, 1)
 	default:
 		return fmt.Errorf("linear: unsupported dtype %v", a.Dtype())
 	}

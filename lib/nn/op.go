@@ -120,7 +120,3 @@ func scalarOf(v G.Value) (float64, error) {
 	}
 	return 0, fmt.Errorf("value %T is not a scalar", v)
 }
-
-func newLike(d *tensor.Dense) *tensor.Dense {
-	return tensor.New(tensor.Of(d.Dtype()), tensor.WithShape(d.Shape().Clone()...))
-}

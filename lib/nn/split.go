@@ -41,23 +41,20 @@ func (b *sideBuf) like(t *tensor.Dense) *tensor.Dense {
 	return b.v
 }
 
-// fresh returns a zeroed tensor of type dt and shape s: the one from the
-// previous step when it fits, so that an op's output is allocated once per
-// compiled graph instead of once per step (gorgonia's tape machine drops
-// its registers on Reset, so UsePreallocDo alone does not reuse them). A
-// nil b allocates. Callers copy results out of the graph (FlatGrad,
-// Forward), so no output escapes into the next step.
+// fresh returns a tensor of type dt and shape s for an op to overwrite
+// whole: the one from the previous step when it fits, so that an op's
+// output is allocated once per compiled graph instead of once per step
+// (gorgonia's tape machine drops its registers on Reset, so UsePreallocDo
+// alone does not reuse them). Its contents are the previous step's, not
+// zeros: every caller writes every element (clearing megabytes per step
+// first cost more than some of the ops). A nil b allocates. Callers copy
+// results out of the graph (FlatGrad, Forward), so no output escapes into
+// the next step.
 func (b *sideBuf) fresh(dt tensor.Dtype, s ...int) *tensor.Dense {
 	if b == nil {
 		return tensor.New(tensor.Of(dt), tensor.WithShape(s...))
 	}
 	if b.v != nil && b.v.Dtype() == dt && b.v.Shape().Eq(tensor.Shape(s)) {
-		switch d := b.v.Data().(type) {
-		case []float32:
-			clear(d)
-		case []float64:
-			clear(d)
-		}
 		return b.v
 	}
 	b.v = tensor.New(tensor.Of(dt), tensor.WithShape(append([]int(nil), s...)...))

@@ -30,7 +30,7 @@ func (o up2Op) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (o up2Op) DiffWRT(int) []bool { return []bool{true} }
 func (o up2Op) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(down2SumOp{opBase{"Down2Sum", 1}}, grad)
+	d, err := G.ApplyOp(down2SumOp{opBase{"Down2Sum", 1}, &sideBuf{}}, grad)
 	return G.Nodes{d}, err
 }
 func (o up2Op) Do(vs ...G.Value) (G.Value, error) {
@@ -64,7 +64,11 @@ func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func upsample2[T float](y, x []T, planes, h, w int) {
-	for p := 0; p < planes; p++ {
+	chunks(planes, 4*h*w, func(p0, p1 int) { upsamplePlanes(y, x, p0, p1, h, w) })
+}
+
+func upsamplePlanes[T float](y, x []T, p0, p1, h, w int) {
+	for p := p0; p < p1; p++ {
 		xp := x[p*h*w : (p+1)*h*w]
 		yp := y[p*4*h*w : (p+1)*4*h*w]
 		for i := 0; i < h; i++ {
@@ -79,7 +83,10 @@ func upsample2[T float](y, x []T, planes, h, w int) {
 }
 
 // down2SumOp sums every 2×2 block: the adjoint of up2Op.
-type down2SumOp struct{ opBase }
+type down2SumOp struct {
+	opBase
+	out *sideBuf // the output, reused across steps
+}
 
 func (o down2SumOp) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -98,7 +105,7 @@ func (o down2SumOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	s := g.Shape()
-	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(s[0], s[1], s[2]/2, s[3]/2))
+	out := o.out.fresh(g.Dtype(), s[0], s[1], s[2]/2, s[3]/2)
 	switch gd := g.Data().(type) {
 	case []float32:
 		down2Sum(out.Data().([]float32), gd, s[0]*s[1], s[2]/2, s[3]/2)
@@ -111,7 +118,11 @@ func (o down2SumOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func down2Sum[T float](y, g []T, planes, h, w int) {
-	for p := 0; p < planes; p++ {
+	chunks(planes, 4*h*w, func(p0, p1 int) { down2SumPlanes(y, g, p0, p1, h, w) })
+}
+
+func down2SumPlanes[T float](y, g []T, p0, p1, h, w int) {
+	for p := p0; p < p1; p++ {
 		gp := g[p*4*h*w : (p+1)*4*h*w]
 		yp := y[p*h*w : (p+1)*h*w]
 		for i := 0; i < h; i++ {

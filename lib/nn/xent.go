@@ -41,7 +41,7 @@ func (o xentOp) Type() hm.Type {
 func (o xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (o xentOp) DiffWRT(int) []bool                             { return []bool{true, false} }
 func (o xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache}, in[0], in[1], out, grad)
+	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, &sideBuf{}}, in[0], in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -89,8 +89,8 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 		tsum, se []float64
 		mx       []T
 	}
-	perImage(n, func() scratch {
-		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}
+	perImage(n, func() (scratch, func()) {
+		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}, func() {}
 	}, func(i int, sc scratch) {
 		base := i * c * s
 		zi, ti, pi := z[base:base+c*s], t[base:base+c*s], prob[base:base+c*s]
@@ -147,6 +147,7 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 type xentGradOp struct {
 	opBase
 	cache *xentCache
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o xentGradOp) Type() hm.Type {
@@ -160,7 +161,7 @@ func (o xentGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err := o.args(vs, &z); err != nil {
 		return nil, err
 	}
-	return o.UsePreallocDo(newLike(z), vs...)
+	return o.UsePreallocDo(o.out.fresh(z.Dtype(), z.Shape()...), vs...)
 }
 func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	var z, t *tensor.Dense
@@ -196,7 +197,7 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
-	perImage(n, func() []float64 { return make([]float64, s) }, func(i int, tsum []float64) {
+	perImage(n, func() ([]float64, func()) { return make([]float64, s), func() {} }, func(i int, tsum []float64) {
 		base := i * c * s
 		ti, pi, di := t[base:base+c*s], prob[base:base+c*s], dz[base:base+c*s]
 		clear(tsum)

@@ -59,7 +59,7 @@ func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "evaluate",
 		Doc:     "score a trained model on a test dataset dir: accuracy (per group), or mask AP, APr, APc, APf (COCO or LVIS protocol) with the detections as a COCO results file",
-		Version: 2,
+		Version: 3,
 		Inputs: []nodes.Slot{
 			{Name: "model", Doc: "a train node (its model/ folder), or a folder holding model.json", Accepts: []string{format.TypeModel}},
 			{Name: "test", Doc: "the test dataset dir (classification or segmentation)", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},

@@ -64,7 +64,7 @@ func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "score",
 		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold",
-		Version: 1,
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "model", Doc: "a train node trained on real data (its model/ folder)", Accepts: []string{format.TypeModel}},
 			{Name: "real", Doc: "the real classification dataset dir", Accepts: []string{format.TypeClassification}},

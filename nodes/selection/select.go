@@ -112,7 +112,7 @@ func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "select",
 		Doc:     "per item keep the annotator whose masked composite the scorer likes best; drop low scores and masks outside [min_area, max_area]",
-		Version: 1,
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "pool", Doc: "the generated pool (or a classification dataset dir, for checks on real images)", Accepts: []string{format.TypePool, format.TypeClassification}},
 			{Name: "masks", Doc: "one masks node per annotator, over that pool", Many: true, Accepts: []string{format.TypeMasks}},

@@ -113,7 +113,7 @@ func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "train",
 		Doc:     "train an mlp, cnn or fcn on a dataset dir (seeded, CPU; real images optionally augmented), optionally with generated data from pool (images, or instances pasted into segmentation scenes) selected by mode none/all/random/filter/offline/bsgal/lookahead; validated on val (mask AP or accuracy), keeping the last or the best checkpoint",
-		Version: 6,
+		Version: 7,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the training dataset dir", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
 			{Name: "val", Doc: "a validation dataset dir, evaluated every eval_every iterations and after the last (loss, accuracy and, for segmentation, mask AP as evaluate computes it), into val.csv; keep best chooses the model on it", Optional: true, Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
