@@ -246,7 +246,7 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	switch {
 	case proposer != nil || !p.Select.usesPool():
 	case ds.Segmentation:
-		if proposer, err = n.pasteProposer(ds, sizes, env); err != nil {
+		if proposer, pre, err = n.pasteProposer(ds, sizes, env); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	default:
