@@ -23,8 +23,8 @@ type StatsParams struct{}
 func StatsKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "selection-stats",
-		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type",
-		Version: 1,
+		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type, the share of each truth the scores input kept and the share that reached training",
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the train node fed the spoiled pool (its only pool input)", Accepts: []string{format.TypeModel}},
 			{Name: "truth", Doc: "the spoil or spoil-images node whose truth.csv describes that pool", Accepts: []string{format.TypeInstances, format.TypeClassification}},
@@ -52,14 +52,25 @@ type Stats struct {
 	// AUC is, per defect type, the ROC AUC of the per-item score for
 	// clean (positive) vs that type (ties count one half).
 	AUC map[string]float64 `json:"auc_by_truth,omitempty"`
+	// Kept is, with a scores input, the fraction of each truth's pool
+	// items in its accepted.npy (what a filter or offline selection kept
+	// before training; items, not occurrences).
+	Kept map[string]float64 `json:"kept_by_truth,omitempty"`
+	// Selected is, per truth, the share that reached training: Accept
+	// times Kept (Kept taken as 1 without a scores input; 0 for a truth
+	// that Kept shows fully dropped, which no decision then offers). Its
+	// clean entry is the recall of clean items over both stages, the one
+	// number comparable across online and preselecting rows.
+	Selected map[string]float64 `json:"select_by_truth"`
 }
 
 func ptr(x float64) *float64 { return &x }
 
 // Join computes the statistics of decisions against truth, and of
-// per-item scores (nil: none) against truth.
-func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats, error) {
-	st := &Stats{Offered: map[string]int{}, Accept: map[string]float64{}}
+// per-item scores (nil: none) and the items they accepted (ascending
+// indices; used only with scores) against truth.
+func Join(decisions []format.Decision, truth []string, scores []float64, accepted []int) (*Stats, error) {
+	st := &Stats{Offered: map[string]int{}, Accept: map[string]float64{}, Selected: map[string]float64{}}
 	acc := map[string]int{}
 	var xs, ys, fa, fr []float64
 	for _, d := range decisions {
@@ -128,6 +139,31 @@ func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats
 			if len(clean) > 0 {
 				st.AUC[t] = AUC(clean, s)
 			}
+		}
+		n, k := map[string]int{}, map[string]int{}
+		for _, t := range truth {
+			n[t]++
+		}
+		for _, i := range accepted {
+			if i < 0 || i >= len(truth) {
+				return nil, fmt.Errorf("accepted item %d outside truth.csv's %d items", i, len(truth))
+			}
+			k[truth[i]]++
+		}
+		st.Kept = map[string]float64{}
+		for t, c := range n {
+			st.Kept[t] = float64(k[t]) / float64(c)
+		}
+	}
+	for t, a := range st.Accept {
+		st.Selected[t] = a
+		if st.Kept != nil {
+			st.Selected[t] = a * st.Kept[t]
+		}
+	}
+	for t, k := range st.Kept {
+		if k == 0 {
+			st.Selected[t] = 0
 		}
 	}
 	return st, nil
@@ -216,15 +252,16 @@ func (n *StatsNode) Run(ctx context.Context, env *nodes.Env) error {
 		return wrap(err)
 	}
 	var scores []float64
+	var accepted []int
 	if sd := env.Input("scores"); sd != "" {
-		if scores, _, err = format.LoadScores(sd, len(truth)); err != nil {
+		if scores, accepted, err = format.LoadScores(sd, len(truth)); err != nil {
 			return wrap(err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st, err := Join(decisions, truth, scores)
+	st, err := Join(decisions, truth, scores, accepted)
 	if err != nil {
 		return wrap(err)
 	}

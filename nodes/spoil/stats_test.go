@@ -20,7 +20,7 @@ func TestJoinHandWorked(t *testing.T) {
 		{Iteration: 2, Score: -0.5, Accepted: false, Items: []int{2, 3}},     // 1
 		{Iteration: 3, Score: 0.0, Accepted: true, Items: []int{4, 2, 0, 1}}, // 0.25
 	}
-	st, err := Join(ds, truth, []float64{0.9, 0.8, 0.1, 0.85, 0.2})
+	st, err := Join(ds, truth, []float64{0.9, 0.8, 0.1, 0.85, 0.2}, []int{0, 1, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,17 @@ func TestJoinHandWorked(t *testing.T) {
 	if st.AUC["box_mask"] != 1 || math.Abs(st.AUC["noise"]-1.0/3) > 1e-12 {
 		t.Errorf("auc %v, want box_mask 1, noise 1/3", st.AUC)
 	}
-	if _, err := Join([]format.Decision{{Iteration: 1, Items: []int{9}}}, truth, nil); err == nil {
+	// Kept: clean 2 of 3, box_mask 0 of 1, noise 1 of 1; selected: the
+	// acceptance times that, box_mask 0 however offered.
+	if st.Kept["clean"] != 2.0/3 || st.Kept["box_mask"] != 0 || st.Kept["noise"] != 1 ||
+		st.Selected["clean"] != 2.0/3 || st.Selected["box_mask"] != 0 || st.Selected["noise"] != 0 {
+		t.Errorf("kept %v selected %v", st.Kept, st.Selected)
+	}
+	// Without scores, selected is the acceptance.
+	if st, err := Join(ds, truth, nil, nil); err != nil || st.Kept != nil || st.Selected["box_mask"] != 0.5 || st.Selected["clean"] != 1 {
+		t.Errorf("no scores: %+v, %v", st, err)
+	}
+	if _, err := Join([]format.Decision{{Iteration: 1, Items: []int{9}}}, truth, nil, nil); err == nil {
 		t.Error("an item beyond truth.csv joined")
 	}
 }
