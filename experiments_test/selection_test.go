@@ -1,0 +1,169 @@
+package experiments_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"dagrun/cache"
+	"dagrun/dag"
+	"dagrun/format"
+	"dagrun/nodes/spoil"
+)
+
+// runCold runs a spec's ci profile into a fresh cache and returns the
+// metrics of every node by name; every node must succeed.
+func runCold(t *testing.T, name string) map[string]map[string]float64 {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cache.Open(t.TempDir(), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sum, err := (&dag.Runner{Cache: c, Opts: dag.Options{Jobs: 2}}).Run(ctx, buildSpec(t, name, "ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sum.Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]float64{}
+	for _, r := range sum.Results {
+		// Cached: a node whose key another node of the run computed
+		// (the oracle's pool at 0 % equals the spoiled one, so oracle
+		// and all are one entry there).
+		if r.State != dag.Done && r.State != dag.Cached {
+			t.Fatalf("%s: node %q ended %s, want done", name, r.Node.Name(), r.State)
+		}
+		if out[r.Node.Name()], err = c.Metrics(ctx, r.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// truths lists the truths a stats node's select_by_truth names.
+func truths(m map[string]float64) []string {
+	var out []string
+	for k := range m {
+		if t, ok := strings.CutPrefix(k, "select_by_truth."); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// checkStats checks what holds by construction in every cell of a
+// selection spec: on a clean pool only clean items are met; all trains on
+// every type it meets; the oracle meets only clean items (precision 1);
+// with defects every type is met by all; a row with per-item scores has an
+// AUC and a kept share per defect type.
+// cell names a node's instance on a pool (the axes' order is the spec's).
+func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, pool string) string, pools []string, methods []string, defects []string, scored string) {
+	t.Helper()
+	for _, pool := range pools {
+		for _, method := range methods {
+			name := cell("stats_"+method, pool)
+			st, ok := m[name]
+			if !ok {
+				t.Errorf("no node %s", name)
+				continue
+			}
+			ts := truths(st)
+			switch {
+			case method == "none":
+				if len(ts) != 0 {
+					t.Errorf("%s: none met %v", name, ts)
+				}
+				continue
+			case pool == "p0" || method == "oracle":
+				if len(ts) != 1 || ts[0] != format.TruthClean || st["precision_clean"] != 1 {
+					t.Errorf("%s: met %v, precision %v; want clean only", name, ts, st["precision_clean"])
+				}
+			default:
+				for _, d := range append([]string{format.TruthClean}, defects...) {
+					if _, ok := st["select_by_truth."+d]; !ok {
+						t.Errorf("%s: no select_by_truth.%s", name, d)
+					}
+				}
+			}
+			if method == "all" {
+				for _, d := range ts {
+					if st["select_by_truth."+d] != 1 {
+						t.Errorf("%s: all selected %v of %s", name, st["select_by_truth."+d], d)
+					}
+				}
+			}
+			if method == scored && pool != "p0" {
+				for _, d := range defects {
+					if _, ok := st["auc_by_truth."+d]; !ok {
+						t.Errorf("%s: no auc_by_truth.%s", name, d)
+					}
+					if _, ok := st["kept_by_truth."+d]; !ok {
+						t.Errorf("%s: no kept_by_truth.%s", name, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSelectionCI runs experiments/selection.yaml's ci profile cold (it
+// shares its real data, pools, annotators, filter and scorer with
+// table7's) and checks the joins with the truth: see checkStats, and that
+// the filter row drops every box_mask item (mask area 1 > max_area) and
+// every empty_mask item (a speck < min_area) before training, and that
+// the online BSGAL rows report the batch defect fraction against score.
+func TestSelectionCI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cold run of selection.yaml's ci profile: skipped with -short")
+	}
+	needData(t)
+	m := runCold(t, "selection.yaml")
+	methods := []string{"none", "all", "random", "filter", "bsgal", "dot", "lookahead", "oracle"}
+	// seg.yaml's seed axis comes first.
+	cell := func(node, pool string) string { return node + "[seed=1,pool=" + pool + "]" }
+	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.InstanceTypes, "filter")
+	for _, pool := range []string{"p40"} {
+		st := m[cell("stats_filter", pool)]
+		if st["select_by_truth.box_mask"] != 0 || st["select_by_truth.empty_mask"] != 0 {
+			t.Errorf("filter on %s selected box_mask %v and empty_mask %v, want 0", pool, st["select_by_truth.box_mask"], st["select_by_truth.empty_mask"])
+		}
+		for _, method := range []string{"bsgal", "dot"} {
+			st := m[cell("stats_"+method, pool)]
+			for _, k := range []string{"batch_defect_score_corr", "batch_defect_fraction_accepted", "batch_defect_fraction_rejected"} {
+				if _, ok := st[k]; !ok {
+					t.Errorf("stats_%s on %s: no %s", method, pool, k)
+				}
+			}
+		}
+	}
+	for _, method := range methods {
+		for _, pool := range []string{"p0", "p40"} {
+			if _, ok := m[fmt.Sprintf("eval[seed=1,pool=%s,method=%s]", pool, method)]["AP"]; !ok {
+				t.Errorf("eval of %s on %s: no AP", method, pool)
+			}
+		}
+	}
+}
+
+// TestSelectionToyCI runs experiments/selection-toy.yaml's ci profile cold
+// and checks its joins (checkStats; the offline row's scores give the AUC
+// and the kept share per type) and that every row is evaluated.
+func TestSelectionToyCI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cold run of selection-toy.yaml's ci profile: skipped with -short")
+	}
+	needData(t)
+	m := runCold(t, "selection-toy.yaml")
+	methods := []string{"none", "all", "random", "offline", "bsgal", "dot", "lookahead", "oracle"}
+	cell := func(node, pool string) string { return node + "[pool=" + pool + ",seed=1]" }
+	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.ImageTypes, "offline")
+	for _, method := range methods {
+		if _, ok := m[fmt.Sprintf("eval[pool=p40,method=%s,seed=1]", method)]["accuracy"]; !ok {
+			t.Errorf("eval of %s on p40: no accuracy", method)
+		}
+	}
+}
