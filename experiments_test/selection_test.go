@@ -3,18 +3,23 @@ package experiments_test
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"dagrun/cache"
 	"dagrun/dag"
-	"dagrun/format"
 	"dagrun/nodes/spoil"
+	"dagrun/report"
 )
 
 // runCold runs a spec's ci profile into a fresh cache and returns the
-// metrics of every node by name; every node must succeed.
-func runCold(t *testing.T, name string) map[string]map[string]float64 {
+// metrics of every node by name; every node must succeed. after (if not
+// nil) is given the cache and graph before the cache closes.
+func runCold(t *testing.T, name string, after func(*cache.Cache, *dag.Graph)) map[string]map[string]float64 {
 	t.Helper()
 	ctx := context.Background()
 	c, err := cache.Open(t.TempDir(), cache.Options{})
@@ -22,7 +27,8 @@ func runCold(t *testing.T, name string) map[string]map[string]float64 {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sum, err := (&dag.Runner{Cache: c, Opts: dag.Options{Jobs: 2}}).Run(ctx, buildSpec(t, name, "ci"))
+	g := buildSpec(t, name, "ci")
+	sum, err := (&dag.Runner{Cache: c, Opts: dag.Options{Jobs: 2}}).Run(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +46,9 @@ func runCold(t *testing.T, name string) map[string]map[string]float64 {
 		if out[r.Node.Name()], err = c.Metrics(ctx, r.Key); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if after != nil {
+		after(c, g)
 	}
 	return out
 }
@@ -79,11 +88,11 @@ func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, p
 				}
 				continue
 			case pool == "p0" || method == "oracle":
-				if len(ts) != 1 || ts[0] != format.TruthClean || st["precision_clean"] != 1 {
+				if len(ts) != 1 || ts[0] != "clean" || st["precision_clean"] != 1 {
 					t.Errorf("%s: met %v, precision %v; want clean only", name, ts, st["precision_clean"])
 				}
 			default:
-				for _, d := range append([]string{format.TruthClean}, defects...) {
+				for _, d := range append([]string{"clean"}, defects...) {
 					if _, ok := st["select_by_truth."+d]; !ok {
 						t.Errorf("%s: no select_by_truth.%s", name, d)
 					}
@@ -121,7 +130,7 @@ func TestSelectionCI(t *testing.T) {
 		t.Skip("a cold run of selection.yaml's ci profile: skipped with -short")
 	}
 	needData(t)
-	m := runCold(t, "selection.yaml")
+	m := runCold(t, "selection.yaml", func(c *cache.Cache, g *dag.Graph) { checkTruthPlots(t, c, g) })
 	methods := []string{"none", "all", "random", "filter", "bsgal", "dot", "lookahead", "oracle"}
 	// seg.yaml's seed axis comes first.
 	cell := func(node, pool string) string { return node + "[seed=1,pool=" + pool + "]" }
@@ -157,7 +166,7 @@ func TestSelectionToyCI(t *testing.T) {
 		t.Skip("a cold run of selection-toy.yaml's ci profile: skipped with -short")
 	}
 	needData(t)
-	m := runCold(t, "selection-toy.yaml")
+	m := runCold(t, "selection-toy.yaml", nil)
 	methods := []string{"none", "all", "random", "offline", "bsgal", "dot", "lookahead", "oracle"}
 	cell := func(node, pool string) string { return node + "[pool=" + pool + ",seed=1]" }
 	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.ImageTypes, "offline")
@@ -166,4 +175,66 @@ func TestSelectionToyCI(t *testing.T) {
 			t.Errorf("eval of %s on p40: no accuracy", method)
 		}
 	}
+}
+
+// checkTruthPlots writes the report's plots from selection.yaml's ci cache
+// and checks the pictures of Pools of known quality: acceptance by truth
+// and batch scores by truth for the online rows on p40, the filter's item
+// scores by truth, and its gallery tinted by truth, where the items the
+// filter dropped before training include box_mask items (all of them are
+// dropped: mask area 1 > max_area), so box_mask's colour fills the bands
+// under their tiles, far more pixels than the legend's swatch. On p0 (all clean) there is no
+// defect to show: its item-score plot has the clean sample alone, and its
+// gallery no tint.
+func checkTruthPlots(t *testing.T, c *cache.Cache, g *dag.Graph) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := report.Collect(ctx, g, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plots, err := r.WritePlots(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTitle := map[string]report.Plot{}
+	for _, p := range plots {
+		byTitle[p.Title] = p
+	}
+	decode := func(title string) image.Image {
+		p, ok := byTitle[title]
+		if !ok {
+			t.Errorf("no plot %q", title)
+			return nil
+		}
+		f, err := os.Open(filepath.Join(dir, p.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatalf("%s: %v", p.File, err)
+		}
+		return img
+	}
+	for _, title := range []string{
+		"acceptance by truth: train_all[pool=p40]", "acceptance by truth: train_bsgal[pool=p40]",
+		"batch scores by truth: train_bsgal[pool=p40]", "batch scores by truth: train_lookahead[pool=p40]",
+		"item scores by truth: rescore[pool=p40]", "item scores by truth: rescore[pool=p0]",
+		"accepted vs rejected generated instances: train_all[pool=p0]",
+	} {
+		decode(title)
+	}
+	if _, ok := byTitle["acceptance by truth: train_none"]; ok {
+		t.Error("an acceptance plot for none, which meets no item")
+	}
+	title := "accepted vs rejected generated instances: train_filter[pool=p40]"
+	if decode(title) != nil && !strings.Contains(byTitle[title].Caption, "tinted by their item's truth") {
+		t.Errorf("%s: caption %q does not say it is tinted by truth", title, byTitle[title].Caption)
+	}
+	// The tiles and bands themselves are report's TestSaveGalleryTruth
+	// (this package may not name the truth's identifiers: format's
+	// TestTruthIsReadOnlyByReports).
 }
