@@ -160,16 +160,48 @@ func TestSelectionCI(t *testing.T) {
 
 // TestSelectionToyCI runs experiments/selection-toy.yaml's ci profile cold
 // and checks its joins (checkStats; the offline row's scores give the AUC
-// and the kept share per type) and that every row is evaluated.
+// and the kept share per type), that the online rows' per-instance probe
+// gives an AUC per type, and that every row is evaluated.
 func TestSelectionToyCI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cold run of selection-toy.yaml's ci profile: skipped with -short")
 	}
 	needData(t)
-	m := runCold(t, "selection-toy.yaml", nil)
+	m := runCold(t, "selection-toy.yaml", func(c *cache.Cache, g *dag.Graph) {
+		r, err := report.Collect(context.Background(), g, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plots, err := r.WritePlots(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{
+			"probe item scores by truth: train_bsgal[pool=p40]": true, "probe item scores by truth: train_dot[pool=p40]": true,
+			"item scores by truth: offline_scores[pool=p40]": true, "acceptance by truth: train_random[pool=p40]": true,
+		}
+		for _, p := range plots {
+			delete(want, p.Title)
+			if strings.HasPrefix(p.Title, "probe item scores by truth: train_all") {
+				t.Errorf("plot %q: all has no probe", p.Title)
+			}
+		}
+		if len(want) > 0 {
+			t.Errorf("missing plots %v", want)
+		}
+	})
 	methods := []string{"none", "all", "random", "offline", "bsgal", "dot", "lookahead", "oracle"}
 	cell := func(node, pool string) string { return node + "[pool=" + pool + ",seed=1]" }
 	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.ImageTypes, "offline")
+	// The per-instance probe of the online score (bsgal and dot rows).
+	for _, method := range []string{"bsgal", "dot"} {
+		st := m[cell("stats_"+method, "p40")]
+		for _, d := range spoil.ImageTypes {
+			if v, ok := st["probe_auc_by_truth."+d]; !ok || v < 0 || v > 1 {
+				t.Errorf("stats_%s on p40: probe_auc_by_truth.%s = %v (%v)", method, d, v, ok)
+			}
+		}
+	}
 	for _, method := range methods {
 		if _, ok := m[fmt.Sprintf("eval[pool=p40,method=%s,seed=1]", method)]["accuracy"]; !ok {
 			t.Errorf("eval of %s on p40: no accuracy", method)

@@ -324,6 +324,9 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 		if err := truthPlots(w, g.label, truthRuns, bins); err != nil {
 			return err
 		}
+		if err := r.probePlot(w, g); err != nil {
+			return err
+		}
 	}
 	if src := AcceptanceOverTime(runs, BySource, bins); len(src) > 0 {
 		err := w.add("acceptance", "acceptance by source: "+g.label,
@@ -402,6 +405,44 @@ func truthPlots(w *plotWriter, label string, runs [][]Decision, bins int) error 
 		"Share of each group's batches per score bin: clean = batches of clean items only, a defect type = batches holding at least one item of it; "+runsNote+".",
 		func(p string, f Figure) error {
 			f.XLabel, f.YLabel, f.Share = "score", "share of batches", true
+			return SaveHistogram(p, f, samples, 30)
+		})
+}
+
+// probePlot draws a train configuration's per-item probe of the online
+// score (item_scores.csv) by truth, over its runs.
+func (r *Report) probePlot(w *plotWriter, g *group) error {
+	by := map[string][]float64{}
+	n := 0
+	for _, it := range g.items {
+		b, ok := r.readFile(it, format.ItemScoresFile)
+		if !ok {
+			continue
+		}
+		rows, err := format.ParseItemScores(b)
+		if err != nil {
+			return fmt.Errorf("node %q: %w", it.Node.Name(), err)
+		}
+		truth, err := r.poolTruth(it)
+		if err != nil || truth == nil {
+			return err
+		}
+		for _, x := range rows {
+			if x.PoolItem >= len(truth) {
+				return fmt.Errorf("node %q: %s: pool item %d, but truth.csv has %d items", it.Node.Name(), format.ItemScoresFile, x.PoolItem, len(truth))
+			}
+			by[truth[x.PoolItem]] = append(by[truth[x.PoolItem]], x.Score)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	samples := truthSamples(by)
+	return w.add("scores", "probe item scores by truth: "+g.label,
+		fmt.Sprintf("Share of each truth's offered items per score bin of the per-item probe of the online score (item_scores.csv: each item alone against the cached real gradient its batch's decision used); %d run(s) pooled.", n),
+		func(p string, f Figure) error {
+			f.XLabel, f.YLabel, f.Share = "score", "share of offered items", true
 			return SaveHistogram(p, f, samples, 30)
 		})
 }

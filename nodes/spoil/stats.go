@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ type StatsParams struct{}
 func StatsKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "selection-stats",
-		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type, the share of each truth the scores input kept and the share that reached training",
+		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type (and of the train node's item_scores.csv probe), the share of each truth the scores input kept and the share that reached training",
 		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the train node fed the spoiled pool (its only pool input)", Accepts: []string{format.TypeModel}},
@@ -62,6 +63,36 @@ type Stats struct {
 	// clean entry is the recall of clean items over both stages, the one
 	// number comparable across online and preselecting rows.
 	Selected map[string]float64 `json:"select_by_truth"`
+	// ProbeAUC is, per defect type, the ROC AUC of the train node's
+	// per-item probe of the online score (item_scores.csv, written with
+	// select.item_scores) for clean vs that type, over item occurrences.
+	ProbeAUC map[string]float64 `json:"probe_auc_by_truth,omitempty"`
+}
+
+// ProbeAUC returns, per defect type, the ROC AUC of per-item probe scores
+// for clean (positive) vs that type; nil when there are no clean or no
+// defective occurrences.
+func ProbeAUC(rows []format.ItemScore, truth []string) (map[string]float64, error) {
+	var clean []float64
+	byType := map[string][]float64{}
+	for _, r := range rows {
+		if r.PoolItem >= len(truth) {
+			return nil, fmt.Errorf("iteration %d: item score of pool item %d, but truth.csv has %d items", r.Iteration, r.PoolItem, len(truth))
+		}
+		if t := truth[r.PoolItem]; t == format.TruthClean {
+			clean = append(clean, r.Score)
+		} else {
+			byType[t] = append(byType[t], r.Score)
+		}
+	}
+	if len(clean) == 0 || len(byType) == 0 {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for t, s := range byType {
+		out[t] = AUC(clean, s)
+	}
+	return out, nil
 }
 
 func ptr(x float64) *float64 { return &x }
@@ -263,6 +294,17 @@ func (n *StatsNode) Run(ctx context.Context, env *nodes.Env) error {
 	}
 	st, err := Join(decisions, truth, scores, accepted)
 	if err != nil {
+		return wrap(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(tr, format.ItemScoresFile)); err == nil {
+		rows, err := format.ParseItemScores(b)
+		if err != nil {
+			return wrap(err)
+		}
+		if st.ProbeAUC, err = ProbeAUC(rows, truth); err != nil {
+			return wrap(err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return wrap(err)
 	}
 	out, err := json.MarshalIndent(st, "", "  ")

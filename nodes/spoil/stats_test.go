@@ -64,6 +64,28 @@ func TestJoinHandWorked(t *testing.T) {
 	}
 }
 
+// TestProbeAUC: the probe's rows are split by the truth of their pool
+// items (occurrences: an item scored twice counts twice).
+func TestProbeAUC(t *testing.T) {
+	truth := []string{"clean", "noise", "clean", "blank"}
+	rows := []format.ItemScore{{1, 0, 0.9}, {1, 1, 0.1}, {2, 2, 0.3}, {2, 1, 0.5}, {3, 3, 0.95}, {3, 0, 0.2}}
+	got, err := ProbeAUC(rows, truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Clean 0.9, 0.3, 0.2; noise 0.1, 0.5: clean above in 3 + 1 of 6
+	// pairs; blank 0.95: in 0 of 3.
+	if math.Abs(got["noise"]-4.0/6) > 1e-12 || got["blank"] != 0 || len(got) != 2 {
+		t.Errorf("probe AUC %v, want noise 2/3, blank 0", got)
+	}
+	if _, err := ProbeAUC([]format.ItemScore{{1, 4, 0}}, truth); err == nil {
+		t.Error("an item beyond truth.csv joined")
+	}
+	if got, err := ProbeAUC(rows[:1], truth); err != nil || got != nil {
+		t.Errorf("clean only: %v, %v; want none", got, err)
+	}
+}
+
 // TestAUCTies: ties count one half.
 func TestAUCTies(t *testing.T) {
 	if got := AUC([]float64{1, 2}, []float64{1, 0}); got != 0.875 {
@@ -76,6 +98,10 @@ func TestStatsRun(t *testing.T) {
 	tr, tt := t.TempDir(), t.TempDir()
 	dec := "iteration,score,threshold,accepted,sources,categories,items\n1,0.5,,true,g=2,a=2,0;1\n2,-0.5,,false,g=1,a=1,2\n"
 	if err := os.WriteFile(filepath.Join(tr, format.DecisionsFile), []byte(dec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ib, _ := format.WriteItemScores([]format.ItemScore{{1, 0, 0.5}, {1, 1, 0.7}, {2, 2, 0.1}})
+	if err := os.WriteFile(filepath.Join(tr, format.ItemScoresFile), ib, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := format.WriteTruth([]string{"clean", "noise", "fragment"})
@@ -99,7 +125,8 @@ func TestStatsRun(t *testing.T) {
 	if err := json.Unmarshal(mb, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Accept["clean"] != 1 || st.Accept["noise"] != 1 || st.Accept["fragment"] != 0 || *st.Precision != 0.5 {
+	if st.Accept["clean"] != 1 || st.Accept["noise"] != 1 || st.Accept["fragment"] != 0 || *st.Precision != 0.5 ||
+		st.ProbeAUC["noise"] != 0 || st.ProbeAUC["fragment"] != 1 {
 		t.Errorf("metrics %s", mb)
 	}
 }
