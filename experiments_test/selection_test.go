@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func truths(m map[string]float64) []string {
 // with defects every type is met by all; a row with per-item scores has an
 // AUC and a kept share per defect type.
 // cell names a node's instance on a pool (the axes' order is the spec's).
-func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, pool string) string, pools []string, methods []string, defects []string, scored string) {
+func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, pool string) string, pools []string, methods []string, defects []string, scored ...string) {
 	t.Helper()
 	for _, pool := range pools {
 		for _, method := range methods {
@@ -105,7 +106,7 @@ func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, p
 					}
 				}
 			}
-			if method == scored && pool != "p0" {
+			if slices.Contains(scored, method) && pool != "p0" {
 				for _, d := range defects {
 					if _, ok := st["auc_by_truth."+d]; !ok {
 						t.Errorf("%s: no auc_by_truth.%s", name, d)
@@ -123,18 +124,20 @@ func checkStats(t *testing.T, m map[string]map[string]float64, cell func(node, p
 // shares its real data, pools, annotators, filter and scorer with
 // table7's) and checks the joins with the truth: see checkStats, and that
 // the filter row drops every box_mask item (mask area 1 > max_area) and
-// every empty_mask item (a speck < min_area) before training, and that
-// the online BSGAL rows report the batch defect fraction against score.
+// every empty_mask item (a speck < min_area) before training, that the
+// offline row (per-item scores of instances) gives an AUC per type, and
+// that the online BSGAL rows report the batch defect fraction against
+// score; and the plots of that cache (checkTruthPlots).
 func TestSelectionCI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cold run of selection.yaml's ci profile: skipped with -short")
 	}
 	needData(t)
 	m := runCold(t, "selection.yaml", func(c *cache.Cache, g *dag.Graph) { checkTruthPlots(t, c, g) })
-	methods := []string{"none", "all", "random", "filter", "bsgal", "dot", "lookahead", "oracle"}
+	methods := []string{"none", "all", "random", "filter", "offline", "bsgal", "dot", "lookahead", "oracle"}
 	// seg.yaml's seed axis comes first.
 	cell := func(node, pool string) string { return node + "[seed=1,pool=" + pool + "]" }
-	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.InstanceTypes, "filter")
+	checkStats(t, m, cell, []string{"p0", "p40"}, methods, spoil.InstanceTypes, "filter", "offline")
 	for _, pool := range []string{"p40"} {
 		st := m[cell("stats_filter", pool)]
 		if st["select_by_truth.box_mask"] != 0 || st["select_by_truth.empty_mask"] != 0 {
@@ -255,6 +258,7 @@ func checkTruthPlots(t *testing.T, c *cache.Cache, g *dag.Graph) {
 		"acceptance by truth: train_all[pool=p40]", "acceptance by truth: train_bsgal[pool=p40]",
 		"batch scores by truth: train_bsgal[pool=p40]", "batch scores by truth: train_lookahead[pool=p40]",
 		"item scores by truth: rescore[pool=p40]", "item scores by truth: rescore[pool=p0]",
+		"item scores by truth: offline_scores[pool=p40]",
 		"accepted vs rejected generated instances: train_all[pool=p0]",
 	} {
 		decode(title)
