@@ -68,7 +68,7 @@ func TestJoinHandWorked(t *testing.T) {
 // items (occurrences: an item scored twice counts twice).
 func TestProbeAUC(t *testing.T) {
 	truth := []string{"clean", "noise", "clean", "blank"}
-	rows := []format.ItemScore{{1, 0, 0.9}, {1, 1, 0.1}, {2, 2, 0.3}, {2, 1, 0.5}, {3, 3, 0.95}, {3, 0, 0.2}}
+	rows := []format.ItemScore{{Iteration: 1, PoolItem: 0, Score: 0.9}, {Iteration: 1, PoolItem: 1, Score: 0.1}, {Iteration: 2, PoolItem: 2, Score: 0.3}, {Iteration: 2, PoolItem: 1, Score: 0.5}, {Iteration: 3, PoolItem: 3, Score: 0.95}, {Iteration: 3, PoolItem: 0, Score: 0.2}}
 	got, err := ProbeAUC(rows, truth)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestProbeAUC(t *testing.T) {
 	if math.Abs(got["noise"]-4.0/6) > 1e-12 || got["blank"] != 0 || len(got) != 2 {
 		t.Errorf("probe AUC %v, want noise 2/3, blank 0", got)
 	}
-	if _, err := ProbeAUC([]format.ItemScore{{1, 4, 0}}, truth); err == nil {
+	if _, err := ProbeAUC([]format.ItemScore{{Iteration: 1, PoolItem: 4, Score: 0}}, truth); err == nil {
 		t.Error("an item beyond truth.csv joined")
 	}
 	if got, err := ProbeAUC(rows[:1], truth); err != nil || got != nil {
@@ -100,7 +100,7 @@ func TestStatsRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tr, format.DecisionsFile), []byte(dec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ib, _ := format.WriteItemScores([]format.ItemScore{{1, 0, 0.5}, {1, 1, 0.7}, {2, 2, 0.1}})
+	ib, _ := format.WriteItemScores([]format.ItemScore{{Iteration: 1, PoolItem: 0, Score: 0.5}, {Iteration: 1, PoolItem: 1, Score: 0.7}, {Iteration: 2, PoolItem: 2, Score: 0.1}})
 	if err := os.WriteFile(filepath.Join(tr, format.ItemScoresFile), ib, 0o644); err != nil {
 		t.Fatal(err)
 	}
