@@ -44,7 +44,10 @@ type Stats struct {
 	Offered   map[string]int     `json:"offered_by_truth"`
 	Accept    map[string]float64 `json:"accept_by_truth"`
 	Precision *float64           `json:"precision_clean,omitempty"`
-	Recall    *float64           `json:"recall_clean,omitempty"`
+	// Recall is the share of clean item occurrences offered that were
+	// accepted, times (with a scores input) the share of clean items the
+	// scores kept: Selected's clean entry, over both stages.
+	Recall *float64 `json:"recall_clean,omitempty"`
 	// DefectScoreCorr is the Pearson correlation, over decisions with a
 	// score, of a decision's defect fraction and its score.
 	DefectScoreCorr *float64 `json:"batch_defect_score_corr,omitempty"`
@@ -140,9 +143,6 @@ func Join(decisions []format.Decision, truth []string, scores []float64, accepte
 	if accTotal > 0 {
 		st.Precision = ptr(float64(acc[format.TruthClean]) / float64(accTotal))
 	}
-	if n := st.Offered[format.TruthClean]; n > 0 {
-		st.Recall = ptr(float64(acc[format.TruthClean]) / float64(n))
-	}
 	if c, ok := pearson(xs, ys); ok {
 		st.DefectScoreCorr = ptr(c)
 	}
@@ -196,6 +196,9 @@ func Join(decisions []format.Decision, truth []string, scores []float64, accepte
 		if k == 0 {
 			st.Selected[t] = 0
 		}
+	}
+	if r, ok := st.Selected[format.TruthClean]; ok {
+		st.Recall = ptr(r)
 	}
 	return st, nil
 }

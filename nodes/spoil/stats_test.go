@@ -32,8 +32,10 @@ func TestJoinHandWorked(t *testing.T) {
 	if st.Accept["clean"] != 1 || st.Accept["box_mask"] != 0.5 || st.Accept["noise"] != 0 {
 		t.Errorf("accept %v", st.Accept)
 	}
-	if *st.Precision != 5.0/6 || *st.Recall != 1 {
-		t.Errorf("precision %v recall %v, want 5/6 and 1", *st.Precision, *st.Recall)
+	// Recall over both stages: all offered clean accepted, 2 of the 3
+	// clean items kept by the scores input (below).
+	if *st.Precision != 5.0/6 || *st.Recall != 2.0/3 {
+		t.Errorf("precision %v recall %v, want 5/6 and 2/3", *st.Precision, *st.Recall)
 	}
 	if *st.DefectAccepted != 0.125 || *st.DefectRejected != 1 {
 		t.Errorf("defect fractions %v %v, want 0.125 and 1", *st.DefectAccepted, *st.DefectRejected)
@@ -52,11 +54,11 @@ func TestJoinHandWorked(t *testing.T) {
 	// Kept: clean 2 of 3, box_mask 0 of 1, noise 1 of 1; selected: the
 	// acceptance times that, box_mask 0 however offered.
 	if st.Kept["clean"] != 2.0/3 || st.Kept["box_mask"] != 0 || st.Kept["noise"] != 1 ||
-		st.Selected["clean"] != 2.0/3 || st.Selected["box_mask"] != 0 || st.Selected["noise"] != 0 {
-		t.Errorf("kept %v selected %v", st.Kept, st.Selected)
+		st.Selected["clean"] != 2.0/3 || st.Selected["box_mask"] != 0 || st.Selected["noise"] != 0 || *st.Recall != 2.0/3 {
+		t.Errorf("kept %v selected %v recall %v", st.Kept, st.Selected, *st.Recall)
 	}
 	// Without scores, selected is the acceptance.
-	if st, err := Join(ds, truth, nil, nil); err != nil || st.Kept != nil || st.Selected["box_mask"] != 0.5 || st.Selected["clean"] != 1 {
+	if st, err := Join(ds, truth, nil, nil); err != nil || st.Kept != nil || st.Selected["box_mask"] != 0.5 || st.Selected["clean"] != 1 || *st.Recall != 1 {
 		t.Errorf("no scores: %+v, %v", st, err)
 	}
 	if _, err := Join([]format.Decision{{Iteration: 1, Items: []int{9}}}, truth, nil, nil); err == nil {
