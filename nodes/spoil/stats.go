@@ -204,7 +204,9 @@ func Join(decisions []format.Decision, truth []string, scores []float64, accepte
 }
 
 // AUC is the probability that a positive's score exceeds a negative's,
-// ties counting one half (the Mann-Whitney statistic), by ranks.
+// ties counting one half (the Mann-Whitney statistic), by ranks. A NaN
+// score (an item a score node could not score) ranks below every number,
+// as bsgal.TopFraction ranks it, and ties with other NaNs.
 func AUC(pos, neg []float64) float64 {
 	type v struct {
 		x   float64
@@ -217,11 +219,13 @@ func AUC(pos, neg []float64) float64 {
 	for _, x := range neg {
 		all = append(all, v{x, false})
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].x < all[j].x })
+	less := func(a, b float64) bool { return math.IsNaN(a) && !math.IsNaN(b) || a < b }
+	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+	sort.SliceStable(all, func(i, j int) bool { return less(all[i].x, all[j].x) })
 	rankSum := 0.0
 	for i := 0; i < len(all); {
 		j := i
-		for j < len(all) && all[j].x == all[i].x {
+		for j < len(all) && same(all[j].x, all[i].x) {
 			j++
 		}
 		r := float64(i+j+1) / 2 // mean 1-based rank of the tie group

@@ -88,6 +88,27 @@ func TestProbeAUC(t *testing.T) {
 	}
 }
 
+// TestAUCNaN: a NaN score ranks lowest and ties with NaNs; it never
+// stalls the rank loop.
+func TestAUCNaN(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		pos, neg []float64
+		want     float64
+	}{
+		{[]float64{nan, 1}, []float64{0}, 0.5},             // NaN < 0 < 1
+		{[]float64{0}, []float64{nan, nan}, 1},             // 0 above both NaNs
+		{[]float64{nan}, []float64{nan, 2}, 0.25},          // tie 1/2, below 2
+		{[]float64{nan, nan}, []float64{nan}, 0.5},         // all tied
+		{[]float64{3, nan, 1}, []float64{2, nan}, 3.5 / 6}, // 3>2, 3>N, N<2, N=N half, 1<2, 1>N
+	} {
+		got := AUC(c.pos, c.neg)
+		if math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("AUC(%v, %v) = %v, want %v", c.pos, c.neg, got, c.want)
+		}
+	}
+}
+
 // TestAUCTies: ties count one half.
 func TestAUCTies(t *testing.T) {
 	if got := AUC([]float64{1, 2}, []float64{1, 0}); got != 0.875 {
