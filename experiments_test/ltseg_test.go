@@ -13,7 +13,9 @@ import (
 	"dagrun/nodes/data"
 	"dagrun/nodes/evaluate"
 	"dagrun/nodes/generate"
+	"dagrun/nodes/score"
 	"dagrun/nodes/selection"
+	"dagrun/nodes/spoil"
 	"dagrun/nodes/train"
 	"dagrun/nodes/vae"
 	"dagrun/spec"
@@ -21,7 +23,8 @@ import (
 
 // genRegistry holds the kinds the lt-seg generated-data specs use.
 func genRegistry() *nodes.Registry {
-	kinds := []*nodes.Kind{command.Kind(), train.Kind(), evaluate.Kind(), selection.Kind()}
+	kinds := []*nodes.Kind{command.Kind(), train.Kind(), evaluate.Kind(), selection.Kind(), selection.RescoreKind(), score.Kind()}
+	kinds = append(kinds, spoil.Kinds()...)
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)
 	kinds = append(kinds, generate.Kinds()...)
@@ -56,7 +59,7 @@ var sharedKinds = map[string]bool{
 // scorer or filter node, nor the train cells they share with table7
 // (table8's cos_dyn = table7's union row and its all = all_union; fig5's
 // bsgal and all at 100 %; augsweep's unaugmented none and all at the ci
-// budget).
+// budget; selection's none).
 func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cold run of table7's ci profile: skipped with -short")
@@ -98,6 +101,9 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 		// its unaugmented cells are table7's none and all_union rows.
 		{"curves.yaml", nil},
 		{"augsweep.yaml", []string{"train_none_off[seed=1]", "train_all_off[seed=1]"}},
+		// selection's none row is table7's; its pools are spoiled
+		// copies of inst_vae.
+		{"selection.yaml", []string{"train_none[seed=1]"}},
 	} {
 		p := plan(buildSpec(t, c.spec, "ci"))
 		want := map[string]bool{"scorer": true}

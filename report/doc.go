@@ -4,7 +4,8 @@
 // as aligned text tables for a terminal (one per source node, split to the
 // width, columns empty in every row left out), Markdown, CSV and JSON; PNG
 // plots (gonum/plot) of the report metrics, of the acceptance decisions
-// (decisions.csv) and of the learning curves (loss.csv, val.csv); and a
+// (decisions.csv; joined with a spoiled pool's truth.csv where a node read
+// one, truth.go) and of the learning curves (loss.csv, val.csv); and a
 // static HTML page bringing them together with the spec, every node's key, status and
 // timing, and every artifact.
 //

@@ -91,8 +91,26 @@ var (
 // item magnified (nearest neighbour), dark outside its mask, framed in its
 // decision's colour and labelled with its category. Sources are ordered by
 // rate, lowest first, then by name. f.Title is the title; the size
-// follows from the items.
-func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]float64) error {
+// follows from the items. With truth (the truth of each pool item; nil:
+// none known), a defective item's tile is labelled with its defect type
+// instead of its category on a band of the type's colour (TruthColor),
+// its pixels outside the item's mask are tinted with a darker shade of it
+// (clean items keep the dark ground and their category), and a legend
+// under the title names the colours.
+func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]float64, truth []string) error {
+	truthOf := func(it GalleryItem) string {
+		if it.PoolItem < 0 || it.PoolItem >= len(truth) {
+			return ""
+		}
+		return truth[it.PoolItem]
+	}
+	present := map[string]bool{}
+	for _, it := range items {
+		if t := truthOf(it); t != "" {
+			present[t] = true
+		}
+	}
+	legend := truthOrder(present)
 	tw, th := 1, 1
 	for _, it := range items {
 		tw, th = max(tw, it.W), max(th, it.H)
@@ -126,6 +144,9 @@ func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]fl
 	sort.SliceStable(sources, func(i, j int) bool { return rate(sources[i]) < rate(sources[j]) })
 	rows := func(n int) int { return (n + galCols - 1) / galCols }
 	height := galMargin + galTitle + galHead
+	if len(legend) > 0 {
+		height += galHead
+	}
 	for _, s := range sources {
 		height += galHead + max(rows(len(bySource[s][0])), rows(len(bySource[s][1])), 1)*cellH
 	}
@@ -144,6 +165,20 @@ func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]fl
 	y := galMargin
 	text(width/2, y, 13, galText, draw.XCenter, f.Title)
 	y += galTitle
+	if len(legend) > 0 {
+		text(left, y, 10, galText, draw.XLeft, "truth of the item (band under its tile):")
+		x := left + 230
+		for _, t := range legend {
+			if t == format.TruthClean {
+				fill(img, image.Rect(x, y+1, x+12, y+13), galOutside)
+			} else {
+				fill(img, image.Rect(x, y+1, x+12, y+13), truthColors[t])
+			}
+			text(x+16, y, 10, galText, draw.XLeft, t)
+			x += 24 + 8*len(t)
+		}
+		y += galHead
+	}
 	accHead := fmt.Sprintf("accepted (%d shown)", nAcc)
 	rejHead := fmt.Sprintf("rejected (%d shown)", nRej)
 	switch {
@@ -173,9 +208,17 @@ func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]fl
 			for n, it := range part {
 				cx, cy := x0+(n%galCols)*cellW, y+(n/galCols)*cellH
 				fill(img, image.Rect(cx, cy, cx+tw*scale+2*galFrame, cy+th*scale+2*galFrame), frame)
-				fill(img, image.Rect(cx+galFrame, cy+galFrame, cx+galFrame+tw*scale, cy+galFrame+th*scale), galOutside)
+				t := truthOf(it)
+				fill(img, image.Rect(cx+galFrame, cy+galFrame, cx+galFrame+tw*scale, cy+galFrame+th*scale), tint(t))
 				drawTile(img, it, cx+galFrame+(tw-it.W)*scale/2, cy+galFrame+(th-it.H)*scale/2, scale)
-				label := fit(it.Category, tw*scale+2*galFrame, 7)
+				name := it.Category
+				if t != "" && t != format.TruthClean {
+					name = t
+					// The band under the tile in the truth's colour (the
+					// ground may be hidden: a box_mask item covers it).
+					fill(img, image.Rect(cx, cy+th*scale+2*galFrame, cx+tw*scale+2*galFrame, cy+th*scale+2*galFrame+galCaption), truthColors[t])
+				}
+				label := fit(name, tw*scale+2*galFrame, 7)
 				text(cx+(tw*scale+2*galFrame)/2, cy+th*scale+2*galFrame+1, 7, galText, draw.XCenter, label)
 			}
 		}
@@ -192,6 +235,17 @@ func SaveGallery(path string, f Figure, items []GalleryItem, rates map[string]fl
 		return fmt.Errorf("encode %q: %w", path, err)
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// tint is the ground of a tile whose item has truth t: the dark ground
+// for clean items and unknown truth, else the truth's colour darkened so
+// that the item's grey pixels stay readable on it.
+func tint(t string) color.RGBA {
+	c, ok := truthColors[t]
+	if !ok || t == format.TruthClean {
+		return galOutside
+	}
+	return color.RGBA{R: c.R * 3 / 5, G: c.G * 3 / 5, B: c.B * 3 / 5, A: 255}
 }
 
 func galFont(size float64) font.Font {

@@ -87,7 +87,7 @@ func TestSaveGallery(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "g.png")
-	if err := SaveGallery(path, Figure{Title: "accepted vs rejected"}, items, map[string]float64{"good": 0.75, "bad": 0}); err != nil {
+	if err := SaveGallery(path, Figure{Title: "accepted vs rejected"}, items, map[string]float64{"good": 0.75, "bad": 0}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -162,7 +162,7 @@ func TestSaveGalleryAcceptedOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "g.png")
-	if err := SaveGallery(path, Figure{Title: "all"}, items[:3], nil); err != nil {
+	if err := SaveGallery(path, Figure{Title: "all"}, items[:3], nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkPNG(t, path, 0, 0)

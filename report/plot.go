@@ -22,6 +22,9 @@ type Figure struct {
 	// YMin and YMax fix the Y range when YMax > YMin (e.g. 0–1 for rates);
 	// otherwise it fits the data.
 	YMin, YMax float64
+	// Share makes SaveHistogram weigh each value 1/n of its sample's n
+	// finite values, so samples of different sizes compare by shape.
+	Share bool
 }
 
 // Series is one line of a plot: points (X[i], Y[i]) with optional
@@ -211,9 +214,19 @@ func SaveHistogram(path string, f Figure, samples []Sample, bins int) error {
 		for b := range hb {
 			hb[b].Min, hb[b].Max = lo+float64(b)*width, lo+float64(b+1)*width
 		}
+		w := 1.0
+		if f.Share {
+			n := 0
+			for _, v := range s.Values {
+				if finite(v) {
+					n++
+				}
+			}
+			w = 1 / float64(max(n, 1))
+		}
 		for _, v := range s.Values {
 			if finite(v) {
-				hb[min(int((v-lo)/width), bins-1)].Weight++
+				hb[min(int((v-lo)/width), bins-1)].Weight += w
 			}
 		}
 		col := s.Color

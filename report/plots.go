@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"dagrun/dag"
 	"dagrun/format"
+	"dagrun/lib/artifact"
 )
 
 // Plot is one PNG written by WritePlots.
@@ -96,6 +98,10 @@ func hasFile(it *dag.PlanItem, name string) bool {
 // configuration with a gallery (gallery/), its accepted and rejected
 // generated items side by side by source; per node with loss.csv or
 // val.csv, the training loss and validation curves (mean over seeds).
+// Where a node read one spoiled pool (poolTruth), its pictures join the
+// truth: acceptance per truth over training, batch scores by what the
+// batch held, a score or rescore node's per-item scores by truth, and
+// the gallery tinted by truth.
 // Files that are absent are skipped; a malformed decisions.csv, gallery,
 // loss.csv or val.csv is an error that names the node.
 func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
@@ -123,6 +129,14 @@ func (r *Report) WritePlots(ctx context.Context, dir string) ([]Plot, error) {
 			return nil, err
 		}
 		if err := r.decisionPlots(w, g); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range r.groupsWith(format.AcceptedFile) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := r.itemScorePlot(w, g); err != nil {
 			return nil, err
 		}
 	}
@@ -275,7 +289,7 @@ func sortSeries(s *Series) {
 // configuration (pooled over its seeds; the threshold plot shows the
 // first seed).
 func (r *Report) decisionPlots(w *plotWriter, g *group) error {
-	var runs [][]Decision
+	var runs, truthRuns [][]Decision
 	var first []Decision
 	for _, it := range g.items {
 		ds, err := r.readDecisions(it)
@@ -289,12 +303,31 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 		if first == nil {
 			first = ds
 		}
+		truth, err := r.poolTruth(it)
+		if err != nil {
+			return err
+		}
+		if truth != nil {
+			td, err := ByTruth(ds, truth)
+			if err != nil {
+				return fmt.Errorf("node %q: %w", it.Node.Name(), err)
+			}
+			truthRuns = append(truthRuns, td)
+		}
 	}
 	if len(runs) == 0 {
 		return nil
 	}
 	seeds := fmt.Sprintf("%d run(s) pooled", len(runs))
 	const bins = 20
+	if len(truthRuns) > 0 {
+		if err := truthPlots(w, g.label, truthRuns, bins); err != nil {
+			return err
+		}
+		if err := r.probePlot(w, g); err != nil {
+			return err
+		}
+	}
 	if src := AcceptanceOverTime(runs, BySource, bins); len(src) > 0 {
 		err := w.add("acceptance", "acceptance by source: "+g.label,
 			"Fraction of offered generated items accepted, per generator source, in "+strconv.Itoa(bins)+" iteration bins; "+seeds+".",
@@ -338,6 +371,115 @@ func (r *Report) decisionPlots(w *plotWriter, g *group) error {
 		})
 }
 
+// truthPlots draws the acceptance of each truth over training and the
+// scores of batches by what they held, from decisions whose Sources count
+// truths (ByTruth).
+func truthPlots(w *plotWriter, label string, runs [][]Decision, bins int) error {
+	runsNote := fmt.Sprintf("%d run(s) pooled", len(runs))
+	series := AcceptanceOverTime(runs, BySource, bins)
+	present := map[string]bool{}
+	byName := map[string]Series{}
+	for _, s := range series {
+		present[s.Name], byName[s.Name] = true, s
+	}
+	var ordered []Series
+	for _, t := range truthOrder(present) {
+		ordered = append(ordered, byName[t])
+	}
+	if len(ordered) > 0 {
+		err := w.add("acceptance", "acceptance by truth: "+label,
+			"Fraction of offered items of each truth (clean, or the spoil defect type) accepted, in "+strconv.Itoa(bins)+" iteration bins; "+runsNote+".",
+			func(p string, f Figure) error {
+				f.XLabel, f.YLabel, f.YMin, f.YMax = "iteration", "acceptance rate", 0, rateTop
+				return SaveLines(p, f, ordered, nil)
+			})
+		if err != nil {
+			return err
+		}
+	}
+	samples := BatchScoresByTruth(runs)
+	if len(samples) == 0 {
+		return nil
+	}
+	return w.add("scores", "batch scores by truth: "+label,
+		"Share of each group's batches per score bin: clean = batches of clean items only, a defect type = batches holding at least one item of it; "+runsNote+".",
+		func(p string, f Figure) error {
+			f.XLabel, f.YLabel, f.Share = "score", "share of batches", true
+			return SaveHistogram(p, f, samples, 30)
+		})
+}
+
+// probePlot draws a train configuration's per-item probe of the online
+// score (item_scores.csv) by truth, over its runs.
+func (r *Report) probePlot(w *plotWriter, g *group) error {
+	by := map[string][]float64{}
+	n := 0
+	for _, it := range g.items {
+		b, ok := r.readFile(it, format.ItemScoresFile)
+		if !ok {
+			continue
+		}
+		rows, err := format.ParseItemScores(b)
+		if err != nil {
+			return fmt.Errorf("node %q: %w", it.Node.Name(), err)
+		}
+		truth, err := r.poolTruth(it)
+		if err != nil || truth == nil {
+			return err
+		}
+		for _, x := range rows {
+			if x.PoolItem >= len(truth) {
+				return fmt.Errorf("node %q: %s: pool item %d, but truth.csv has %d items", it.Node.Name(), format.ItemScoresFile, x.PoolItem, len(truth))
+			}
+			by[truth[x.PoolItem]] = append(by[truth[x.PoolItem]], x.Score)
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	samples := truthSamples(by)
+	return w.add("scores", "probe item scores by truth: "+g.label,
+		fmt.Sprintf("Share of each truth's offered items per score bin of the per-item probe of the online score (item_scores.csv: each item alone against the cached real gradient its batch's decision used); %d run(s) pooled.", n),
+		func(p string, f Figure) error {
+			f.XLabel, f.YLabel, f.Share = "score", "share of offered items", true
+			return SaveHistogram(p, f, samples, 30)
+		})
+}
+
+// itemScorePlot draws, for a score or rescore node that scored one
+// spoiled pool, the per-item scores by truth (its first cached run).
+func (r *Report) itemScorePlot(w *plotWriter, g *group) error {
+	for _, it := range g.items {
+		truth, err := r.poolTruth(it)
+		if err != nil {
+			return err
+		}
+		if truth == nil {
+			continue
+		}
+		b, ok := r.readFile(it, format.ScoresFile)
+		if !ok {
+			continue
+		}
+		a, err := artifact.ReadNPY(bytes.NewReader(b))
+		if err != nil || a.DType != "<f8" || len(a.Shape) != 1 {
+			return fmt.Errorf("node %q: %s is not a float64 vector (%v)", it.Node.Name(), format.ScoresFile, err)
+		}
+		samples, err := ItemScoresByTruth(a.F64, truth)
+		if err != nil {
+			return fmt.Errorf("node %q: %w", it.Node.Name(), err)
+		}
+		return w.add("scores", "item scores by truth: "+g.label,
+			"Share of each truth's pool items per score bin (the node's scores.npy, one score per item); run "+it.Node.Name()+".",
+			func(p string, f Figure) error {
+				f.XLabel, f.YLabel, f.Share = "score", "share of items", true
+				return SaveHistogram(p, f, samples, 30)
+			})
+	}
+	return nil
+}
+
 // galleryPlot draws the accepted vs rejected grid of one configuration
 // from the gallery of its first run that has a readable one, with the
 // per-source acceptance rates of that run's metrics.json.
@@ -366,9 +508,16 @@ func (r *Report) galleryPlot(w *plotWriter, g *group) error {
 				break
 			}
 		}
+		truth, err := r.poolTruth(it)
+		if err != nil {
+			return err
+		}
+		if truth != nil {
+			caption += " Tiles are tinted by their item's truth in the spoiled pool: a defective item is labelled with its defect type on a band of the type's colour (legend under the title), and its ground is a dark shade of it."
+		}
 		caption += " Run " + it.Node.Name() + "; gallery/gallery.csv in its artifacts lists every tile with its iteration and score."
 		return w.add("instances", "accepted vs rejected generated instances: "+g.label, caption, func(p string, f Figure) error {
-			return SaveGallery(p, f, items, m.AcceptBySource)
+			return SaveGallery(p, f, items, m.AcceptBySource, truth)
 		})
 	}
 	return nil

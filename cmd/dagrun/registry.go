@@ -27,6 +27,7 @@ func registry() *nodes.Registry {
 		score.Kind(),
 		noise.Kind(),
 		selection.Kind(),
+		selection.RescoreKind(),
 	}
 	kinds = append(kinds, data.Kinds()...)
 	kinds = append(kinds, annotate.Kinds()...)

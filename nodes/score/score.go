@@ -63,12 +63,12 @@ func (p Params) Validate() error {
 func Kind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "score",
-		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold",
+		Doc:     "offline BSGAL: score every generated item (or batch) once by its gradient against a fixed model's real gradient; keep a top fraction or those over a threshold. Classification pools against a classifier, or instances dirs against an fcn (each item alone in a scene of the real set's size, at its category's mean real size, loss on its pixels)",
 		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "model", Doc: "a train node trained on real data (its model/ folder)", Accepts: []string{format.TypeModel}},
-			{Name: "real", Doc: "the real classification dataset dir", Accepts: []string{format.TypeClassification}},
-			{Name: "pool", Doc: "generated classification dataset dirs (meta.json may name a \"source\")", Many: true},
+			{Name: "real", Doc: "the real dataset dir: classification, or segmentation (then the pool holds instances dirs and the model is an fcn)", Accepts: []string{format.TypeClassification, format.TypeSegmentation}},
+			{Name: "pool", Doc: "generated classification dataset dirs, or instances dirs against a segmentation real set (meta.json may name a \"source\")", Many: true},
 		},
 		Produces: format.TypeScores,
 		Outputs:  []string{format.ScoresFile, format.AcceptedFile, "metrics.json"},
@@ -129,9 +129,21 @@ func RealGradient(ctx context.Context, model *nn.Model, d *learn.Dataset, chunk 
 	return loss, out, nil
 }
 
+// scored is what scoring a pool gives: per item its score and source,
+// per unit its score and its items (ascending, units in item order), and
+// ‖∇L_R‖.
+type scored struct {
+	items    []float64
+	source   []string
+	units    []float64
+	members  [][]int
+	gradNorm float64
+}
+
 // Run scores the pool and writes scores.npy, accepted.npy and metrics.json.
+// A segmentation model and real set score instances dirs (instanceUnits);
+// otherwise a classification pool is scored (classificationUnits).
 func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
-	p := n.Params
 	modelDir, realDir, poolDirs := env.Input("model"), env.Input("real"), env.Inputs["pool"]
 	if modelDir == "" || realDir == "" || len(poolDirs) == 0 {
 		return errors.New("score: model, real and pool inputs are required")
@@ -140,23 +152,43 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	real, err := loadReal(realDir)
+	task, err := format.DatasetTask(realDir)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	pool, err := format.LoadPools(poolDirs)
+	var sc *scored
+	if task == format.TypeSegmentation {
+		sc, err = n.instanceUnits(ctx, env, model, realDir, poolDirs)
+	} else {
+		sc, err = n.classificationUnits(ctx, env, model, realDir, poolDirs)
+	}
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
+	}
+	return n.write(env, sc)
+}
+
+// classificationUnits scores a classification pool: units are batch
+// consecutive items of one pool dir.
+func (n *Node) classificationUnits(ctx context.Context, env *nodes.Env, model *nn.Model, realDir string, poolDirs []string) (*scored, error) {
+	p := n.Params
+	real, err := loadReal(realDir)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := format.LoadPools(poolDirs)
+	if err != nil {
+		return nil, err
 	}
 	cfg := model.Config()
 	if cfg.Segmentation() || cfg.H != real.H || cfg.W != real.W || cfg.Classes != len(real.Classes) ||
 		pool.H != real.H || pool.W != real.W || len(pool.Classes) != len(real.Classes) {
-		return fmt.Errorf("score: model (%s, %dx%d, %d classes), real set (%dx%d, %d classes) and pool (%dx%d, %d classes) must be one classification task",
+		return nil, fmt.Errorf("model (%s, %dx%d, %d classes), real set (%dx%d, %d classes) and pool (%dx%d, %d classes) must be one classification task",
 			cfg.Arch, cfg.H, cfg.W, cfg.Classes, real.H, real.W, len(real.Classes), pool.H, pool.W, len(pool.Classes))
 	}
 	_, gR, err := RealGradient(ctx, model, real, p.RealBatch, p.Subset)
 	if err != nil {
-		return fmt.Errorf("score: %w", err)
+		return nil, err
 	}
 	type unit struct{ lo, hi int }
 	var units []unit
@@ -165,11 +197,14 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 			units = append(units, unit{lo, min(pool.Start[k+1], lo+p.Batch)})
 		}
 	}
-	unitScores := make([]float64, len(units))
-	itemScores := make([]float64, pool.N())
+	out := &scored{items: make([]float64, pool.N()), source: make([]string, pool.N()), units: make([]float64, len(units)),
+		members: make([][]int, len(units)), gradNorm: math.Sqrt(bsgal.Dot(gR, gR))}
+	for i := range pool.N() {
+		out.source[i] = pool.Sources[pool.Source[i]]
+	}
 	for u, un := range units {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		idx := make([]int, 0, un.hi-un.lo)
 		for i := un.lo; i < un.hi; i++ {
@@ -178,37 +213,46 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		b := learn.Gather(pool.Images, pool.H*pool.W, pool.Labels, 1, idx)
 		_, g, err := model.FlatGrad(b.X, b.Y, nil, p.Subset)
 		if err != nil {
-			return fmt.Errorf("score: items %d to %d: %w", un.lo, un.hi-1, err)
+			return nil, fmt.Errorf("items %d to %d: %w", un.lo, un.hi-1, err)
 		}
-		unitScores[u] = bsgal.Score(gR, g, p.Normalize)
-		for i := un.lo; i < un.hi; i++ {
-			itemScores[i] = unitScores[u]
+		out.units[u] = bsgal.Score(gR, g, p.Normalize)
+		for _, i := range idx {
+			out.items[i] = out.units[u]
 		}
+		out.members[u] = idx
 		env.Report(u+1, len(units))
 	}
+	return out, nil
+}
+
+// write keeps the top fraction of units or those over the threshold and
+// writes scores.npy, accepted.npy and metrics.json.
+func (n *Node) write(env *nodes.Env, sc *scored) error {
+	p := n.Params
 	var keptUnits []int
 	if p.Keep == KeepTop {
-		keptUnits = bsgal.TopFraction(unitScores, p.Top)
+		keptUnits = bsgal.TopFraction(sc.units, p.Top)
 	} else {
-		keptUnits = bsgal.AboveThreshold(unitScores, p.Tau)
+		keptUnits = bsgal.AboveThreshold(sc.units, p.Tau)
 	}
 	accepted := []int64{}
 	kept, total := map[string]int{}, map[string]int{}
-	for i := range pool.N() {
-		total[pool.Sources[pool.Source[i]]]++
+	for _, src := range sc.source {
+		total[src]++
 	}
 	for _, u := range keptUnits {
-		for i := units[u].lo; i < units[u].hi; i++ {
+		for _, i := range sc.members[u] {
 			accepted = append(accepted, int64(i))
-			kept[pool.Sources[pool.Source[i]]]++
+			kept[sc.source[i]]++
 		}
 	}
-	m := Metrics{Items: pool.N(), Units: len(units), Accepted: len(accepted), AcceptRate: float64(len(accepted)) / float64(pool.N()),
-		AcceptBySource: map[string]float64{}, RealGradNorm: math.Sqrt(bsgal.Dot(gR, gR))}
-	for src, n := range total {
-		m.AcceptBySource[src] = float64(kept[src]) / float64(n)
+	nItems := len(sc.items)
+	m := Metrics{Items: nItems, Units: len(sc.units), Accepted: len(accepted), AcceptRate: float64(len(accepted)) / float64(nItems),
+		AcceptBySource: map[string]float64{}, RealGradNorm: sc.gradNorm}
+	for src, c := range total {
+		m.AcceptBySource[src] = float64(kept[src]) / float64(c)
 	}
-	if err := format.SaveScores(env.OutDir, itemScores, accepted); err != nil {
+	if err := format.SaveScores(env.OutDir, sc.items, accepted); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

@@ -1,5 +1,8 @@
 // Package selection holds the select kind: X-Paste's best-mask selection
-// and filter (the package cannot be called select, a Go keyword). Inputs:
+// and filter (the package cannot be called select, a Go keyword); and the
+// rescore kind, the same classifier filter applied to instances dirs as
+// they are (each item's own mask), written as per-item scores
+// (format.TypeScores) for train's select modes filter and offline. Inputs:
 // a pool, one masks dir per annotator (a Many slot) and, for the
 // classifier scorer, a train node's classifier. Per item it builds
 // each annotator's composite (image·mask on black), scores it against the

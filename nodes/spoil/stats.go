@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,8 +24,8 @@ type StatsParams struct{}
 func StatsKind() *nodes.Kind {
 	return nodes.Typed(nodes.Kind{
 		Name:    "selection-stats",
-		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type",
-		Version: 1,
+		Doc:     "joins a train node's decisions.csv (and optionally per-item scores) with a spoiled pool's truth.csv: acceptance per defect type and for clean items, precision and recall of clean, batch defect fraction vs score, ROC AUC of per-item scores per defect type (and of the train node's item_scores.csv probe), the share of each truth the scores input kept and the share that reached training",
+		Version: 2,
 		Inputs: []nodes.Slot{
 			{Name: "train", Doc: "the train node fed the spoiled pool (its only pool input)", Accepts: []string{format.TypeModel}},
 			{Name: "truth", Doc: "the spoil or spoil-images node whose truth.csv describes that pool", Accepts: []string{format.TypeInstances, format.TypeClassification}},
@@ -43,7 +44,10 @@ type Stats struct {
 	Offered   map[string]int     `json:"offered_by_truth"`
 	Accept    map[string]float64 `json:"accept_by_truth"`
 	Precision *float64           `json:"precision_clean,omitempty"`
-	Recall    *float64           `json:"recall_clean,omitempty"`
+	// Recall is the share of clean item occurrences offered that were
+	// accepted, times (with a scores input) the share of clean items the
+	// scores kept: Selected's clean entry, over both stages.
+	Recall *float64 `json:"recall_clean,omitempty"`
 	// DefectScoreCorr is the Pearson correlation, over decisions with a
 	// score, of a decision's defect fraction and its score.
 	DefectScoreCorr *float64 `json:"batch_defect_score_corr,omitempty"`
@@ -52,14 +56,55 @@ type Stats struct {
 	// AUC is, per defect type, the ROC AUC of the per-item score for
 	// clean (positive) vs that type (ties count one half).
 	AUC map[string]float64 `json:"auc_by_truth,omitempty"`
+	// Kept is, with a scores input, the fraction of each truth's pool
+	// items in its accepted.npy (what a filter or offline selection kept
+	// before training; items, not occurrences).
+	Kept map[string]float64 `json:"kept_by_truth,omitempty"`
+	// Selected is, per truth, the share that reached training: Accept
+	// times Kept (Kept taken as 1 without a scores input; 0 for a truth
+	// that Kept shows fully dropped, which no decision then offers). Its
+	// clean entry is the recall of clean items over both stages, the one
+	// number comparable across online and preselecting rows.
+	Selected map[string]float64 `json:"select_by_truth"`
+	// ProbeAUC is, per defect type, the ROC AUC of the train node's
+	// per-item probe of the online score (item_scores.csv, written with
+	// select.item_scores) for clean vs that type, over item occurrences.
+	ProbeAUC map[string]float64 `json:"probe_auc_by_truth,omitempty"`
+}
+
+// ProbeAUC returns, per defect type, the ROC AUC of per-item probe scores
+// for clean (positive) vs that type; nil when there are no clean or no
+// defective occurrences.
+func ProbeAUC(rows []format.ItemScore, truth []string) (map[string]float64, error) {
+	var clean []float64
+	byType := map[string][]float64{}
+	for _, r := range rows {
+		if r.PoolItem >= len(truth) {
+			return nil, fmt.Errorf("iteration %d: item score of pool item %d, but truth.csv has %d items", r.Iteration, r.PoolItem, len(truth))
+		}
+		if t := truth[r.PoolItem]; t == format.TruthClean {
+			clean = append(clean, r.Score)
+		} else {
+			byType[t] = append(byType[t], r.Score)
+		}
+	}
+	if len(clean) == 0 || len(byType) == 0 {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for t, s := range byType {
+		out[t] = AUC(clean, s)
+	}
+	return out, nil
 }
 
 func ptr(x float64) *float64 { return &x }
 
 // Join computes the statistics of decisions against truth, and of
-// per-item scores (nil: none) against truth.
-func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats, error) {
-	st := &Stats{Offered: map[string]int{}, Accept: map[string]float64{}}
+// per-item scores (nil: none) and the items they accepted (ascending
+// indices; used only with scores) against truth.
+func Join(decisions []format.Decision, truth []string, scores []float64, accepted []int) (*Stats, error) {
+	st := &Stats{Offered: map[string]int{}, Accept: map[string]float64{}, Selected: map[string]float64{}}
 	acc := map[string]int{}
 	var xs, ys, fa, fr []float64
 	for _, d := range decisions {
@@ -98,9 +143,6 @@ func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats
 	if accTotal > 0 {
 		st.Precision = ptr(float64(acc[format.TruthClean]) / float64(accTotal))
 	}
-	if n := st.Offered[format.TruthClean]; n > 0 {
-		st.Recall = ptr(float64(acc[format.TruthClean]) / float64(n))
-	}
 	if c, ok := pearson(xs, ys); ok {
 		st.DefectScoreCorr = ptr(c)
 	}
@@ -129,12 +171,42 @@ func Join(decisions []format.Decision, truth []string, scores []float64) (*Stats
 				st.AUC[t] = AUC(clean, s)
 			}
 		}
+		n, k := map[string]int{}, map[string]int{}
+		for _, t := range truth {
+			n[t]++
+		}
+		for _, i := range accepted {
+			if i < 0 || i >= len(truth) {
+				return nil, fmt.Errorf("accepted item %d outside truth.csv's %d items", i, len(truth))
+			}
+			k[truth[i]]++
+		}
+		st.Kept = map[string]float64{}
+		for t, c := range n {
+			st.Kept[t] = float64(k[t]) / float64(c)
+		}
+	}
+	for t, a := range st.Accept {
+		st.Selected[t] = a
+		if st.Kept != nil {
+			st.Selected[t] = a * st.Kept[t]
+		}
+	}
+	for t, k := range st.Kept {
+		if k == 0 {
+			st.Selected[t] = 0
+		}
+	}
+	if r, ok := st.Selected[format.TruthClean]; ok {
+		st.Recall = ptr(r)
 	}
 	return st, nil
 }
 
 // AUC is the probability that a positive's score exceeds a negative's,
-// ties counting one half (the Mann-Whitney statistic), by ranks.
+// ties counting one half (the Mann-Whitney statistic), by ranks. A NaN
+// score (an item a score node could not score) ranks below every number,
+// as bsgal.TopFraction ranks it, and ties with other NaNs.
 func AUC(pos, neg []float64) float64 {
 	type v struct {
 		x   float64
@@ -147,11 +219,13 @@ func AUC(pos, neg []float64) float64 {
 	for _, x := range neg {
 		all = append(all, v{x, false})
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].x < all[j].x })
+	less := func(a, b float64) bool { return math.IsNaN(a) && !math.IsNaN(b) || a < b }
+	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+	sort.SliceStable(all, func(i, j int) bool { return less(all[i].x, all[j].x) })
 	rankSum := 0.0
 	for i := 0; i < len(all); {
 		j := i
-		for j < len(all) && all[j].x == all[i].x {
+		for j < len(all) && same(all[j].x, all[i].x) {
 			j++
 		}
 		r := float64(i+j+1) / 2 // mean 1-based rank of the tie group
@@ -216,16 +290,28 @@ func (n *StatsNode) Run(ctx context.Context, env *nodes.Env) error {
 		return wrap(err)
 	}
 	var scores []float64
+	var accepted []int
 	if sd := env.Input("scores"); sd != "" {
-		if scores, _, err = format.LoadScores(sd, len(truth)); err != nil {
+		if scores, accepted, err = format.LoadScores(sd, len(truth)); err != nil {
 			return wrap(err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st, err := Join(decisions, truth, scores)
+	st, err := Join(decisions, truth, scores, accepted)
 	if err != nil {
+		return wrap(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(tr, format.ItemScoresFile)); err == nil {
+		rows, err := format.ParseItemScores(b)
+		if err != nil {
+			return wrap(err)
+		}
+		if st.ProbeAUC, err = ProbeAUC(rows, truth); err != nil {
+			return wrap(err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return wrap(err)
 	}
 	out, err := json.MarshalIndent(st, "", "  ")

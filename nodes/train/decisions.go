@@ -17,6 +17,9 @@ type decisionLog struct {
 	groups map[string]string // category → group (may be empty)
 	pre    *preselection     // rates of a selection made before training, or nil
 
+	// items holds the per-item probe scores (select.item_scores).
+	items []format.ItemScore
+
 	proposed, accepted int
 	srcSeen, srcAcc    map[string]int
 	grpSeen, grpAcc    map[string]int
@@ -57,6 +60,9 @@ func (l *decisionLog) add(it int, r stepResult) {
 				l.grpAcc[g]++
 			}
 		}
+	}
+	for k, sc := range r.items {
+		l.items = append(l.items, format.ItemScore{Iteration: it, PoolItem: r.prop.PoolItems[k], Score: sc})
 	}
 	err := l.w.Write(format.Decision{Iteration: it, Score: r.dec.Score, Threshold: r.dec.Tau, Accepted: r.dec.Accepted,
 		Sources: counts(r.prop.Sources), Categories: counts(r.prop.Categories), Items: r.prop.PoolItems})

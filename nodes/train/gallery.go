@@ -130,9 +130,8 @@ func (g *gallery) dropped(pre *preselection) {
 	if g == nil || pre == nil {
 		return
 	}
-	for _, i := range pre.dropped {
-		g.rej.offer(galleryItem{item: i, poolItem: i, score: pre.scores[i], tau: pre.tau,
-			source: pre.pool.Sources[pre.pool.Source[i]], cat: pre.pool.Classes[pre.pool.Labels[i]]})
+	for _, x := range pre.dropped {
+		g.rej.offer(x)
 	}
 }
 

@@ -62,6 +62,10 @@ type Instances struct {
 	// dirs concatenated in input order, counting the items not loaded.
 	// Nil (instances built in memory) means item i is pool item i.
 	Index []int
+	// Total is the number of pool items over the input dirs, counting
+	// the items not loaded (LoadInstances; 0 for instances built in
+	// memory, which then count len(Items)).
+	Total int
 }
 
 // PoolItem returns item i's pool identity (see Index).
@@ -128,6 +132,7 @@ func LoadInstances(dirs []string, fraction float64) (*Instances, error) {
 		}
 		offset += in.N
 	}
+	out.Total = offset
 	return out, nil
 }
 
@@ -284,7 +289,9 @@ type paster struct {
 // newPaster prepares a paster over inst for scenes of ds, whose instances
 // per category name have the sizes (meta.json size_stats); it returns nil
 // when the instances hold no items.
-func newPaster(p PasteParams, inst *Instances, ds *learn.Dataset, sizes map[string]format.SizeStat, draw string, seed uint64) (*paster, error) {
+//
+// keep (nil: every item) restricts the items drawn to those it marks.
+func newPaster(p PasteParams, inst *Instances, keep []bool, ds *learn.Dataset, sizes map[string]format.SizeStat, draw string, seed uint64) (*paster, error) {
 	if !slices.Equal(inst.Classes, ds.Classes) {
 		return nil, fmt.Errorf("instances classes %q do not match the train set's %q", inst.Classes, ds.Classes)
 	}
@@ -318,6 +325,9 @@ func newPaster(p PasteParams, inst *Instances, ds *learn.Dataset, sizes map[stri
 		ps.byCat[g] = make([][]int, len(inst.Classes))
 	}
 	for i, c := range inst.Labels {
+		if keep != nil && !keep[i] {
+			continue
+		}
 		g := 0
 		if draw == DrawPool {
 			g = inst.Source[i]
@@ -439,22 +449,68 @@ func (ps *paster) Propose(_ context.Context, _ Step, real learn.Batch) (Proposal
 }
 
 // pasteProposer builds the segmentation proposer from the pool input's
-// INSTANCES dirs.
-func (n *Node) pasteProposer(ds *learn.Dataset, sizes map[string]format.SizeStat, env *nodes.Env) (Proposer, error) {
+// INSTANCES dirs. In modes filter and offline only the items the scores
+// input keeps are drawn (their indices are pool items: positions over the
+// pool input's dirs, counting every item); the preselection holds the
+// rates of that choice.
+func (n *Node) pasteProposer(ds *learn.Dataset, sizes map[string]format.SizeStat, env *nodes.Env) (Proposer, *preselection, error) {
 	sp := n.Params.Select
-	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
-		return nil, fmt.Errorf("select mode %q is not available for instance paste (the select node already filters the instances; use all, random, bsgal or lookahead)", sp.Mode)
-	}
 	inst, err := LoadInstances(env.Inputs["pool"], n.Params.PoolFraction)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ps, err := newPaster(n.Params.Paste, inst, ds, sizes, sp.Draw, n.Params.Seed)
+	var keep []bool
+	var pre *preselection
+	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
+		if keep, pre, err = instancePreselection(inst, sp, env.Input("scores"), ds.Groups); err != nil {
+			return nil, nil, err
+		}
+	}
+	ps, err := newPaster(n.Params.Paste, inst, keep, ds, sizes, sp.Draw, n.Params.Seed)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if ps == nil {
-		return nil, fmt.Errorf("the instances pools (%q) hold no items at pool_fraction %v", inst.Sources, n.Params.PoolFraction)
+	if ps == nil || len(ps.cats) == 0 {
+		return nil, nil, fmt.Errorf("the instances pools (%q) hold no items to draw at pool_fraction %v (select mode %s)", inst.Sources, n.Params.PoolFraction, sp.Mode)
 	}
-	return ps, nil
+	return ps, pre, nil
+}
+
+// instancePreselection reads the scores dir (per pool item) and marks the
+// loaded items that mode filter (score ≥ tau) or offline (accepted) keeps.
+func instancePreselection(inst *Instances, sp SelectParams, dir string, groups map[string]string) ([]bool, *preselection, error) {
+	if dir == "" {
+		return nil, nil, fmt.Errorf("select mode %q needs a scores input", sp.Mode)
+	}
+	scores, accepted, err := format.LoadScores(dir, inst.Total)
+	if err != nil {
+		return nil, nil, err
+	}
+	isAcc := make([]bool, inst.Total)
+	for _, i := range accepted {
+		isAcc[i] = true
+	}
+	tau := math.NaN()
+	if sp.Mode == ModeFilter {
+		tau = sp.Tau
+	}
+	keep := make([]bool, len(inst.Items))
+	offered := make([]int, len(inst.Items))
+	var eligible []int
+	for i := range inst.Items {
+		offered[i] = i
+		pi := inst.PoolItem(i)
+		if sp.Mode == ModeOffline && isAcc[pi] || sp.Mode == ModeFilter && scores[pi] >= sp.Tau {
+			keep[i] = true
+			eligible = append(eligible, i)
+		}
+	}
+	if len(offered) == 0 {
+		return keep, nil, nil
+	}
+	describe := func(i int) (string, string, int, float64) {
+		pi := inst.PoolItem(i)
+		return inst.Sources[inst.Source[i]], inst.Classes[inst.Labels[i]], pi, scores[pi]
+	}
+	return keep, newPreselection(len(inst.Items), describe, offered, eligible, groups, tau), nil
 }

@@ -159,7 +159,7 @@ func TestPasterDraws(t *testing.T) {
 	ds, inst := pasteFixture(t)
 	ds.MirrorSafe = []bool{false, true} // "a" is not mirror-safe, "b" is
 	pp := PasteParams{MaxPaste: 5, MinSide: 1, Flip: 0.3}
-	ps, err := newPaster(pp, inst, ds, fixtureSizes, DrawMixed, 9)
+	ps, err := newPaster(pp, inst, nil, ds, fixtureSizes, DrawMixed, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func meanStd(xs []float64) (float64, float64) {
 // with draw pool each proposal comes from one source.
 func TestProposeWeightMap(t *testing.T) {
 	ds, inst := pasteFixture(t)
-	ps, err := newPaster(PasteParams{MaxPaste: 6, MinSide: 2, Flip: 0.5}, inst, ds, fixtureSizes, DrawPool, 3)
+	ps, err := newPaster(PasteParams{MaxPaste: 6, MinSide: 2, Flip: 0.5}, inst, nil, ds, fixtureSizes, DrawPool, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestProposeWeightMap(t *testing.T) {
 func TestPasterDeterministic(t *testing.T) {
 	ds, inst := pasteFixture(t)
 	draw := func(seed uint64) []Proposal {
-		ps, err := newPaster(PasteParams{MaxPaste: 4, MinSide: 2, Flip: 0.5}, inst, ds, fixtureSizes, DrawMixed, seed)
+		ps, err := newPaster(PasteParams{MaxPaste: 4, MinSide: 2, Flip: 0.5}, inst, nil, ds, fixtureSizes, DrawMixed, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -549,6 +549,71 @@ func TestPasteEndToEnd(t *testing.T) {
 			t.Errorf("model/%s differs between equal runs", e.Name())
 		}
 	}
+
+	// Modes offline and filter draw only the pool items the scores input
+	// keeps: here the good pool's (items 0..n-1) but its first, by
+	// accepted.npy for offline and by score ≥ tau for filter.
+	scoreDir := t.TempDir()
+	scores := make([]float64, 2*n)
+	var accepted []int64
+	for i := range scores {
+		if i >= 1 && i < n {
+			scores[i] = 1
+			accepted = append(accepted, int64(i))
+		}
+	}
+	if err := format.SaveScores(scoreDir, scores, accepted); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{ModeOffline, ModeFilter} {
+		q := p
+		q.Select.Mode, q.Select.Tau = mode, 0.5
+		env, _ := newEnv(t, filepath.Join(lt, "train"), "")
+		env.Inputs["pool"] = []string{good, bad}
+		env.Inputs["scores"] = []string{scoreDir}
+		if err := run(t, q, env, nil); err != nil {
+			t.Fatalf("mode %s: %v", mode, err)
+		}
+		m := readMetrics(t, env.OutDir)
+		loaded := 0 // items with a non-empty mask, as LoadInstances counts
+		for i := range n {
+			if slices.Contains(masks[i*28*28:(i+1)*28*28], 1) {
+				loaded++
+			}
+		}
+		kept := loaded
+		if slices.Contains(masks[:28*28], 1) {
+			kept--
+		}
+		if m.AcceptRate == nil || math.Abs(*m.AcceptRate-float64(kept)/float64(2*loaded)) > 1e-12 ||
+			m.AcceptBySource["bad"] != 0 || math.Abs(m.AcceptBySource["good"]-float64(kept)/float64(loaded)) > 1e-12 {
+			t.Errorf("mode %s: accept_rate %v by source %v, want %d of %d, good only", mode, m.AcceptRate, m.AcceptBySource, kept, 2*loaded)
+		}
+		rows := readDecisions(t, env.OutDir)
+		if len(rows) == 0 {
+			t.Fatalf("mode %s: no decisions", mode)
+		}
+		for _, row := range rows {
+			for _, it := range row.items {
+				if it < 1 || it >= n || !row.accepted {
+					t.Errorf("mode %s: iteration %d drew pool item %d (accepted %v), want one of 1..%d", mode, row.it, it, row.accepted, n-1)
+				}
+			}
+		}
+		grows, _, _ := readGallery(t, env.OutDir)
+		dropped := 0
+		for _, g := range grows {
+			if g.it == 0 {
+				dropped++
+				if g.accepted || g.poolItem >= 1 && g.poolItem < n {
+					t.Errorf("mode %s: gallery row %+v: a dropped row of a kept item", mode, g)
+				}
+			}
+		}
+		if dropped == 0 {
+			t.Errorf("mode %s: the gallery shows no dropped item", mode)
+		}
+	}
 }
 
 // TestPoolPrefix: a classification pool's fraction keeps the first
@@ -570,7 +635,7 @@ func TestPoolPrefix(t *testing.T) {
 	}
 }
 
-// TestPasteErrors: instance paste refuses the preselecting modes, a pool
+// TestPasteErrors: instance paste refuses a preselecting mode without scores, a pool
 // of the wrong task and a bad paste block.
 func TestPasteErrors(t *testing.T) {
 	seg := writeSegmentation(t, 6, 61)
@@ -579,13 +644,13 @@ func TestPasteErrors(t *testing.T) {
 		mode, want string
 		pool       string
 	}{
-		{ModeFilter, "not available for instance paste", ""},
+		{ModeFilter, "needs a scores input", writeInstances(t, make([]uint8, 4*4), []uint8{0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []int64{0}, 4, []string{"a"}, "x")},
 		{ModeBSGAL, `task "classification", want "instances"`, cls},
 	} {
 		p := smallParams(c.mode, 2)
 		p.Arch, p.Hidden = "fcn", nil
 		env, _ := newEnv(t, seg, "")
-		env.Inputs["pool"] = []string{cls}
+		env.Inputs["pool"] = []string{c.pool}
 		if err := run(t, p, env, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("mode %s: err = %v, want %q", c.mode, err, c.want)
 		}

@@ -153,11 +153,14 @@ func (n *Node) poolProposer(ds *learn.Dataset, env *nodes.Env) (Proposer, *prese
 	}
 	var pre *preselection
 	if sp.Mode == ModeFilter || sp.Mode == ModeOffline {
-		pre = newPreselection(pool, prefix, eligible, ds.Groups)
-		pre.scores, pre.tau = scores, math.NaN()
+		tau := math.NaN()
 		if sp.Mode == ModeFilter {
-			pre.tau = sp.Tau
+			tau = sp.Tau
 		}
+		describe := func(i int) (string, string, int, float64) {
+			return pool.Sources[pool.Source[i]], pool.Classes[pool.Labels[i]], i, scores[i]
+		}
+		pre = newPreselection(pool.N(), describe, prefix, eligible, ds.Groups, tau)
 	}
 	k := sp.Batch
 	if k == 0 {
@@ -175,21 +178,24 @@ type preselection struct {
 	rate              float64
 	bySource, byGroup map[string]float64
 
-	pool    *format.Pools
-	dropped []int
-	scores  []float64
-	tau     float64
+	// dropped lists the gallery rows of the offered items left out
+	// (iteration 0), in ascending item order.
+	dropped []galleryItem
 }
 
-func newPreselection(pool *format.Pools, offered, eligible []int, groups map[string]string) *preselection {
-	keep := make([]bool, pool.N())
+// preItem describes offered item i to newPreselection: its source and
+// category names, its pool identity and its score.
+type preItem func(i int) (source, category string, poolItem int, score float64)
+
+func newPreselection(n int, describe preItem, offered, eligible []int, groups map[string]string, tau float64) *preselection {
+	keep := make([]bool, n)
 	for _, i := range eligible {
 		keep[i] = true
 	}
 	srcSeen, srcAcc, grpSeen, grpAcc := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
 	for _, i := range offered {
-		src := pool.Sources[pool.Source[i]]
-		g, hasGroup := groups[pool.Classes[pool.Labels[i]]]
+		src, cat, _, _ := describe(i)
+		g, hasGroup := groups[cat]
 		srcSeen[src]++
 		if hasGroup {
 			grpSeen[g]++
@@ -201,12 +207,13 @@ func newPreselection(pool *format.Pools, offered, eligible []int, groups map[str
 			}
 		}
 	}
-	var dropped []int
+	var dropped []galleryItem
 	for _, i := range offered {
 		if !keep[i] {
-			dropped = append(dropped, i)
+			src, cat, pi, score := describe(i)
+			dropped = append(dropped, galleryItem{item: i, poolItem: pi, score: score, tau: tau, source: src, cat: cat})
 		}
 	}
 	return &preselection{rate: float64(len(eligible)) / float64(len(offered)), bySource: rates(srcAcc, srcSeen), byGroup: rates(grpAcc, grpSeen),
-		pool: pool, dropped: dropped}
+		dropped: dropped}
 }

@@ -66,6 +66,8 @@ type SelectParams struct {
 	// plain step would nearly always win, since it descends exactly that
 	// batch's loss.
 	Probe int `yaml:"probe" json:"probe" doc:"lookahead: real images (drawn from their own seeded stream) on which the two one-step losses are compared (0: batch_size)"`
+	// ItemScores is a probe for reports: it changes no decision.
+	ItemScores bool `yaml:"item_scores" json:"item_scores,omitempty" doc:"bsgal, classification pools: also score each generated item alone (its own gradient against the cached real gradient the decision used) into item_scores.csv, a per-item probe of the online score for reports; decisions, training and every other output are unchanged"`
 }
 
 // DefaultSelectParams is real-only training with BSGAL's reference settings
@@ -130,6 +132,10 @@ func (t ThresholdParams) build(total int) (bsgal.Threshold, error) {
 	}
 	return nil, fmt.Errorf("type %q: want fixed, dynamic or linear", t.Type)
 }
+
+// probesItems reports whether the run writes item_scores.csv: mode bsgal
+// with item_scores.
+func (s SelectParams) probesItems() bool { return s.Mode == ModeBSGAL && s.ItemScores }
 
 // usesPool reports whether a mode draws generated data.
 func (s SelectParams) usesPool() bool { return s.Mode != ModeNone }
@@ -263,6 +269,9 @@ type stepResult struct {
 	proposed bool
 	dec      bsgal.Decision
 	prop     Proposal
+	// items are the per-item probe scores (select.item_scores), in the
+	// order of prop.PoolItems; nil without the probe.
+	items []float64
 }
 
 // selection runs the chosen mode: per iteration it asks the proposer for a
@@ -391,6 +400,11 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			return res, err
 		}
 		res.dec = bsgal.Decide(s.th, st.It, score)
+		if s.p.ItemScores {
+			if res.items, err = s.itemScores(m, prop.Gen); err != nil {
+				return res, fmt.Errorf("item scores: %w", err)
+			}
+		}
 		if matched {
 			gr, lr = nil, 0
 		}
@@ -399,6 +413,32 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 		return s.lookahead(st, real, prop, res)
 	}
 	return res, fmt.Errorf("mode %q takes no generated data", s.p.Mode)
+}
+
+// itemScores scores each image of a classification batch alone, by its
+// own gradient against the cache's current vector (the one the batch's
+// decision used). Gradients are computed afresh and the model is not
+// changed, so the run's decisions and training are as without it.
+func (s *selection) itemScores(m *nn.Model, gen learn.Batch) ([]float64, error) {
+	n := len(gen.Y)
+	if n == 0 || len(gen.X)%n != 0 {
+		return nil, fmt.Errorf("a batch of %d pixels and %d labels is not one label per image (classification only)", len(gen.X), n)
+	}
+	hw := len(gen.X) / n
+	ref := slices.Clone(s.cache.Vector())
+	out := make([]float64, n)
+	for j := range n {
+		var w []float32
+		if gen.W != nil {
+			w = gen.W[j : j+1]
+		}
+		_, g, err := m.FlatGrad(gen.X[j*hw:(j+1)*hw], gen.Y[j:j+1], w, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[j] = bsgal.Score(ref, gather(g, s.ranges, &s.bufG), s.p.Normalize)
+	}
+	return out, nil
 }
 
 // plain trains on the real batch alone.

@@ -121,7 +121,7 @@ func Kind() *nodes.Kind {
 			{Name: "scores", Doc: "a score node's output (scores.npy, accepted.npy) for select modes filter and offline", Optional: true},
 		},
 		Produces: format.TypeModel,
-		Outputs:  []string{format.ModelDir, format.LossFile, format.ValFile, format.DecisionsFile, "metrics.json", format.GalleryDir},
+		Outputs:  []string{format.ModelDir, format.LossFile, format.ValFile, format.DecisionsFile, format.ItemScoresFile, "metrics.json", format.GalleryDir},
 		CPU:      2,
 	}, DefaultParams, func(_ nodes.Build, p Params) (nodes.Node, error) {
 		return &Node{Params: p}, nil
@@ -241,12 +241,15 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		opt = &nn.AdamW{WeightDecay: p.WeightDecay}
 	}
 
+	if p.Select.probesItems() && ds.Segmentation {
+		return errors.New("train: select.item_scores probes classification pools only (the instances pasted into a scene share one gradient)")
+	}
 	proposer := n.Proposer
 	var pre *preselection
 	switch {
 	case proposer != nil || !p.Select.usesPool():
 	case ds.Segmentation:
-		if proposer, err = n.pasteProposer(ds, sizes, env); err != nil {
+		if proposer, pre, err = n.pasteProposer(ds, sizes, env); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	default:
@@ -344,6 +347,11 @@ func (n *Node) Run(ctx context.Context, env *nodes.Env) error {
 		return fmt.Errorf("train: %w", err)
 	}
 	files := map[string][]byte{format.LossFile: lossCSV, format.DecisionsFile: dec}
+	if p.Select.probesItems() {
+		if files[format.ItemScoresFile], err = format.WriteItemScores(dlog.items); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	if val != nil {
 		if files[format.ValFile], err = format.FormatVal(valRows, ds.Segmentation); err != nil {
 			return fmt.Errorf("train: %w", err)
