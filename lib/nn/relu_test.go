@@ -69,3 +69,39 @@ func BenchmarkBiasReLU(b *testing.B) {
 		reluMask32(d, y, g)
 	}
 }
+
+// TestTransposeShapes checks transpose (8×8 vector blocks where the CPU has
+// them, Go edges) against the definition on shapes around the block sizes.
+func TestTransposeShapes(t *testing.T) {
+	for _, rows := range []int{1, 7, 8, 9, 16, 23, 64} {
+		for _, cols := range []int{1, 5, 8, 13, 64, 65, 130} {
+			src := make([]float32, rows*cols)
+			for i := range src {
+				src[i] = float32(i) + 0.5
+			}
+			dst := make([]float32, rows*cols)
+			transpose(dst, src, rows, cols)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					if dst[j*rows+i] != src[i*cols+j] {
+						t.Fatalf("%d×%d: dst[%d][%d] = %g, want %g", rows, cols, j, i, dst[j*rows+i], src[i*cols+j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkTranspose is one image of fcn64's output gradient [32, 64·64]
+// transposed, one thread.
+func BenchmarkTranspose(b *testing.B) {
+	rows, cols := 32, 64*64
+	src, dst := make([]float32, rows*cols), make([]float32, rows*cols)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	b.ResetTimer()
+	for range b.N {
+		transpose(dst, src, rows, cols)
+	}
+}
