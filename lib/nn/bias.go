@@ -96,25 +96,30 @@ func biasImages[T float](y, x, b []T, i0, i1, c, s int, relu bool) {
 	}
 }
 
-// biasReLU32 is biasImages with the ReLU on float32, without branches (a
-// conv's outputs are negative at random, which a branch mispredicts): the
-// sum's bits are cleared when it is below zero, exactly where v < 0 holds
-// (sign set, magnitude from the smallest subnormal to infinity), so −0 and
-// NaN pass through as the branch lets them.
+// biasReLU32 is biasImages with the ReLU on float32, one plane at a time
+// (addReLU).
 func biasReLU32(y, x, b []float32, i0, i1, c, s int) {
 	for i := i0; i < i1; i++ {
 		for k := 0; k < c; k++ {
 			off := (i*c + k) * s
-			bk := b[k]
-			xs, ys := x[off:off+s], y[off:off+s]
-			for p, v := range xs {
-				u := math.Float32bits(v + bk)
-				if u-0x80000001 < 0x7f800000 {
-					u = 0
-				}
-				ys[p] = math.Float32frombits(u)
-			}
+			addReLU(y[off:off+s], x[off:off+s], b[k])
 		}
+	}
+}
+
+// addReLUGo is y[i] = max(x[i] + b, 0) without branches (a conv's outputs
+// are negative at random, which a branch mispredicts): the sum's bits are
+// cleared when it is below zero, exactly where v < 0 holds (sign set,
+// magnitude from the smallest subnormal to infinity), so −0 and NaN pass
+// through as the branch lets them.
+func addReLUGo(y, x []float32, b float32) {
+	x = x[:len(y)]
+	for p, v := range x {
+		u := math.Float32bits(v + b)
+		if u-0x80000001 < 0x7f800000 {
+			u = 0
+		}
+		y[p] = math.Float32frombits(u)
 	}
 }
 
@@ -175,9 +180,9 @@ func reluMask[T float](d, y, g []T) {
 	})
 }
 
-// reluMask32 is reluMask on float32 without branches: g's bits pass where
+// reluMaskGo is reluMask on float32 without branches: g's bits pass where
 // y > 0 (sign clear, magnitude from the smallest subnormal to infinity).
-func reluMask32(d, y, g []float32) {
+func reluMaskGo(d, y, g []float32) {
 	g = g[:len(y)]
 	d = d[:len(y)]
 	for i, v := range y {

@@ -169,10 +169,19 @@ func getScratch[T float](n int) ([]T, func()) {
 	return any((*p)[:n]).([]T), func() { scratch32[class].Put(p) }
 }
 
-// transpose writes src [rows, cols] as dst [cols, rows], in blocks of 64
-// columns: each source row is read in runs, and the block's writes stay in
-// the first-level cache.
+// transpose writes src [rows, cols] as dst [cols, rows] (transpose32 for
+// float32).
 func transpose[T float](dst, src []T, rows, cols int) {
+	if d32, ok := any(dst).([]float32); ok {
+		transpose32(d32, any(src).([]float32), rows, cols)
+		return
+	}
+	transposeGo(dst, src, rows, cols)
+}
+
+// transposeGo is transpose in blocks of 64 columns: each source row is read
+// in runs, and the block's writes stay in the first-level cache.
+func transposeGo[T float](dst, src []T, rows, cols int) {
 	const blk = 64
 	for j0 := 0; j0 < cols; j0 += blk {
 		j1 := min(j0+blk, cols)

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -16,7 +17,7 @@ import (
 // whose targets are all zero are skipped (a weight map selecting pasted
 // instances costs only their pixels).
 //
-// The forward pass leaves the softmax in a cache shared with its gradient
+// The forward pass leaves the gradient in a cache shared with its gradient
 // op, which takes the loss node as an input so that it always runs after the
 // forward pass of the same run.
 type xentOp struct {
@@ -26,9 +27,39 @@ type xentOp struct {
 	split *splitState
 }
 
-// xentCache holds the softmax of the last forward pass ([]float32 or
-// []float64, z's shape; valid where the targets are not all zero).
-type xentCache struct{ p any }
+// xentCache holds the gradient of the last forward pass, softmax(z)·Σt − t
+// ([]float32 or []float64, z's shape), and the forward pass's buffers.
+type xentCache struct {
+	p      any
+	losses []float64
+	mu     sync.Mutex
+	free   []*xentScratch
+}
+
+// lossBuf returns a buffer for n images' losses.
+func (cc *xentCache) lossBuf(n int) []float64 {
+	if cap(cc.losses) < n {
+		cc.losses = make([]float64, n)
+	}
+	return cc.losses[:n]
+}
+
+// scratch lends one goroutine a scratch of xentForward32 until done.
+func (cc *xentCache) scratch() (*xentScratch, func()) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	var sc *xentScratch
+	if k := len(cc.free); k > 0 {
+		sc, cc.free = cc.free[k-1], cc.free[:k-1]
+	} else {
+		sc = new(xentScratch)
+	}
+	return sc, func() {
+		cc.mu.Lock()
+		cc.free = append(cc.free, sc)
+		cc.mu.Unlock()
+	}
+}
 
 func newXent(dt tensor.Dtype, sp *splitState) xentOp {
 	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{}, sp}
@@ -58,7 +89,7 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float32, len(zd))
 			o.cache.p = p
 		}
-		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n)))
+		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n), o.cache))
 		return tensor.New(tensor.FromScalar(float32(l))), nil
 	case []float64:
 		p, _ := o.cache.p.([]float64)
@@ -66,7 +97,7 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float64, len(zd))
 			o.cache.p = p
 		}
-		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n)))
+		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n), o.cache))
 		return tensor.New(tensor.FromScalar(l)), nil
 	}
 	return nil, fmt.Errorf("softmax xent: unsupported dtype %v", z.Dtype())
@@ -80,11 +111,16 @@ func (o xentOp) keep(a, b float64) float64 {
 }
 
 // xentForward returns the losses of images [0, r) and [r, n), accumulated
-// in float64 whatever the element type, and writes the softmax into prob
-// where the targets are not all zero. Images run in parallel; their losses
-// are added in image order.
-func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
-	losses := make([]float64, n)
+// in float64 whatever the element type, and writes the gradient of the
+// loss, softmax(z)·Σt − t, into q (zero where the targets are all zero).
+// Images run in parallel; each image's loss is one sum in a fixed order
+// and the images' losses are added in image order, so the bits do not
+// depend on the number of threads. float32 runs xentForward32.
+func xentForward[T float](q, z, t []T, n, c, s, r int, cc *xentCache) (float64, float64) {
+	if q32, ok := any(q).([]float32); ok {
+		return xentForward32(q32, any(z).([]float32), any(t).([]float32), n, c, s, r, cc)
+	}
+	losses := cc.lossBuf(n)
 	type scratch struct {
 		tsum, se []float64
 		mx       []T
@@ -93,7 +129,7 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}, func() {}
 	}, func(i int, sc scratch) {
 		base := i * c * s
-		zi, ti, pi := z[base:base+c*s], t[base:base+c*s], prob[base:base+c*s]
+		zi, ti, qi := z[base:base+c*s], t[base:base+c*s], q[base:base+c*s]
 		clear(sc.tsum)
 		clear(sc.se)
 		copy(sc.mx, zi[:s])
@@ -106,23 +142,24 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 			}
 		}
 		for k := 0; k < c; k++ {
-			zk, pk := zi[k*s:(k+1)*s], pi[k*s:(k+1)*s]
+			zk, qk := zi[k*s:(k+1)*s], qi[k*s:(k+1)*s]
 			for p, v := range zk {
 				if sc.tsum[p] != 0 {
 					e := math.Exp(float64(v - sc.mx[p]))
-					pk[p] = T(e)
+					qk[p] = T(e)
 					sc.se[p] += e
 				}
 			}
 		}
 		var loss float64
 		for k := 0; k < c; k++ {
-			zk, tk, pk := zi[k*s:(k+1)*s], ti[k*s:(k+1)*s], pi[k*s:(k+1)*s]
+			zk, tk, qk := zi[k*s:(k+1)*s], ti[k*s:(k+1)*s], qi[k*s:(k+1)*s]
 			for p, v := range zk {
 				if sc.tsum[p] == 0 {
+					qk[p] = 0
 					continue
 				}
-				pk[p] = T(float64(pk[p]) / sc.se[p])
+				qk[p] = T(float64(qk[p])/sc.se[p]*sc.tsum[p] - float64(tk[p]))
 				if tk[p] != 0 {
 					loss -= float64(tk[p]) * (float64(v-sc.mx[p]) - math.Log(sc.se[p]))
 				}
@@ -130,18 +167,92 @@ func xentForward[T float](prob, z, t []T, n, c, s, r int) (float64, float64) {
 		}
 		losses[i] = loss
 	})
-	var a, b float64
-	for _, l := range losses[:r] {
-		a += l
+	return sumParts(losses, r)
+}
+
+// sumParts returns the sums of l[:r] and l[r:], each in index order.
+func sumParts(l []float64, r int) (a, b float64) {
+	for _, v := range l[:r] {
+		a += v
 	}
-	for _, l := range losses[r:] {
-		b += l
+	for _, v := range l[r:] {
+		b += v
 	}
 	return a, b
 }
 
+// xentBlock is how many pixels xentForward32 takes at a time: its rows of
+// all classes stay in the first-level cache between the passes.
+const xentBlock = 256
+
+// xentScratch is one goroutine's scratch of xentForward32, per pixel of a
+// block: the maximum logit, the target mass, the sum of exponentials (then
+// mass / sum) and its logarithm.
+type xentScratch struct {
+	mx     [xentBlock]float32
+	ts, se [xentBlock]float64
+	logse  [xentBlock]float64
+}
+
+// xentForward32 is xentForward for float32 in one fused pass per block of
+// pixels: the maxima and target masses, then the exponentials (exp32, eight
+// lanes at a time where the CPU has them) written straight into q and summed
+// per pixel in class order, then per class the loss terms and q. It
+// allocates nothing once cc has its buffers.
+func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, float64) {
+	losses := cc.lossBuf(n)
+	perImage(n, cc.scratch, func(i int, sc *xentScratch) {
+		base := i * c * s
+		zi, ti, qi := z[base:base+c*s], t[base:base+c*s], q[base:base+c*s]
+		var loss float64
+		for p0 := 0; p0 < s; p0 += xentBlock {
+			b := min(xentBlock, s-p0)
+			mx, ts, se, logse := sc.mx[:b], sc.ts[:b], sc.se[:b], sc.logse[:b]
+			copy(mx, zi[p0:p0+b])
+			clear(ts)
+			clear(se)
+			for k := 0; k < c; k++ {
+				zk, tk := zi[k*s+p0:][:b], ti[k*s+p0:][:b]
+				for p, v := range zk {
+					mx[p] = max(mx[p], v)
+					ts[p] += float64(tk[p])
+				}
+			}
+			for k := 0; k < c; k++ {
+				qk := qi[k*s+p0:][:b]
+				expSub(qk, zi[k*s+p0:][:b], mx)
+				for p, e := range qk {
+					se[p] += float64(e)
+				}
+			}
+			for p, m := range ts {
+				if m != 0 {
+					logse[p] = math.Log(se[p])
+					se[p] = m / se[p]
+				}
+			}
+			for k := 0; k < c; k++ {
+				zk, tk, qk := zi[k*s+p0:][:b], ti[k*s+p0:][:b], qi[k*s+p0:][:b]
+				for p, e := range qk {
+					if ts[p] == 0 {
+						qk[p] = 0
+						continue
+					}
+					tv := float64(tk[p])
+					qk[p] = float32(float64(e)*se[p] - tv)
+					if tv != 0 {
+						loss -= tv * (float64(zk[p]-mx[p]) - logse[p])
+					}
+				}
+			}
+		}
+		losses[i] = loss
+	})
+	return sumParts(losses, r)
+}
+
 // xentGradOp is d/dz of xentOp times the upstream scalar gradient,
-// g·(softmax(z)·Σt − t), with the softmax from the forward pass's cache.
+// g·(softmax(z)·Σt − t), from the forward pass's cache.
 // Its inputs are z, t, the loss (only to order it after the forward pass)
 // and g.
 type xentGradOp struct {
@@ -164,8 +275,8 @@ func (o xentGradOp) Do(vs ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(o.out.fresh(z.Dtype(), z.Shape()...), vs...)
 }
 func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
-	var z, t *tensor.Dense
-	if err := o.args(vs, &z, &t); err != nil {
+	var z *tensor.Dense
+	if err := o.args(vs, &z); err != nil {
 		return nil, err
 	}
 	g, err := scalarOf(vs[3])
@@ -176,45 +287,34 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, c, s := dims(z.Shape())
 	switch zd := z.Data().(type) {
 	case []float32:
 		p, ok := o.cache.p.([]float32)
 		if !ok || len(p) != len(zd) {
 			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
 		}
-		xentBackward(out.Data().([]float32), p, t.Data().([]float32), g, n, c, s)
+		xentBackward(out.Data().([]float32), p, g)
 	case []float64:
 		p, ok := o.cache.p.([]float64)
 		if !ok || len(p) != len(zd) {
 			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
 		}
-		xentBackward(out.Data().([]float64), p, t.Data().([]float64), g, n, c, s)
+		xentBackward(out.Data().([]float64), p, g)
 	default:
 		return nil, fmt.Errorf("softmax xent grad: unsupported dtype %v", z.Dtype())
 	}
 	return out, nil
 }
 
-func xentBackward[T float](dz, prob, t []T, g float64, n, c, s int) {
-	perImage(n, func() ([]float64, func()) { return make([]float64, s), func() {} }, func(i int, tsum []float64) {
-		base := i * c * s
-		ti, pi, di := t[base:base+c*s], prob[base:base+c*s], dz[base:base+c*s]
-		clear(tsum)
-		for k := 0; k < c; k++ {
-			for p, v := range ti[k*s : (k+1)*s] {
-				tsum[p] += float64(v)
-			}
-		}
-		for k := 0; k < c; k++ {
-			tk, pk, dk := ti[k*s:(k+1)*s], pi[k*s:(k+1)*s], di[k*s:(k+1)*s]
-			for p, ts := range tsum {
-				if ts == 0 {
-					dk[p] = 0
-					continue
-				}
-				dk[p] = T(g * (float64(pk[p])*ts - float64(tk[p])))
-			}
-		}
-	})
+// xentBackward is dz = g·q, q the forward pass's gradient (a copy when g
+// is 1, as it is for the loss itself).
+func xentBackward[T float](dz, q []T, g float64) {
+	if g == 1 {
+		copy(dz, q)
+		return
+	}
+	dz = dz[:len(q)]
+	for i, v := range q {
+		dz[i] = T(g * float64(v))
+	}
 }

@@ -1,0 +1,107 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestReLUVectorBits checks that addReLU and reluMask32 (vector code where
+// the CPU has it) give the bits of their Go loops, on every length around
+// the vector width and on the values where a ReLU can go wrong: ±0,
+// subnormals of both signs, ±infinity and NaN.
+func TestReLUVectorBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(1), math.Float32frombits(0x80000001),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001), 1e-30, -1e-30}
+	rng := rand.New(rand.NewPCG(5, 6))
+	val := func() float32 {
+		if rng.IntN(3) == 0 {
+			return special[rng.IntN(len(special))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n < 70; n++ {
+		x, g := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], g[i] = val(), val()
+		}
+		for _, b := range []float32{0, float32(math.Copysign(0, -1)), 0.25, -0.25, math.Float32frombits(1)} {
+			got, want := make([]float32, n), make([]float32, n)
+			addReLU(got, x, b)
+			addReLUGo(want, x, b)
+			if !same(got, want) {
+				t.Fatalf("addReLU n=%d b=%g: %v, want %v", n, b, got, want)
+			}
+		}
+		got, want := make([]float32, n), make([]float32, n)
+		reluMask32(got, x, g)
+		reluMaskGo(want, x, g)
+		if !same(got, want) {
+			t.Fatalf("reluMask32 n=%d: %v, want %v", n, got, want)
+		}
+	}
+}
+
+// BenchmarkBiasReLU is the bias + ReLU of fcn64's first conv output
+// (batch 32, 32 channels, 64×64) and its backward mask, one thread.
+func BenchmarkBiasReLU(b *testing.B) {
+	n, c, s := 32, 32, 64*64
+	rng := rand.New(rand.NewPCG(7, 8))
+	x, g, y, d := make([]float32, n*c*s), make([]float32, n*c*s), make([]float32, n*c*s), make([]float32, n*c*s)
+	bias := make([]float32, c)
+	for i := range x {
+		x[i], g[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	}
+	for i := range bias {
+		bias[i] = float32(rng.NormFloat64() * 0.1)
+	}
+	b.ResetTimer()
+	for range b.N {
+		biasReLU32(y, x, bias, 0, n, c, s)
+		reluMask32(d, y, g)
+	}
+}
+
+// TestTransposeShapes checks transpose (8×8 vector blocks where the CPU has
+// them, Go edges) against the definition on shapes around the block sizes.
+func TestTransposeShapes(t *testing.T) {
+	for _, rows := range []int{1, 7, 8, 9, 16, 23, 64} {
+		for _, cols := range []int{1, 5, 8, 13, 64, 65, 130} {
+			src := make([]float32, rows*cols)
+			for i := range src {
+				src[i] = float32(i) + 0.5
+			}
+			dst := make([]float32, rows*cols)
+			transpose(dst, src, rows, cols)
+			for i := 0; i < rows; i++ {
+				for j := 0; j < cols; j++ {
+					if dst[j*rows+i] != src[i*cols+j] {
+						t.Fatalf("%d×%d: dst[%d][%d] = %g, want %g", rows, cols, j, i, dst[j*rows+i], src[i*cols+j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkTranspose is one image of fcn64's output gradient [32, 64·64]
+// transposed, one thread.
+func BenchmarkTranspose(b *testing.B) {
+	rows, cols := 32, 64*64
+	src, dst := make([]float32, rows*cols), make([]float32, rows*cols)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	b.ResetTimer()
+	for range b.N {
+		transpose(dst, src, rows, cols)
+	}
+}
