@@ -153,7 +153,7 @@ func BenchmarkModesInterleaved(b *testing.B) {
 			for i, m := range modes {
 				if cfg.Arch == nn.ArchFCN {
 					ds, inst, sizes := segBenchData(256)
-					ps, err := newPaster(PasteParams{MaxPaste: 3, MinSide: 2, Flip: 0.5}, inst, ds, sizes, DrawPool, 1)
+					ps, err := newPaster(PasteParams{MaxPaste: 3, MinSide: 2, Flip: 0.5}, inst, nil, ds, sizes, DrawPool, 1)
 					if err != nil {
 						b.Fatal(err)
 					}
