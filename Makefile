@@ -37,14 +37,10 @@ fmt-check:
 
 # The test command. It fetches datasets and ONNX Runtime, and (as root)
 # installs Chromium and starts a one-node Slurm cluster for the tests that
-# need them (scripts/test-services.sh). -race is on for everything.
-# The race detector covers every package but experiments_test: its cold runs
-# of the specs' ci profiles exercise the same engine code the dag, cache and
-# cmd/dagrun race tests cover, and take over 10 minutes under -race on 2
-# cores; they run once more without it.
-RACE_PKGS = $$($(GO) list ./... | grep -v '/experiments_test$$')
+# need them (scripts/test-services.sh), then runs scripts/test-all.sh: -race
+# on every package but experiments_test (see that script).
 test: deps fmt-check vet
-	scripts/test-services.sh sh -c "$(GO) test -race -count=1 $(RACE_PKGS) && $(GO) test -count=1 ./experiments_test"
+	GO=$(GO) scripts/test-services.sh scripts/test-all.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./spec

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# test-all.sh: the test suite as `make test` runs it (inside
+# scripts/test-services.sh). The race detector covers every package but
+# experiments_test: its cold runs of the specs' ci profiles exercise the
+# engine code that the dag, cache and cmd/dagrun race tests cover, and they
+# take over 10 minutes under -race on 2 cores; they run once, without it.
+set -euo pipefail
+GO=${GO:-go}
+mapfile -t pkgs < <("$GO" list ./... | grep -v '/experiments_test$')
+"$GO" test -race -count=1 "${pkgs[@]}"
+"$GO" test -count=1 ./experiments_test
