@@ -34,11 +34,17 @@ func genRegistry() *nodes.Registry {
 
 func buildSpec(t *testing.T, name, profile string) *dag.Graph {
 	t.Helper()
+	return buildSpecWith(t, genRegistry(), name, profile)
+}
+
+// buildSpecWith loads experiments/NAME with PROFILE and builds it with reg.
+func buildSpecWith(t *testing.T, reg *nodes.Registry, name, profile string) *dag.Graph {
+	t.Helper()
 	s, err := spec.Load(filepath.Join("..", "experiments", name), spec.Options{Profile: profile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := dag.Build(s, genRegistry())
+	g, err := dag.Build(s, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

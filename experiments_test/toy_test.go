@@ -12,7 +12,6 @@ import (
 	"dagrun/nodes/noise"
 	"dagrun/nodes/score"
 	"dagrun/nodes/train"
-	"dagrun/spec"
 )
 
 // toyRegistry holds the kinds of the toy's specs (table1, toycurves).
@@ -38,17 +37,7 @@ func TestToySpecsShareData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	build := func(name string) *dag.Graph {
-		s, err := spec.Load("../experiments/"+name, spec.Options{Profile: "ci"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := dag.Build(s, toyRegistry())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
-	}
+	build := func(name string) *dag.Graph { return buildSpecWith(t, toyRegistry(), name, "ci") }
 	sum, err := (&dag.Runner{Cache: c, Opts: dag.Options{Jobs: 2}}).Run(ctx, build("table1.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,24 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dagrun/nodes/data"
 )
 
 // needLtsegData skips without the idx files table7 reads.
 func needLtsegData(t *testing.T) {
 	t.Helper()
-	roots := []string{filepath.Join("..", "..", "third_party", "data")}
-	if d := os.Getenv("DAGRUN_DATA"); d != "" {
-		roots = append([]string{d}, roots...)
-	}
 	for _, name := range []string{"mnist", "fashion-mnist"} {
-		found := false
-		for _, r := range roots {
-			if _, err := os.Stat(filepath.Join(r, name, "train-images-idx3-ubyte.gz")); err == nil {
-				found = true
-			}
-		}
-		if !found {
-			t.Skipf("no %s idx files in %v; run `make data`", name, roots)
+		if _, err := data.IDXFiles(name, filepath.Join("..", "..", "experiments")); err != nil {
+			t.Skip(err)
 		}
 	}
 }

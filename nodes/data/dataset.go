@@ -120,23 +120,31 @@ func (n *datasetNode) files() ([4]string, error) {
 		}
 		return f, nil
 	}
+	return IDXFiles(n.p.Name, n.specDir)
+}
+
+// IDXFiles locates the idx files of the named dataset as the dataset kind
+// does without params.dir: $DAGRUN_DATA/<name>, then third_party/data/<name>
+// in specDir or any folder above it, then (fashion-mnist) the system dataset
+// folder. Tests that need the data skip on its error.
+func IDXFiles(name, specDir string) ([4]string, error) {
 	var tried []string
 	if d := os.Getenv("DAGRUN_DATA"); d != "" {
-		tried = append(tried, filepath.Join(d, n.p.Name))
+		tried = append(tried, filepath.Join(d, name))
 	}
-	start, err := filepath.Abs(n.specDir)
+	start, err := filepath.Abs(specDir)
 	if err != nil {
-		return [4]string{}, fmt.Errorf("dataset %q: %w", n.p.Name, err)
+		return [4]string{}, fmt.Errorf("dataset %q: %w", name, err)
 	}
 	for d := start; ; {
-		tried = append(tried, filepath.Join(d, "third_party", "data", n.p.Name))
+		tried = append(tried, filepath.Join(d, "third_party", "data", name))
 		up := filepath.Dir(d)
 		if up == d {
 			break
 		}
 		d = up
 	}
-	if n.p.Name == "fashion-mnist" {
+	if name == "fashion-mnist" {
 		tried = append(tried, "/usr/share/datasets/fashion-mnist")
 	}
 	for _, d := range tried {
@@ -145,7 +153,7 @@ func (n *datasetNode) files() ([4]string, error) {
 		}
 	}
 	return [4]string{}, fmt.Errorf("dataset %q: idx files not found in $DAGRUN_DATA/%s, third_party/data/%s above %q or the system dataset folder; run `make data` (scripts/fetch-data.sh third_party/data) or set params.dir",
-		n.p.Name, n.p.Name, n.p.Name, start)
+		name, name, name, start)
 }
 
 // Fingerprint digests the four idx files, so changing them reruns the node
