@@ -62,7 +62,7 @@ type Stats struct {
 	// (plan and show are no uses); what older dagruns counted per lookup
 	// stays in them.
 	Hits, Misses int64
-	// RemoteHits counts the entries imported from a remote tier (Import)
+	// RemoteHits counts the entries imported from a remote tier (Importer)
 	// and RemoteBytes the bytes of their blobs.
 	RemoteHits, RemoteBytes int64
 	Leases                  int // lease rows, live or not yet reclaimed

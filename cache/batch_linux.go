@@ -28,3 +28,12 @@ func moveNoReplace(src, dst string) (bool, error) {
 	}
 	return true, nil
 }
+
+// startWriteback asks the kernel to start writing n bytes of f from off
+// to disk, without waiting (sync_file_range(2) with
+// SYNC_FILE_RANGE_WRITE). It makes nothing durable by itself: a later
+// syncfs or fsync does, with less left to wait for. Errors are ignored for
+// the same reason.
+func startWriteback(f *os.File, off, n int64) {
+	unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+}

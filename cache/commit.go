@@ -74,18 +74,12 @@ type source struct {
 // replaced. On error, dir is left in place (its files may have been made
 // read-only) and nothing is registered.
 func (c *Cache) Commit(ctx context.Context, key string, dir string, rec Record) (*Entry, error) {
-	e, err := c.commit(ctx, key, dir, rec, nil)
+	e, err := c.commit(ctx, key, dir, rec)
 	return e, c.wrap(fmt.Sprintf("commit %q", key), err)
 }
 
-// imported is what Import adds to a commit: the manifest the files must
-// match, checked before anything is registered.
-type imported struct {
-	want Manifest
-}
-
-func (c *Cache) commit(ctx context.Context, key, dir string, rec Record, imp *imported) (*Entry, error) {
-	st, err := c.stage(ctx, key, dir, rec, imp, false)
+func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry, error) {
+	st, err := c.stage(ctx, key, dir, rec)
 	if st != nil {
 		defer removeTree(st.staging)
 	}
@@ -113,9 +107,8 @@ type staged struct {
 	key     string
 	dir     string
 	rec     Record
-	imp     *imported
+	remote  bool               // imported from a remote tier (Importer)
 	staging string             // scratch folder, removed by the caller
-	files   []string           // the files to sync when the stage did not
 	dirs    map[string]bool    // folders whose links must be synced
 	logSrc  *source            // nil without a log
 	byDig   map[string]*source // one source per distinct digest
@@ -123,12 +116,10 @@ type staged struct {
 	entry   *Entry
 }
 
-// stage hashes, makes read-only and places (links) dir's files into the blob
-// store for the entry key; with deferSync it does not fsync the files but
-// lists them in files, for one sync pass over a batch. Nothing is
-// registered. On error, the returned staged (when not nil) holds the
-// scratch folder to remove.
-func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imported, deferSync bool) (*staged, error) {
+// stage hashes, makes read-only, fsyncs and places (links) dir's files
+// into the blob store for the entry key. Nothing is registered. On error,
+// the returned staged (when not nil) holds the scratch folder to remove.
+func (c *Cache) stage(ctx context.Context, key, dir string, rec Record) (*staged, error) {
 	if key == "" {
 		return nil, errors.New("empty key")
 	}
@@ -147,11 +138,11 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imp
 	if err != nil {
 		return nil, err
 	}
-	st := &staged{key: key, dir: dir, rec: rec, imp: imp, staging: staging, dirs: map[string]bool{}, byDig: map[string]*source{}}
+	st := &staged{key: key, dir: dir, rec: rec, staging: staging, dirs: map[string]bool{}, byDig: map[string]*source{}}
 
 	// Hash, make read-only and fsync (or list) every file.
 	for i := range srcs {
-		if err := c.prepare(ctx, &srcs[i], staging, i, !deferSync); err != nil {
+		if err := c.prepare(ctx, &srcs[i], staging, i); err != nil {
 			return st, fmt.Errorf("output %q: %w", srcs[i].file.Path, err)
 		}
 	}
@@ -173,7 +164,7 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imp
 		logSrc = &source{path: p, file: File{Path: "log"}}
 	}
 	if logSrc != nil {
-		if err := c.prepare(ctx, logSrc, staging, -1, !deferSync); err != nil {
+		if err := c.prepare(ctx, logSrc, staging, -1); err != nil {
 			return st, fmt.Errorf("store log: %w", err)
 		}
 	}
@@ -184,30 +175,6 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imp
 		m[i] = s.file
 	}
 	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	if imp != nil {
-		// Checked before anything is placed: a refused import leaves no
-		// unregistered blob behind. File by file first, so that the
-		// error names the digest whose bytes are wrong.
-		want := make(map[string]File, len(imp.want))
-		for _, f := range imp.want {
-			want[f.Path] = f
-		}
-		for _, f := range m {
-			w, ok := want[f.Path]
-			switch {
-			case !ok:
-				return st, badOutputf("imported file %q is not in the manifest", f.Path)
-			case f.Size != w.Size:
-				return st, badOutputf("imported file %q (digest %s): %d bytes, want %d", f.Path, w.Digest, f.Size, w.Size)
-			case f.Digest != w.Digest:
-				return st, badOutputf("imported file %q: its bytes hash to %s, want %s", f.Path, f.Digest, w.Digest)
-			}
-		}
-		if got, want := m.Digest(), imp.want.Digest(); got != want {
-			return st, badOutputf("imported files have manifest digest %s, want %s", got, want)
-		}
-	}
-
 	// One source per distinct digest, placed in the blob store.
 	all := make([]*source, 0, len(srcs)+1)
 	for i := range srcs {
@@ -224,14 +191,8 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record, imp *imp
 	}
 	slices.Sort(st.digests)
 	for _, d := range st.digests {
-		// A batch import moves its files into the store (the scratch
-		// folder is removed afterwards anyway): one directory operation
-		// instead of a link now and an unlink later.
-		if err := c.placeNew(st.byDig[d], staging, st.dirs, deferSync && imp != nil); err != nil {
+		if err := c.placeNew(st.byDig[d], staging, st.dirs, false); err != nil {
 			return st, fmt.Errorf("store blob %s: %w", d, err)
-		}
-		if deferSync {
-			st.files = append(st.files, st.byDig[d].path)
 		}
 	}
 
@@ -283,7 +244,7 @@ func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
 			return err
 		}
 	}
-	if st.imp != nil {
+	if st.remote {
 		var bytes int64
 		for _, d := range st.digests {
 			bytes += st.byDig[d].file.Size
@@ -370,10 +331,10 @@ func checkName(name string) error {
 }
 
 // prepare hashes s, records its size and execute bit, makes it read-only and
-// fsyncs it when sync is set: the file itself becomes the blob. A file with other names
+// fsyncs it: the file itself becomes the blob. A file with other names
 // (link count above 1) is copied into staging instead, hashed while copied,
 // and the copy becomes the blob; n numbers the copy.
-func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int, sync bool) error {
+func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int) error {
 	f, fi, err := openRegular(s.path)
 	if errors.Is(err, errNotRegular) {
 		return badOutputf("%v", err)
@@ -385,7 +346,7 @@ func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int, s
 	s.file.Exec = fi.Mode().Perm()&0o111 != 0
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok && sys.Nlink > 1 {
 		p := filepath.Join(staging, fmt.Sprintf("copy-%d", n))
-		d, size, err := c.copyHashed(ctx, f, p, 0o444, sync)
+		d, size, err := c.copyHashed(ctx, f, p, 0o444, true)
 		if err != nil {
 			return err
 		}
@@ -413,9 +374,6 @@ func (c *Cache) prepare(ctx context.Context, s *source, staging string, n int, s
 	}
 	if err := f.Chmod(0o444); err != nil {
 		return err
-	}
-	if !sync {
-		return nil
 	}
 	return f.Sync()
 }

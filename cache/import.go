@@ -3,11 +3,12 @@ package cache
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
-	"runtime"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,26 +46,6 @@ func (m Manifest) Validate() error {
 	return nil
 }
 
-// Import registers dir as the entry for key, like Commit, but only if its
-// files are exactly want (same paths, digests, sizes and execute bits):
-// the files are hashed as Commit hashes them and compared before anything
-// is registered, and the entry counts as one remote hit of its blobs' bytes
-// in Stats. A mismatch is an error wrapping ErrBadOutput (naming the file
-// and the digest its manifest line wants) and registers nothing; it is the
-// only hashing an entry fetched from a remote tier gets, and how it becomes
-// local.
-func (c *Cache) Import(ctx context.Context, key, dir string, rec Record, want Manifest) (*Entry, error) {
-	e, err := c.doImport(ctx, key, dir, rec, want)
-	return e, c.wrap(fmt.Sprintf("import %q", key), err)
-}
-
-func (c *Cache) doImport(ctx context.Context, key, dir string, rec Record, want Manifest) (*Entry, error) {
-	if err := want.Validate(); err != nil {
-		return nil, badOutputf("invalid manifest: %v", err)
-	}
-	return c.commit(ctx, key, dir, rec, &imported{want: want})
-}
-
 // OpenBlob opens the blob with the given digest for reading. It does not
 // hash it: a reader that must trust the bytes checks them itself (a remote
 // push sends them under their digest, and every reader of the remote
@@ -81,104 +62,179 @@ func (c *Cache) OpenBlob(digest string) (io.ReadCloser, int64, error) {
 	return f, fi.Size(), nil
 }
 
-// ImportItem is one entry for ImportBatch: like Import's arguments.
-type ImportItem struct {
-	Key      string
-	Dir      string
-	Record   Record
-	Manifest Manifest
+// Importer registers entries whose blobs come from elsewhere (a remote
+// tier), blob by blob: WriteBlob hashes each blob's bytes as it writes
+// them into a scratch folder and keeps the blob only if they are exactly
+// its size and hash to its digest, then moves it into the blob store; Register
+// registers entries whose every blob was kept, after making the blobs
+// durable. Every byte is hashed once, as it is written, and no entry is
+// registered whose blobs are not both checked and durable. Blobs kept but
+// never registered are garbage (GC removes them), as after a crashed
+// Commit. An Importer is safe for concurrent WriteBlob calls; Close
+// removes its scratch folder.
+type Importer struct {
+	c   *Cache
+	dir string
+	// perFile fsyncs each blob and each touched folder (one entry, while
+	// other processes write to the file system) instead of one syncfs(2)
+	// of the cache's file system before registering (a batch).
+	perFile bool
+	seq     atomic.Int64
+
+	mu    sync.Mutex
+	blobs map[string]*source // kept blobs by digest
+	dirs  map[string]bool    // folders whose links must be synced
 }
 
-// ImportResult is what ImportBatch did with one item: the entry, or the
-// reason it was refused (an error wrapping ErrBadOutput when the files do
-// not match the manifest).
+// NewImporter starts an import. With perFile, each blob and folder is
+// fsynced on its own (a run's read-through of one entry: a sync of the
+// whole file system would also wait for whatever else is being written
+// there); otherwise Register makes everything durable with one sync pass
+// (syncfs(2) of the cache's file system on Linux; elsewhere an fsync of
+// each file and folder).
+func (c *Cache) NewImporter(perFile bool) (*Importer, error) {
+	dir, err := c.TempDir("import-")
+	if err != nil {
+		return nil, err
+	}
+	return &Importer{c: c, dir: dir, perFile: perFile, blobs: map[string]*source{}, dirs: map[string]bool{}}, nil
+}
+
+// Close removes the importer's scratch folder (blobs already moved into
+// the store stay there).
+func (im *Importer) Close() error {
+	return im.c.wrap("close importer", removeTree(im.dir))
+}
+
+// WriteBlob writes the blob with the given digest and size from r, hashing
+// the bytes as it writes them, and keeps it for Register only if r holds
+// exactly size bytes that hash to digest; otherwise it keeps nothing and
+// returns an error wrapping ErrBadOutput that names the digest. Any other
+// error is one of reading r or of writing the cache. A digest kept before
+// is not written again.
+func (im *Importer) WriteBlob(ctx context.Context, digest string, size int64, r io.Reader) error {
+	err := im.writeBlob(ctx, digest, size, r)
+	return im.c.wrap(fmt.Sprintf("import blob %s", digest), err)
+}
+
+func (im *Importer) writeBlob(ctx context.Context, digest string, size int64, r io.Reader) error {
+	if !validDigest(digest) || size < 0 {
+		return badOutputf("invalid digest %q or size %d", digest, size)
+	}
+	im.mu.Lock()
+	_, done := im.blobs[digest]
+	im.mu.Unlock()
+	if done {
+		return nil
+	}
+	// Flat: one scratch folder, files numbered; the store's shard folder
+	// is the only other one touched.
+	p := filepath.Join(im.dir, strconv.FormatInt(im.seq.Add(1), 10))
+	// One byte more than size is read, so a longer blob is caught.
+	got, n, err := im.write(ctx, io.LimitReader(r, size+1), p)
+	if err != nil {
+		return err
+	}
+	switch {
+	case n > size:
+		os.Remove(p)
+		return badOutputf("more than %d bytes", size)
+	case n < size:
+		os.Remove(p)
+		return badOutputf("%d bytes, want %d", n, size)
+	case got != digest:
+		os.Remove(p)
+		return badOutputf("its bytes hash to %s", got)
+	}
+	st, err := statFile(p)
+	if err != nil {
+		return err
+	}
+	s := &source{path: p, file: File{Digest: digest, Size: size}, inode: st.inode}
+	dirs := map[string]bool{}
+	if err := im.c.placeNew(s, im.dir, dirs, true); err != nil {
+		return err
+	}
+	if im.perFile {
+		for d := range dirs {
+			if err := syncDir(d); err != nil {
+				return err
+			}
+		}
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if _, ok := im.blobs[digest]; !ok {
+		im.blobs[digest] = s
+	}
+	for d := range dirs {
+		im.dirs[d] = true
+	}
+	return nil
+}
+
+// ImportItem is one entry for Register: its key, record (Log and LogFile
+// are ignored), manifest, and the digest and size of its log blob ("" and
+// 0 without one).
+type ImportItem struct {
+	Key       string
+	Record    Record
+	Manifest  Manifest
+	LogDigest string
+	LogSize   int64
+}
+
+// ImportResult is what Register did with one item: the entry, or the
+// reason it was refused (an error wrapping ErrBadOutput).
 type ImportResult struct {
 	Entry *Entry
 	Err   error
 }
 
-// ImportBatch imports items like Import does one at a time, but syncs once
-// for the whole batch: every item's files are hashed, checked against its
-// manifest, made read-only and linked into the blob store without an fsync
-// each, then one pass makes them all durable (syncfs(2) of the cache's file
-// system on Linux, else an fsync of each file and folder), and only then
-// are the entries registered, in one transaction. An item refused (bad
-// manifest, files that do not match it) is reported in its result and the
+// Register registers every item whose manifest is valid and whose every
+// blob (the manifest's and the log's) WriteBlob kept with the manifest's
+// size, in one transaction, after one sync pass (see NewImporter); each
+// entry counts as one remote hit of its blobs' bytes in Stats. An item
+// refused is reported in its result, naming the digest it lacks, and the
 // others go on; an error of the batch (I/O, the index) registers nothing
 // and is returned.
-func (c *Cache) ImportBatch(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
-	res, err := c.importBatch(ctx, items)
-	return res, c.wrap(fmt.Sprintf("import %d entries", len(items)), err)
+func (im *Importer) Register(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
+	res, err := im.register(ctx, items)
+	return res, im.c.wrap(fmt.Sprintf("import %d entries", len(items)), err)
 }
 
-func (c *Cache) importBatch(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
+func (im *Importer) register(ctx context.Context, items []ImportItem) ([]ImportResult, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	res := make([]ImportResult, len(items))
 	var ok []*staged
-	defer func() {
-		for _, st := range ok {
-			removeTree(st.staging)
-		}
-	}()
-	// Stage the items in parallel (hashing is most of the work); each
-	// touches only its own files, and two items placing the same blob
-	// are settled by registerBlob.
-	sts := make([]*staged, len(items))
-	errs := make([]error, len(items))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(runtime.GOMAXPROCS(0), len(items)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(items) {
-					return
-				}
-				it := items[i]
-				if err := it.Manifest.Validate(); err != nil {
-					errs[i] = badOutputf("invalid manifest: %v", err)
-					continue
-				}
-				sts[i], errs[i] = c.stage(ctx, it.Key, it.Dir, it.Record, &imported{want: it.Manifest}, true)
-			}
-		}()
-	}
-	wg.Wait()
-	var files []string
-	dirs := map[string]bool{}
-	var fatal error
-	for i, st := range sts {
-		err := errs[i]
+	var okIdx []int
+	for i, it := range items {
+		st, err := im.stage(it)
 		if err != nil {
-			if st != nil {
-				removeTree(st.staging)
-			}
-			if errors.Is(err, ErrBadOutput) {
-				res[i].Err = c.wrap(fmt.Sprintf("import %q", items[i].Key), err)
-			} else if fatal == nil {
-				fatal = fmt.Errorf("import %q: %w", items[i].Key, err)
-			}
+			res[i].Err = im.c.wrap(fmt.Sprintf("import %q", it.Key), err)
 			continue
 		}
 		ok = append(ok, st)
-		files = append(files, st.files...)
-		for d := range st.dirs {
-			dirs[d] = true
-		}
-	}
-	if fatal != nil {
-		return nil, fatal
+		okIdx = append(okIdx, i)
 	}
 	if len(ok) == 0 {
 		return res, nil
 	}
-	if err := syncBatch(c.dir, files, dirs); err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+	// With perFile, each blob and its folders were synced as they were
+	// written.
+	if !im.perFile {
+		files := make([]string, 0, len(im.blobs))
+		for _, s := range im.blobs {
+			files = append(files, s.path)
+		}
+		if err := syncBatch(im.c.dir, files, im.dirs); err != nil {
+			return nil, fmt.Errorf("sync: %w", err)
+		}
 	}
-	err := c.writeTx(ctx, func(tx *sql.Tx) error {
+	err := im.c.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, st := range ok {
-			if err := c.register(ctx, tx, st); err != nil {
+			if err := im.c.register(ctx, tx, st); err != nil {
 				return fmt.Errorf("import %q: %w", st.key, err)
 			}
 		}
@@ -187,13 +243,114 @@ func (c *Cache) importBatch(ctx context.Context, items []ImportItem) ([]ImportRe
 	if err != nil {
 		return nil, err
 	}
-	j := 0
-	for i := range res {
-		if res[i].Err == nil {
-			res[i].Entry = ok[j].entry
-			c.removeCommitted(ok[j])
-			j++
-		}
+	for j, st := range ok {
+		res[okIdx[j]].Entry = st.entry
 	}
 	return res, nil
+}
+
+// stage checks an item against the kept blobs and returns it ready to
+// register; im.mu is held.
+func (im *Importer) stage(it ImportItem) (*staged, error) {
+	if it.Key == "" {
+		return nil, badOutputf("empty key")
+	}
+	if err := it.Manifest.Validate(); err != nil {
+		return nil, badOutputf("invalid manifest: %v", err)
+	}
+	st := &staged{key: it.Key, rec: it.Record, remote: true, staging: im.dir, byDig: map[string]*source{}}
+	need := func(what, d string, size int64) error {
+		s, ok := im.blobs[d]
+		switch {
+		case !ok:
+			return badOutputf("%s: blob %s was not received intact", what, d)
+		case s.file.Size != size:
+			return badOutputf("%s: blob %s has %d bytes, want %d", what, d, s.file.Size, size)
+		}
+		if _, ok := st.byDig[d]; !ok {
+			st.byDig[d] = s
+			st.digests = append(st.digests, d)
+		}
+		return nil
+	}
+	m := slices.Clone(it.Manifest)
+	slices.SortFunc(m, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	for _, f := range m {
+		if err := need(fmt.Sprintf("file %q", f.Path), f.Digest, f.Size); err != nil {
+			return nil, err
+		}
+	}
+	if it.LogDigest != "" {
+		if err := need("log", it.LogDigest, it.LogSize); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(st.digests)
+	e := &Entry{Key: it.Key, Digest: m.Digest(), Manifest: m, Record: it.Record, Created: im.c.now(),
+		LogDigest: it.LogDigest, LogSize: it.LogSize}
+	e.Record.Log, e.Record.LogFile = nil, ""
+	st.rec = e.Record
+	st.entry = e
+	return st, nil
+}
+
+// writebackChunk is how many bytes of a blob are written before the
+// kernel is asked to start writing them to disk.
+const writebackChunk = 8 << 20
+
+// write copies r into a new read-only file p, hashing what it writes
+// (counted in HashedBytes), and fsyncs it with perFile. As it writes, it
+// starts the writeback of what it wrote (startWriteback), so that the
+// disk works while the rest downloads and the sync pass before Register
+// has little left to wait for. It removes p on error.
+func (im *Importer) write(ctx context.Context, r io.Reader, p string) (string, int64, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return "", 0, err
+	}
+	h := newHasher()
+	w := &writeback{f: f}
+	n, err := copyCtx(ctx, io.MultiWriter(h, w), r)
+	im.c.hashed.Add(n)
+	if err == nil {
+		w.start()
+	}
+	if err == nil && im.perFile {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Chmod(0o444) // the umask may have cleared bits
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return "", n, err
+	}
+	return h.hex(), n, nil
+}
+
+// writeback writes to f and starts the writeback of every writebackChunk
+// bytes written.
+type writeback struct {
+	f            *os.File
+	off, started int64
+}
+
+func (w *writeback) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	w.off += int64(n)
+	if w.off-w.started >= writebackChunk {
+		w.start()
+	}
+	return n, err
+}
+
+// start starts the writeback of what was written since the last start.
+func (w *writeback) start() {
+	if w.off > w.started {
+		startWriteback(w.f, w.started, w.off-w.started)
+		w.started = w.off
+	}
 }

@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,206 +186,188 @@ func (t *Tier) getAll(ctx context.Context, name string) ([]byte, error) {
 // trusted and whose blobs all hash to their digests, registers it in the
 // local cache and returns it. A miss, or an entry refused (untrusted, bad
 // manifest, corrupt or missing blob), returns nil, nil; a refused one is
-// logged with the key and the reason. Its blobs are fetched in parallel;
-// the entry is registered with cache.Import (its files fsynced one by one:
-// a run fetches one entry at a time, and a sync of the whole file system
-// would also wait for whatever else is being written there).
+// logged with the key and the reason. Its blobs are fetched in parallel
+// and fsynced one by one (cache.NewImporter with perFile: a run fetches
+// one entry at a time, and a sync of the whole file system would also
+// wait for whatever else is being written there).
 func (t *Tier) Fetch(ctx context.Context, key string) (*cache.Entry, error) {
-	got, err := t.fetch(ctx, []string{key}, false)
-	if err != nil || got[0] == nil {
+	found, err := t.Lookup(ctx, []string{key})
+	if err != nil || found[0] == nil {
+		return nil, err
+	}
+	got, err := t.fetch(ctx, found, true)
+	if err != nil {
 		return nil, err
 	}
 	return got[0], nil
 }
 
-// FetchMany is Fetch for many keys at once, the way `dagrun remote pull`
-// moves a whole spec: the entries, then every distinct blob they name, are
-// fetched by at most Jobs requests in flight, and the accepted entries are
-// registered with one cache.ImportBatch (one sync pass, one transaction).
+// FetchMany is Fetch for many keys at once: Lookup, then Import.
 // got[i] is the entry of keys[i], or nil for a miss or a refused entry.
 func (t *Tier) FetchMany(ctx context.Context, keys []string) (got []*cache.Entry, err error) {
-	return t.fetch(ctx, keys, true)
+	found, err := t.Lookup(ctx, keys)
+	if err != nil {
+		return make([]*cache.Entry, len(keys)), err
+	}
+	return t.Import(ctx, found)
 }
 
-func (t *Tier) fetch(ctx context.Context, keys []string, batch bool) ([]*cache.Entry, error) {
-	out := make([]*cache.Entry, len(keys))
+// Found is an entry the remote holds, checked (it decodes, names its key,
+// carries a valid signature of a trusted key when Trust is set, and its
+// manifest and record are valid) but whose blobs are not fetched yet.
+type Found struct {
+	e     *Entry
+	entry *cache.Entry
+}
+
+// Entry returns what the local cache will hold once f is imported: key,
+// manifest and output digest, record, log digest. It is registered
+// nowhere, and the remote's claims in it are checked only by Import; a
+// pull uses it to learn the keys of the nodes downstream before fetching
+// any blob (a key depends on its inputs' output digests, not on their
+// bytes).
+func (f *Found) Entry() *cache.Entry { return f.entry }
+
+// Lookup gets and checks the entries of keys, by at most Jobs requests in
+// flight, without fetching a blob. found[i] is nil for a miss or a refused
+// entry (logged). An error is a failure of the remote (returned only when
+// Required; otherwise the tier goes local-only) or the caller's
+// cancellation.
+func (t *Tier) Lookup(ctx context.Context, keys []string) (found []*Found, err error) {
+	found = make([]*Found, len(keys))
+	if t.Down() != nil {
+		if t.Required {
+			return found, t.Down()
+		}
+		return found, nil
+	}
+	err = t.parallel(ctx, len(keys), func(ctx context.Context, i int) error {
+		e, err := t.getEntry(ctx, keys[i])
+		if e != nil {
+			rec, _ := e.record() // checked by getEntry
+			m := e.manifest()
+			found[i] = &Found{e: e, entry: &cache.Entry{Key: e.Key, Digest: m.Digest(), Manifest: m, Record: rec,
+				LogDigest: e.LogDigest, LogSize: e.LogSize}}
+		}
+		return err
+	})
+	if err != nil {
+		return found, t.failed(ctx, err)
+	}
+	return found, nil
+}
+
+// Import fetches the blobs of found entries and registers the entries in
+// the local cache, the way `dagrun remote pull` moves a whole spec: every
+// distinct blob is downloaded once, by at most Jobs requests in flight,
+// straight into the cache (cache.Importer.WriteBlob, which hashes the bytes
+// as it writes them and keeps only a blob that has its size and digest);
+// then one sync pass and one transaction register every entry whose blobs
+// were all kept (cache.Importer.Register). got[i] is the registered entry
+// of found[i], or nil (found[i] nil, or refused with a warning naming the
+// key and the digest).
+func (t *Tier) Import(ctx context.Context, found []*Found) (got []*cache.Entry, err error) {
+	return t.fetch(ctx, found, false)
+}
+
+func (t *Tier) fetch(ctx context.Context, found []*Found, perFile bool) ([]*cache.Entry, error) {
+	out := make([]*cache.Entry, len(found))
 	if t.Down() != nil {
 		if t.Required {
 			return out, t.Down()
 		}
 		return out, nil
 	}
-	ents := make([]*Entry, len(keys))
-	err := t.parallel(ctx, len(keys), func(ctx context.Context, i int) error {
-		e, err := t.getEntry(ctx, keys[i])
-		ents[i] = e
-		return err
-	})
-	if err != nil {
-		return out, t.failed(ctx, err)
-	}
-
-	// Every distinct blob of the accepted entries, once.
+	// Every distinct blob of the entries, once.
 	type blob struct {
 		digest string
 		size   int64
-		path   string // where it is downloaded: its first use
-		exec   bool   // the first use is executable
-		ok     bool
+		bad    error // why it was not kept (nil: kept)
 	}
 	var blobs []*blob
 	byDigest := map[string]*blob{}
-	need := func(i int, d string, size int64) bool {
-		if b, ok := byDigest[d]; ok {
-			if b.size != size {
-				t.refuse(keys[i], "two entries give one blob different sizes", "digest", d)
-				ents[i] = nil
-				return false
-			}
-			return true
-		}
-		b := &blob{digest: d, size: size}
-		byDigest[d] = b
-		blobs = append(blobs, b)
-		return true
-	}
-	for i, e := range ents {
-		if e == nil {
+	ok := make([]bool, len(found))
+	for i, f := range found {
+		if f == nil {
 			continue
 		}
-		for _, f := range e.Manifest {
-			if !need(i, f.Digest, f.Size) {
+		ok[i] = true
+		for _, bf := range append(slices.Clone(f.entry.Manifest), cache.File{Digest: f.e.LogDigest, Size: f.e.LogSize}) {
+			if bf.Digest == "" {
+				continue
+			}
+			b, seen := byDigest[bf.Digest]
+			if !seen {
+				b = &blob{digest: bf.Digest, size: bf.Size}
+				byDigest[bf.Digest] = b
+				blobs = append(blobs, b)
+			} else if b.size != bf.Size {
+				t.refuse(f.e.Key, "two entries give one blob different sizes", "digest", bf.Digest)
+				ok[i] = false
 				break
 			}
 		}
-		if ents[i] != nil && e.LogDigest != "" {
-			need(i, e.LogDigest, e.LogSize)
-		}
 	}
-	if len(blobs) == 0 && !slices.ContainsFunc(ents, func(e *Entry) bool { return e != nil }) {
+	if !slices.Contains(ok, true) {
 		return out, nil
 	}
-	tmp, err := t.Cache.TempDir("pull-")
+	im, err := t.Cache.NewImporter(perFile)
 	if err != nil {
 		return out, err
 	}
-	defer os.RemoveAll(tmp)
-
-	// Where each entry's files go, and where each blob lands: at its first
-	// use, so that it is written once and never moved; later uses copy it.
-	// No file has a second name, so the cache adopts each one in place.
-	outDir := func(i int) string { return filepath.Join(tmp, "out", strconv.Itoa(i)) }
-	logPath := func(i int) string { return filepath.Join(tmp, "log", strconv.Itoa(i)) }
-	dirs := map[string]bool{filepath.Join(tmp, "log"): true}
-	use := func(i int, d, path string, exec bool) {
-		dirs[filepath.Dir(path)] = true
-		if b := byDigest[d]; b.path == "" {
-			b.path, b.exec = path, exec
-		}
-	}
-	for i, e := range ents {
-		if e == nil {
-			continue
-		}
-		dirs[outDir(i)] = true
-		for _, f := range e.Manifest {
-			use(i, f.Digest, filepath.Join(outDir(i), filepath.FromSlash(f.Path)), f.Exec)
-		}
-		if e.LogDigest != "" {
-			use(i, e.LogDigest, logPath(i), false)
-		}
-	}
-	for d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return out, err
-		}
-	}
-	// Blobs only refused entries named have no place: skip them.
-	blobs = slices.DeleteFunc(blobs, func(b *blob) bool { return b.path == "" })
+	defer im.Close()
 	err = t.parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
 		b := blobs[i]
-		ok, err := t.fetchBlob(ctx, b.digest, b.size, b.path, b.exec)
+		bad, err := t.fetchBlob(ctx, im, b.digest, b.size)
 		if err != nil {
 			return fmt.Errorf("get blob %s: %w", b.digest, err)
 		}
-		b.ok = ok
+		b.bad = bad
 		return nil
 	})
 	if err != nil {
 		return out, t.failed(ctx, err)
 	}
 
-	place := func(d, dst string, exec bool) error {
-		b := byDigest[d]
-		if b.path == dst {
-			return nil
-		}
-		mode := os.FileMode(0o644)
-		if exec {
-			mode = 0o755
-		}
-		return copyFile(b.path, dst, mode)
-	}
 	var items []cache.ImportItem
-	var index []int // items[j] is keys[index[j]]
-	for i, e := range ents {
-		if e == nil {
+	var index []int // items[j] is found[index[j]]
+	for i, f := range found {
+		if !ok[i] {
 			continue
 		}
-		bad := ""
-		for _, f := range e.Manifest {
-			if !byDigest[f.Digest].ok {
-				bad = f.Digest
+		var bad *blob
+		for _, bf := range f.entry.Manifest {
+			if b := byDigest[bf.Digest]; b.bad != nil {
+				bad = b
 				break
 			}
 		}
-		if e.LogDigest != "" && bad == "" && !byDigest[e.LogDigest].ok {
-			bad = e.LogDigest
+		if b := byDigest[f.e.LogDigest]; bad == nil && f.e.LogDigest != "" && b.bad != nil {
+			bad = b
 		}
-		if bad != "" {
-			t.refuse(keys[i], "blob is missing, truncated or longer than the manifest says", "digest", bad)
+		if bad != nil {
+			t.refuse(f.e.Key, "blob is missing, truncated, too long or corrupt", "digest", bad.digest, "err", bad.bad)
 			continue
 		}
-		rec, _ := e.record() // checked by getEntry
-		for _, f := range e.Manifest {
-			if err := place(f.Digest, filepath.Join(outDir(i), filepath.FromSlash(f.Path)), f.Exec); err != nil {
-				return out, err
-			}
-		}
-		if e.LogDigest != "" {
-			rec.LogFile = logPath(i)
-			if err := place(e.LogDigest, rec.LogFile, false); err != nil {
-				return out, err
-			}
-		}
-		items = append(items, cache.ImportItem{Key: keys[i], Dir: outDir(i), Record: rec, Manifest: e.manifest()})
+		items = append(items, cache.ImportItem{Key: f.e.Key, Record: f.entry.Record, Manifest: f.entry.Manifest,
+			LogDigest: f.e.LogDigest, LogSize: f.e.LogSize})
 		index = append(index, i)
 	}
 	if len(items) == 0 {
 		return out, nil
 	}
-	var res []cache.ImportResult
-	if batch {
-		if res, err = t.Cache.ImportBatch(ctx, items); err != nil {
-			return out, err
-		}
-	} else {
-		for _, it := range items {
-			ent, err := t.Cache.Import(ctx, it.Key, it.Dir, it.Record, it.Manifest)
-			if err != nil && !errors.Is(err, cache.ErrBadOutput) {
-				return out, err
-			}
-			res = append(res, cache.ImportResult{Entry: ent, Err: err})
-		}
+	res, err := im.Register(ctx, items)
+	if err != nil {
+		return out, err
 	}
 	for j, r := range res {
 		i := index[j]
 		if r.Err != nil {
-			t.refuse(keys[i], "blob is corrupt: files do not match the manifest", "err", r.Err)
+			t.refuse(found[i].e.Key, "entry does not match its blobs", "err", r.Err)
 			continue
 		}
 		out[i] = r.Entry
-		t.done(keys[i])
+		t.done(found[i].e.Key)
 	}
 	return out, nil
 }
@@ -451,100 +430,41 @@ func (t *Tier) failed(ctx context.Context, err error) error {
 	return t.fault(err)
 }
 
-// copyFile copies src to a new file dst with mode perm.
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// fetchBlob downloads blob d to dst (executable when exec); false when it
-// is missing or does not have the size the manifest says. Its bytes are
-// hashed once, by the cache, which registers nothing whose files do not
-// hash to the manifest's digests (cache.Import, cache.ImportBatch). A blob
-// the local cache already holds (an earlier level of a pull, another
-// entry) is copied from there, without a request.
-func (t *Tier) fetchBlob(ctx context.Context, d string, size int64, dst string, exec bool) (bool, error) {
+// fetchBlob downloads blob d of the given size into im, which hashes its
+// bytes as it writes them; bad says why it was not kept (missing, the
+// wrong size, bytes that do not hash to d), nil when it was. A blob the
+// local cache already holds is copied from there, through the same check,
+// without a request.
+func (t *Tier) fetchBlob(ctx context.Context, im *cache.Importer, d string, size int64) (bad, err error) {
 	if r, n, err := t.Cache.OpenBlob(d); err == nil {
-		ok := false
 		if n == size {
-			ok, _, _ = copySized(r, dst, size, exec)
+			err = im.WriteBlob(ctx, d, size, r)
 		}
 		r.Close()
-		if ok {
-			return true, nil
+		if n == size && err == nil {
+			return nil, nil
 		}
 	}
 	rctx, cancel := t.reqCtx(ctx)
 	defer cancel()
 	r, err := t.get(rctx, blobName(d))
 	if errors.Is(err, ErrNotExist) {
-		return false, nil
+		return ErrNotExist, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	defer r.Close()
-	ok, n, err := copySized(r, dst, size, exec)
-	if ok {
-		t.blobs.Add(1)
-		t.bytes.Add(n)
-	}
-	return ok, err
-}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-// copySized copies r to a new file dst (executable when exec); false (and
-// no dst) when r does not hold exactly size bytes.
-func copySized(r io.Reader, dst string, size int64, exec bool) (bool, int64, error) {
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return false, 0, err
-	}
-	if exec {
-		// Not through OpenFile's mode, which the umask may trim.
-		if err := f.Chmod(0o755); err != nil {
-			f.Close()
-			os.Remove(dst)
-			return false, 0, err
-		}
-	}
-	// One byte more than the manifest says, so a longer blob is caught.
-	var n int64
-	if _, ok := r.(*os.File); ok {
-		// File to file: the kernel copies (copy_file_range).
-		n, err = io.Copy(f, io.LimitReader(r, size+1))
-	} else {
-		// From a connection: large reads and writes, fewer system calls
-		// than io.Copy's 32 KiB.
-		buf := copyBufs.Get().(*[]byte)
-		n, err = io.CopyBuffer(struct{ io.Writer }{f}, io.LimitReader(r, size+1), *buf)
-		copyBufs.Put(buf)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	err = im.WriteBlob(rctx, d, size, r)
+	if errors.Is(err, cache.ErrBadOutput) {
+		return err, nil
 	}
 	if err != nil {
-		os.Remove(dst)
-		return false, n, err
+		return nil, err
 	}
-	if n != size {
-		os.Remove(dst)
-		return false, n, nil
-	}
-	return true, n, nil
+	t.blobs.Add(1)
+	t.bytes.Add(size)
+	return nil, nil
 }
 
 // Push uploads e's blobs the remote lacks, then e itself (signed when Sign

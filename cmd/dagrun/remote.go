@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,46 +97,102 @@ func remoteDown(t *remote.Tier) error {
 	return nil
 }
 
-// pull fetches every entry of g the remote has and the local cache lacks,
-// level by level (a node's key is known only once its inputs are local),
-// each level as one parallel batch (remote.Tier.FetchMany). tr, when not
-// nil, shows the progress. It returns the number of entries fetched.
+// pull fetches every entry of g the remote has and the local cache lacks.
+// Keys are learned level by level (a node's key needs its inputs' output
+// digests): each level's keys are looked up locally, then the ones missing
+// in the remote (remote.Tier.Lookup, one parallel batch of entry requests
+// a level), and a remote entry's manifest gives the output digest its
+// downstream keys need, before any blob is fetched. Then every blob of
+// every entry found is fetched at once and all the entries are registered
+// with one sync pass and one transaction (remote.Tier.Import). tr, when
+// not nil, shows the progress. It returns the number of entries fetched.
 func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr *transfer) (int, error) {
-	fetched := 0
-	tried := map[string]bool{} // a miss stays one: ask once
-	for {
-		p, err := dag.MakePlan(ctx, g, c, "")
-		if err != nil {
-			return fetched, withCode(exitCacheIO, err)
+	ent := map[*dag.Node]*cache.Entry{} // local or found in the remote
+	done := map[*dag.Node]bool{}        // keyed, or never keyable here
+	var found []*remote.Found
+	for len(done) < len(g.Order) {
+		// The next level: the nodes whose inputs were all settled by the
+		// levels before (keyed with an entry, or never keyable here).
+		var ready, level []*dag.Node
+		for _, n := range g.Order {
+			if !done[n] && !slices.ContainsFunc(n.Inputs, func(e dag.Edge) bool { return !done[e.From] }) {
+				ready = append(ready, n)
+			}
 		}
+		for _, n := range ready {
+			done[n] = true
+			if !slices.ContainsFunc(n.Inputs, func(e dag.Edge) bool { return ent[e.From] == nil }) {
+				level = append(level, n)
+			}
+		}
+		if len(level) == 0 {
+			continue
+		}
+		keyOf := make(map[*dag.Node]string, len(level))
 		var keys []string
-		for _, it := range p.Items {
-			if it.Status == dag.WillRun && !tried[it.Key] {
-				tried[it.Key] = true
-				keys = append(keys, it.Key)
-				tr.name(it.Key, it.Node.Name())
+		for _, n := range level {
+			parts, err := dag.Parts(ctx, n, c, func(up *dag.Node) *cache.Entry { return ent[up] })
+			if err != nil {
+				return 0, withCode(exitCacheIO, &dag.NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err})
 			}
+			keyOf[n] = parts.Key()
+			keys = append(keys, keyOf[n])
 		}
-		if len(keys) == 0 {
-			return fetched, nil
-		}
-		tr.add(len(keys))
-		got, err := t.FetchMany(ctx, keys)
-		n := 0
-		for _, e := range got {
-			if e != nil {
-				n++
-			}
-		}
-		fetched += n
-		tr.add(n - len(keys)) // what was missed will not come
+		local, err := c.GetMany(ctx, keys)
 		if err != nil {
-			return fetched, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+			return 0, withCode(exitCacheIO, err)
 		}
-		if n == 0 || t.Down() != nil {
-			return fetched, nil
+		var missing []string
+		asked := map[string]bool{}
+		for _, n := range level {
+			k := keyOf[n]
+			if e := local[k]; e != nil {
+				ent[n] = e
+			} else if !asked[k] {
+				asked[k] = true
+				missing = append(missing, k)
+				tr.name(k, n.Name())
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		got, err := t.Lookup(ctx, missing)
+		if err != nil {
+			return 0, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+		}
+		byKey := map[string]*cache.Entry{}
+		for _, f := range got {
+			if f != nil {
+				found = append(found, f)
+				byKey[f.Entry().Key] = f.Entry()
+			}
+		}
+		tr.add(len(byKey))
+		for _, n := range level {
+			if e := byKey[keyOf[n]]; e != nil {
+				ent[n] = e
+			}
+		}
+		if t.Down() != nil {
+			break
 		}
 	}
+	if len(found) == 0 {
+		return 0, nil
+	}
+	got, err := t.Import(ctx, found)
+	n := 0
+	for _, e := range got {
+		if e != nil {
+			n++
+		}
+	}
+	tr.add(n - len(found)) // what was refused will not come
+	if err != nil {
+		return n, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+	}
+	return n, nil
 }
 
 func (a *app) remoteCommand() *cobra.Command {

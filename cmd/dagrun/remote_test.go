@@ -64,7 +64,7 @@ nodes:
 	// terminal here) and a summary.
 	cP := filepath.Join(dir, "cacheP")
 	if r := cli(t, dir, "--cache", cP, "--remote", url, "remote", "pull", "-j", "3", specPath); r.code != 0 ||
-		!strings.HasPrefix(r.stderr, "[1/1] pulled a\n[2/2] pulled b\npull: 2 entries, 4 blobs, ") {
+		!strings.HasPrefix(r.stderr, "[1/2] pulled a\n[2/2] pulled b\npull: 2 entries, 4 blobs, ") {
 		t.Errorf("remote pull: exit %d, want a line per entry and a summary:\n%s", r.code, r.stderr)
 	}
 	if r := cli(t, dir, "--cache", cP, "--remote", url, "remote", "push", specPath); r.code != 0 ||
