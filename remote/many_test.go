@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"dagrun/cache"
@@ -192,5 +195,90 @@ func TestFetchManySizeConflict(t *testing.T) {
 	}
 	if tier.Down() != nil || !strings.Contains(buf.String(), "different sizes") {
 		t.Errorf("down = %v; log %s", tier.Down(), buf)
+	}
+}
+
+// gauge is a Store that records the most Gets open at once (from the call
+// to the Close of the body).
+type gauge struct {
+	remote.Store
+	open, most atomic.Int64
+}
+
+func (g *gauge) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	n := g.open.Add(1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	r, err := g.Store.Get(ctx, name)
+	if err != nil {
+		g.open.Add(-1)
+		return nil, err
+	}
+	return &gaugeBody{ReadCloser: r, g: g}, nil
+}
+
+type gaugeBody struct {
+	io.ReadCloser
+	g    *gauge
+	once sync.Once
+}
+
+func (b *gaugeBody) Close() error {
+	b.once.Do(func() { b.g.open.Add(-1) })
+	return b.ReadCloser.Close()
+}
+
+// An ImportRun fed in batches, the way a pull feeds it level by level
+// while it looks the next level up, downloads each distinct blob once
+// across batches, never has more than Jobs requests open (its downloads
+// and the lookups together), and registers every entry at Finish, in the
+// order they were added.
+func TestImportRunInBatches(t *testing.T) {
+	ctx := context.Background()
+	a := openCache(t)
+	ents := manyEntries(t, a, 12)
+	g := &gauge{Store: &remotetest.Counting{Store: &remote.FileStore{Root: t.TempDir()}}}
+	if _, err := (&remote.Tier{Store: g, Cache: a, Required: true}).PushMany(ctx, ents); err != nil {
+		t.Fatal(err)
+	}
+	const jobs = 3
+	pull := &remote.Tier{Store: g, Cache: openCache(t), Jobs: jobs, Required: true}
+	run, err := pull.StartImport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := 0; start < len(ents); start += 4 {
+		var keys []string
+		for _, e := range ents[start : start+4] {
+			keys = append(keys, e.Key)
+		}
+		found, err := pull.Lookup(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range found {
+			if f == nil || f.Entry().Digest != ents[start+i].Digest {
+				t.Fatalf("Lookup(%s) = %v", keys[i], f)
+			}
+		}
+		run.Add(found)
+	}
+	got, err := run.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range ents {
+		if got[i] == nil || got[i].Key != e.Key || got[i].Digest != e.Digest {
+			t.Fatalf("entry %d: got %v, want %s", i, got[i], e.Key)
+		}
+	}
+	if m := pull.Moved(); m.Blobs != int64(distinctBlobs(ents)) || m.Requests != int64(len(ents)+distinctBlobs(ents)) {
+		t.Errorf("moved %+v; want %d blobs in %d requests", m, distinctBlobs(ents), len(ents)+distinctBlobs(ents))
+	}
+	if m := g.most.Load(); m > jobs {
+		t.Errorf("%d requests open at once, want at most %d", m, jobs)
+	}
+	if p, err := pull.Cache.Verify(ctx); err != nil || len(p) != 0 {
+		t.Errorf("verify: %v, %v", p, err)
 	}
 }

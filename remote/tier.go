@@ -41,6 +41,9 @@ type Tier struct {
 	mu   sync.Mutex
 	down error // the failure that made the tier give up
 
+	semOnce sync.Once
+	sem     chan struct{} // Jobs slots (slot)
+
 	progMu                   sync.Mutex
 	entries, blobs, requests atomic.Int64
 	bytes                    atomic.Int64
@@ -101,7 +104,7 @@ func (t *Tier) parallel(ctx context.Context, n int, fn func(ctx context.Context,
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := fn(ctx, i); err != nil {
+				if err := t.slot(ctx, func() error { return fn(ctx, i) }); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}
@@ -110,6 +113,20 @@ func (t *Tier) parallel(ctx context.Context, n int, fn func(ctx context.Context,
 	}
 	wg.Wait()
 	return first
+}
+
+// slot runs fn holding one of the tier's Jobs slots, so that what runs at
+// once (a pull's lookups and downloads) never exceeds Jobs requests in
+// flight.
+func (t *Tier) slot(ctx context.Context, fn func() error) error {
+	t.semOnce.Do(func() { t.sem = make(chan struct{}, t.jobs()) })
+	select {
+	case t.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-t.sem }()
+	return fn()
 }
 
 // get, put and has count the requests they send.
@@ -258,91 +275,178 @@ func (t *Tier) Lookup(ctx context.Context, keys []string) (found []*Found, err e
 }
 
 // Import fetches the blobs of found entries and registers the entries in
-// the local cache, the way `dagrun remote pull` moves a whole spec: every
-// distinct blob is downloaded once, by at most Jobs requests in flight,
-// straight into the cache (cache.Importer.WriteBlob, which hashes the bytes
-// as it writes them and keeps only a blob that has its size and digest);
-// then one sync pass and one transaction register every entry whose blobs
-// were all kept (cache.Importer.Register). got[i] is the registered entry
-// of found[i], or nil (found[i] nil, or refused with a warning naming the
-// key and the digest).
+// the local cache: StartImport, Add, Finish. got[i] is the registered
+// entry of found[i], or nil (found[i] nil, or refused with a warning
+// naming the key and the digest).
 func (t *Tier) Import(ctx context.Context, found []*Found) (got []*cache.Entry, err error) {
 	return t.fetch(ctx, found, false)
 }
 
 func (t *Tier) fetch(ctx context.Context, found []*Found, perFile bool) ([]*cache.Entry, error) {
-	out := make([]*cache.Entry, len(found))
-	if t.Down() != nil {
-		if t.Required {
-			return out, t.Down()
-		}
-		return out, nil
+	if !slices.ContainsFunc(found, func(f *Found) bool { return f != nil }) {
+		return make([]*cache.Entry, len(found)), nil
 	}
-	// Every distinct blob of the entries, once.
-	type blob struct {
-		digest string
-		size   int64
-		bad    error // why it was not kept (nil: kept)
+	p, err := t.startImport(ctx, perFile)
+	if err != nil {
+		return make([]*cache.Entry, len(found)), err
 	}
-	var blobs []*blob
-	byDigest := map[string]*blob{}
-	ok := make([]bool, len(found))
-	for i, f := range found {
+	p.Add(found)
+	return p.Finish()
+}
+
+// An ImportRun fetches the blobs of found entries while more are being
+// looked up, the way `dagrun remote pull` moves a whole spec: Add queues
+// the distinct blobs of the entries it is given, and at most Jobs requests
+// (shared with Lookup) download them straight into the cache
+// (cache.Importer.WriteBlob, which hashes the bytes as it writes them and
+// keeps only a blob that has its size and digest); Finish waits for them,
+// then registers every entry whose blobs were all kept, with one sync pass
+// and one transaction (cache.Importer.Register). Finish must be called; it
+// joins every goroutine StartImport started.
+type ImportRun struct {
+	t      *Tier
+	parent context.Context // the caller's
+	ctx    context.Context // cancelled by the first failure
+	im     *cache.Importer
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	more   *sync.Cond
+	queue  []*pullBlob
+	closed bool
+	err    error // the first failure of a download
+	found  []*Found
+	ok     []bool // found[i] is not refused yet
+	blobs  map[string]*pullBlob
+}
+
+// pullBlob is one distinct blob of an ImportRun.
+type pullBlob struct {
+	digest string
+	size   int64
+	bad    error // why it was not kept (nil: kept)
+}
+
+// StartImport starts an ImportRun. Without error, Finish must be called.
+func (t *Tier) StartImport(ctx context.Context) (*ImportRun, error) {
+	return t.startImport(ctx, false)
+}
+
+func (t *Tier) startImport(ctx context.Context, perFile bool) (*ImportRun, error) {
+	im, err := t.Cache.NewImporter(perFile)
+	if err != nil {
+		return nil, err
+	}
+	cctx, stop := context.WithCancel(ctx)
+	p := &ImportRun{t: t, parent: ctx, ctx: cctx, im: im, stop: stop, blobs: map[string]*pullBlob{}}
+	p.more = sync.NewCond(&p.mu)
+	for w := 0; w < t.jobs(); w++ {
+		p.wg.Add(1)
+		go p.work()
+	}
+	return p, nil
+}
+
+// Add queues the blobs of found (nil elements are skipped) that no entry
+// added before names. An entry that gives a blob another size than an
+// earlier one does is refused.
+func (p *ImportRun) Add(found []*Found) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, f := range found {
+		p.found = append(p.found, f)
+		p.ok = append(p.ok, f != nil)
 		if f == nil {
 			continue
 		}
-		ok[i] = true
-		for _, bf := range append(slices.Clone(f.entry.Manifest), cache.File{Digest: f.e.LogDigest, Size: f.e.LogSize}) {
-			if bf.Digest == "" {
-				continue
-			}
-			b, seen := byDigest[bf.Digest]
+		files := f.entry.Manifest
+		if f.e.LogDigest != "" {
+			files = append(slices.Clone(files), cache.File{Digest: f.e.LogDigest, Size: f.e.LogSize})
+		}
+		for _, bf := range files {
+			b, seen := p.blobs[bf.Digest]
 			if !seen {
-				b = &blob{digest: bf.Digest, size: bf.Size}
-				byDigest[bf.Digest] = b
-				blobs = append(blobs, b)
+				b = &pullBlob{digest: bf.Digest, size: bf.Size}
+				p.blobs[bf.Digest] = b
+				p.queue = append(p.queue, b)
 			} else if b.size != bf.Size {
-				t.refuse(f.e.Key, "two entries give one blob different sizes", "digest", bf.Digest)
-				ok[i] = false
+				p.t.refuse(f.e.Key, "two entries give one blob different sizes", "digest", bf.Digest)
+				p.ok[len(p.ok)-1] = false
 				break
 			}
 		}
 	}
-	if !slices.Contains(ok, true) {
-		return out, nil
-	}
-	im, err := t.Cache.NewImporter(perFile)
-	if err != nil {
-		return out, err
-	}
-	defer im.Close()
-	err = t.parallel(ctx, len(blobs), func(ctx context.Context, i int) error {
-		b := blobs[i]
-		bad, err := t.fetchBlob(ctx, im, b.digest, b.size)
-		if err != nil {
-			return fmt.Errorf("get blob %s: %w", b.digest, err)
-		}
-		b.bad = bad
-		return nil
-	})
-	if err != nil {
-		return out, t.failed(ctx, err)
-	}
+	p.more.Broadcast()
+}
 
+// work downloads queued blobs until the run is finished and the queue
+// empty, or a download fails.
+func (p *ImportRun) work() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.closed && p.err == nil {
+			p.more.Wait()
+		}
+		if len(p.queue) == 0 || p.err != nil {
+			p.mu.Unlock()
+			return
+		}
+		b := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+
+		var bad error
+		err := p.t.slot(p.ctx, func() error {
+			var err error
+			bad, err = p.t.fetchBlob(p.ctx, p.im, b.digest, b.size)
+			return err
+		})
+		p.mu.Lock()
+		b.bad = bad
+		if err != nil && p.err == nil {
+			p.err = fmt.Errorf("get blob %s: %w", b.digest, err)
+			p.stop()
+			p.more.Broadcast()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Finish waits for every blob queued, then registers every entry added
+// whose blobs were all kept. got[i] is the registered entry of the i-th
+// entry added (nil: nil, or refused with a warning naming the key and the
+// digest). A failure of the remote is returned only when Required (the
+// tier then goes local-only), and registers nothing.
+func (p *ImportRun) Finish() (got []*cache.Entry, err error) {
+	p.mu.Lock()
+	p.closed = true
+	p.more.Broadcast()
+	p.mu.Unlock()
+	p.wg.Wait()
+	defer p.stop()
+	defer p.im.Close()
+	t := p.t
+	out := make([]*cache.Entry, len(p.found))
+	if p.err != nil {
+		return out, t.failed(p.parent, p.err)
+	}
 	var items []cache.ImportItem
-	var index []int // items[j] is found[index[j]]
-	for i, f := range found {
-		if !ok[i] {
+	var index []int // items[j] is p.found[index[j]]
+	for i, f := range p.found {
+		if !p.ok[i] {
 			continue
 		}
-		var bad *blob
+		var bad *pullBlob
 		for _, bf := range f.entry.Manifest {
-			if b := byDigest[bf.Digest]; b.bad != nil {
+			if b := p.blobs[bf.Digest]; b.bad != nil {
 				bad = b
 				break
 			}
 		}
-		if b := byDigest[f.e.LogDigest]; bad == nil && f.e.LogDigest != "" && b.bad != nil {
+		if b := p.blobs[f.e.LogDigest]; bad == nil && f.e.LogDigest != "" && b.bad != nil {
 			bad = b
 		}
 		if bad != nil {
@@ -356,18 +460,18 @@ func (t *Tier) fetch(ctx context.Context, found []*Found, perFile bool) ([]*cach
 	if len(items) == 0 {
 		return out, nil
 	}
-	res, err := im.Register(ctx, items)
+	res, err := p.im.Register(p.ctx, items)
 	if err != nil {
 		return out, err
 	}
 	for j, r := range res {
 		i := index[j]
 		if r.Err != nil {
-			t.refuse(found[i].e.Key, "entry does not match its blobs", "err", r.Err)
+			t.refuse(p.found[i].e.Key, "entry does not match its blobs", "err", r.Err)
 			continue
 		}
 		out[i] = r.Entry
-		t.done(found[i].e.Key)
+		t.done(p.found[i].e.Key)
 	}
 	return out, nil
 }

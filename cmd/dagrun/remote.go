@@ -102,14 +102,46 @@ func remoteDown(t *remote.Tier) error {
 // digests): each level's keys are looked up locally, then the ones missing
 // in the remote (remote.Tier.Lookup, one parallel batch of entry requests
 // a level), and a remote entry's manifest gives the output digest its
-// downstream keys need, before any blob is fetched. Then every blob of
-// every entry found is fetched at once and all the entries are registered
-// with one sync pass and one transaction (remote.Tier.Import). tr, when
-// not nil, shows the progress. It returns the number of entries fetched.
+// downstream keys need, before any blob is fetched. The blobs of each
+// level's entries start downloading as soon as they are found
+// (remote.ImportRun.Add), while the next levels are looked up; at the end
+// every entry is registered with one sync pass and one transaction
+// (remote.ImportRun.Finish). tr, when not nil, shows the progress. It
+// returns the number of entries fetched.
 func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr *transfer) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run, err := t.StartImport(ctx)
+	if err != nil {
+		return 0, withCode(exitCacheIO, err)
+	}
+	n, walkErr := walkRemote(ctx, g, c, t, tr, run)
+	if walkErr != nil {
+		cancel() // what is downloading will not be registered
+	}
+	got, err := run.Finish()
+	fetched := 0
+	for _, e := range got {
+		if e != nil {
+			fetched++
+		}
+	}
+	tr.add(fetched - n) // what was refused will not come
+	if walkErr != nil {
+		return fetched, walkErr
+	}
+	if err != nil {
+		return fetched, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+	}
+	return fetched, nil
+}
+
+// walkRemote learns the keys of g level by level and adds every entry the
+// local cache lacks and the remote has to run; it returns how many.
+func walkRemote(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr *transfer, run *remote.ImportRun) (int, error) {
 	ent := map[*dag.Node]*cache.Entry{} // local or found in the remote
 	done := map[*dag.Node]bool{}        // keyed, or never keyable here
-	var found []*remote.Found
+	added := 0
 	for len(done) < len(g.Order) {
 		// The next level: the nodes whose inputs were all settled by the
 		// levels before (keyed with an entry, or never keyable here).
@@ -133,14 +165,14 @@ func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr 
 		for _, n := range level {
 			parts, err := dag.Parts(ctx, n, c, func(up *dag.Node) *cache.Entry { return ent[up] })
 			if err != nil {
-				return 0, withCode(exitCacheIO, &dag.NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err})
+				return added, withCode(exitCacheIO, &dag.NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err})
 			}
 			keyOf[n] = parts.Key()
 			keys = append(keys, keyOf[n])
 		}
 		local, err := c.GetMany(ctx, keys)
 		if err != nil {
-			return 0, withCode(exitCacheIO, err)
+			return added, withCode(exitCacheIO, err)
 		}
 		var missing []string
 		asked := map[string]bool{}
@@ -159,16 +191,17 @@ func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr 
 		}
 		got, err := t.Lookup(ctx, missing)
 		if err != nil {
-			return 0, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
+			return added, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
 		}
 		byKey := map[string]*cache.Entry{}
 		for _, f := range got {
 			if f != nil {
-				found = append(found, f)
 				byKey[f.Entry().Key] = f.Entry()
 			}
 		}
 		tr.add(len(byKey))
+		added += len(byKey)
+		run.Add(got)
 		for _, n := range level {
 			if e := byKey[keyOf[n]]; e != nil {
 				ent[n] = e
@@ -178,21 +211,7 @@ func pull(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tier, tr 
 			break
 		}
 	}
-	if len(found) == 0 {
-		return 0, nil
-	}
-	got, err := t.Import(ctx, found)
-	n := 0
-	for _, e := range got {
-		if e != nil {
-			n++
-		}
-	}
-	tr.add(n - len(found)) // what was refused will not come
-	if err != nil {
-		return n, withCode(exitCacheIO, fmt.Errorf("remote fetch: %w", err))
-	}
-	return n, nil
+	return added, nil
 }
 
 func (a *app) remoteCommand() *cobra.Command {
