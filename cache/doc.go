@@ -12,8 +12,8 @@
 // Invariants:
 //
 //   - A blob file is placed (linked or copied, fsynced, renamed) and its
-//     directory fsynced before any row refers to it (ImportBatch instead
-//     makes a whole batch durable with one syncfs(2) before its one
+//     directory fsynced before any row refers to it (an Importer instead
+//     may make all its blobs durable with one syncfs(2) before its one
 //     transaction), and an entry, its
 //     manifest, its blob rows and its metrics are inserted in one
 //     transaction. A crash at any instant therefore leaves a complete entry
@@ -24,6 +24,10 @@
 //     a file with other names (link count above 1) is copied, never
 //     adopted; symlinks, FIFOs, devices, sockets and names with control
 //     characters, "." or ".." components are refused (ErrBadOutput).
+//   - A blob from elsewhere (a remote tier) enters the store only through
+//     an Importer, which hashes the bytes as it writes them and keeps the
+//     blob only if they are exactly its size and hash to its digest; an
+//     imported entry is registered only if every blob of it was kept.
 //   - Blob files are read-only (0444) and never rewritten in place; a blob
 //     that must be replaced is replaced by rename. Nothing the package
 //     hands to a node is a blob: MaterializeInputs gives private copies,
