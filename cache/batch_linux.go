@@ -29,11 +29,28 @@ func moveNoReplace(src, dst string) (bool, error) {
 	return true, nil
 }
 
-// startWriteback asks the kernel to start writing n bytes of f from off
-// to disk, without waiting (sync_file_range(2) with
-// SYNC_FILE_RANGE_WRITE). It makes nothing durable by itself: a later
-// syncfs or fsync does, with less left to wait for. Errors are ignored for
-// the same reason.
-func startWriteback(f *os.File, off, n int64) {
-	unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+// startWriteback asks the kernel to start writing n bytes of the file fd
+// from off to disk, without waiting for them (sync_file_range(2) with
+// SYNC_FILE_RANGE_WRITE; it may wait for room in the disk's queue). It
+// makes nothing durable by itself: a later syncfs or fsync does, with less
+// left to wait for. Errors are ignored for the same reason.
+func startWriteback(fd int, off, n int64) {
+	unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// dupFd returns a duplicate of f's descriptor for the flusher, or -1.
+func dupFd(f *os.File) int {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	sc.Control(func(s uintptr) {
+		if d, err := unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			fd = d
+		}
+	})
+	return fd
+}
+
+func closeFd(fd int) { unix.Close(fd) }

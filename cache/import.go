@@ -84,6 +84,8 @@ type Importer struct {
 	mu    sync.Mutex
 	blobs map[string]*source // kept blobs by digest
 	dirs  map[string]bool    // folders whose links must be synced
+
+	flush *flusher // nil with perFile
 }
 
 // NewImporter starts an import. With perFile, each blob and folder is
@@ -97,12 +99,17 @@ func (c *Cache) NewImporter(perFile bool) (*Importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Importer{c: c, dir: dir, perFile: perFile, blobs: map[string]*source{}, dirs: map[string]bool{}}, nil
+	im := &Importer{c: c, dir: dir, perFile: perFile, blobs: map[string]*source{}, dirs: map[string]bool{}}
+	if !perFile {
+		im.flush = startFlusher()
+	}
+	return im, nil
 }
 
 // Close removes the importer's scratch folder (blobs already moved into
 // the store stay there).
 func (im *Importer) Close() error {
+	im.flush.stop()
 	return im.c.wrap("close importer", removeTree(im.dir))
 }
 
@@ -224,6 +231,7 @@ func (im *Importer) register(ctx context.Context, items []ImportItem) ([]ImportR
 	// With perFile, each blob and its folders were synced as they were
 	// written.
 	if !im.perFile {
+		im.flush.stop() // every writeback asked for is started
 		files := make([]string, 0, len(im.blobs))
 		for _, s := range im.blobs {
 			files = append(files, s.path)
@@ -299,22 +307,21 @@ func (im *Importer) stage(it ImportItem) (*staged, error) {
 const writebackChunk = 8 << 20
 
 // write copies r into a new read-only file p, hashing what it writes
-// (counted in HashedBytes), and fsyncs it with perFile. As it writes, it
-// starts the writeback of what it wrote (startWriteback), so that the
-// disk works while the rest downloads and the sync pass before Register
-// has little left to wait for. It removes p on error.
+// (counted in HashedBytes), and fsyncs it with perFile. Without perFile,
+// it asks im.flush to start the writeback of every writebackChunk it
+// writes and of the rest at the end, so that the disk works while the
+// rest downloads and the sync pass before Register has little left to
+// wait for. It removes p on error.
 func (im *Importer) write(ctx context.Context, r io.Reader, p string) (string, int64, error) {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return "", 0, err
 	}
 	h := newHasher()
-	w := &writeback{f: f}
+	w := im.flush.writer(f)
 	n, err := copyCtx(ctx, io.MultiWriter(h, w), r)
 	im.c.hashed.Add(n)
-	if err == nil {
-		w.start()
-	}
+	w.done(err == nil)
 	if err == nil && im.perFile {
 		err = f.Sync()
 	}
@@ -331,26 +338,113 @@ func (im *Importer) write(ctx context.Context, r io.Reader, p string) (string, i
 	return h.hex(), n, nil
 }
 
-// writeback writes to f and starts the writeback of every writebackChunk
-// bytes written.
-type writeback struct {
+// A flusher starts the kernel's writeback of ranges of files written by
+// others, on a goroutine of its own: starting a writeback may block while
+// the disk's queue is full, and the writers must not wait for it. It only
+// hastens what a later sync makes durable; a request it cannot take at
+// once is dropped. A nil flusher does nothing.
+type flusher struct {
+	mu      sync.Mutex
+	reqs    chan flushReq
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// flushReq asks for the writeback of n bytes from off of the file fd (a
+// duplicate owned by the flusher), closing fd afterwards when last.
+type flushReq struct {
+	fd     int
+	off, n int64
+	last   bool
+}
+
+func startFlusher() *flusher {
+	fl := &flusher{reqs: make(chan flushReq, 1024)}
+	fl.wg.Add(1)
+	go func() {
+		defer fl.wg.Done()
+		for r := range fl.reqs {
+			if r.n > 0 {
+				startWriteback(r.fd, r.off, r.n)
+			}
+			if r.last {
+				closeFd(r.fd)
+			}
+		}
+	}()
+	return fl
+}
+
+// send queues r unless the flusher is stopped or its queue is full; it
+// reports whether r was queued.
+func (fl *flusher) send(r flushReq) bool {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.stopped {
+		return false
+	}
+	select {
+	case fl.reqs <- r:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop waits until every queued request is started; later ones are
+// dropped.
+func (fl *flusher) stop() {
+	if fl == nil {
+		return
+	}
+	fl.mu.Lock()
+	if !fl.stopped {
+		fl.stopped = true
+		close(fl.reqs)
+	}
+	fl.mu.Unlock()
+	fl.wg.Wait()
+}
+
+// writer returns a writer to f that asks fl for the writeback of every
+// writebackChunk written.
+func (fl *flusher) writer(f *os.File) *flushWriter {
+	w := &flushWriter{f: f, fl: fl, fd: -1}
+	if fl != nil {
+		w.fd = dupFd(f)
+	}
+	return w
+}
+
+// flushWriter writes to f and asks fl for the writeback of what it wrote.
+type flushWriter struct {
 	f            *os.File
+	fl           *flusher
+	fd           int // the flusher's duplicate of f's descriptor; -1: none
 	off, started int64
 }
 
-func (w *writeback) Write(b []byte) (int, error) {
+func (w *flushWriter) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)
 	w.off += int64(n)
-	if w.off-w.started >= writebackChunk {
-		w.start()
+	if w.fd >= 0 && w.off-w.started >= writebackChunk && w.fl.send(flushReq{fd: w.fd, off: w.started, n: w.off - w.started}) {
+		w.started = w.off
 	}
 	return n, err
 }
 
-// start starts the writeback of what was written since the last start.
-func (w *writeback) start() {
-	if w.off > w.started {
-		startWriteback(w.f, w.started, w.off-w.started)
-		w.started = w.off
+// done asks for the writeback of the rest (when ok) and hands the
+// duplicate descriptor to the flusher to close (or closes it).
+func (w *flushWriter) done(ok bool) {
+	if w.fd < 0 {
+		return
 	}
+	r := flushReq{fd: w.fd, last: true}
+	if ok {
+		r.off, r.n = w.started, w.off-w.started
+	}
+	if !w.fl.send(r) {
+		closeFd(w.fd)
+	}
+	w.fd = -1
 }

@@ -23,6 +23,7 @@ func TestImporter(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, _ := newCache(t)
 			ctx := context.Background()
+			fds := openFds(t)
 			im, err := c.NewImporter(perFile)
 			if err != nil {
 				t.Fatal(err)
@@ -81,6 +82,11 @@ func TestImporter(t *testing.T) {
 			if err := im.Close(); err != nil {
 				t.Fatal(err)
 			}
+			// The writer's descriptors and the flusher's duplicates are
+			// all closed.
+			if n := openFds(t); n != fds {
+				t.Errorf("%d descriptors open after Close, %d before the import", n, fds)
+			}
 			for _, k := range []string{"k1", "k3"} {
 				e, err := c.Get(ctx, k)
 				if err != nil || e == nil {
@@ -128,4 +134,14 @@ func TestImporter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openFds counts this process's open file descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
 }
