@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"dagrun/cache"
@@ -160,14 +162,28 @@ func walkRemote(ctx context.Context, g *dag.Graph, c *cache.Cache, t *remote.Tie
 		if len(level) == 0 {
 			continue
 		}
+		// The level's keys, its nodes fingerprinted in parallel (the first
+		// level hashes the datasets' files into the memo of a new cache).
+		parts := make([]*dag.KeyParts, len(level))
+		errs := make([]error, len(level))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for i, n := range level {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				parts[i], errs[i] = dag.Parts(ctx, n, c, func(up *dag.Node) *cache.Entry { return ent[up] })
+			}()
+		}
+		wg.Wait()
 		keyOf := make(map[*dag.Node]string, len(level))
 		var keys []string
-		for _, n := range level {
-			parts, err := dag.Parts(ctx, n, c, func(up *dag.Node) *cache.Entry { return ent[up] })
-			if err != nil {
-				return added, withCode(exitCacheIO, &dag.NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: err})
+		for i, n := range level {
+			if errs[i] != nil {
+				return added, withCode(exitCacheIO, &dag.NodeError{Node: n.Name(), Kind: n.Kind.Name, Op: "fingerprint", Err: errs[i]})
 			}
-			keyOf[n] = parts.Key()
+			keyOf[n] = parts[i].Key()
 			keys = append(keys, keyOf[n])
 		}
 		local, err := c.GetMany(ctx, keys)
