@@ -418,8 +418,9 @@ func (p *ImportRun) work() {
 // Finish waits for every blob queued, then registers every entry added
 // whose blobs were all kept. got[i] is the registered entry of the i-th
 // entry added (nil: nil, or refused with a warning naming the key and the
-// digest). A failure of the remote is returned only when Required (the
-// tier then goes local-only), and registers nothing.
+// digest). A failure of the remote while downloading registers nothing;
+// it is returned when Required, and otherwise makes the tier go
+// local-only after one warning.
 func (p *ImportRun) Finish() (got []*cache.Entry, err error) {
 	p.mu.Lock()
 	p.closed = true
