@@ -231,8 +231,8 @@ func (b *gaugeBody) Close() error {
 // An ImportRun fed in batches, the way a pull feeds it level by level
 // while it looks the next level up, downloads each distinct blob once
 // across batches, never has more than Jobs requests open (its downloads
-// and the lookups together), and registers every entry at Finish, in the
-// order they were added.
+// and the lookups together), reports each entry to Progress once, and
+// registers every entry at Finish, in the order they were added.
 func TestImportRunInBatches(t *testing.T) {
 	ctx := context.Background()
 	a := openCache(t)
@@ -242,7 +242,8 @@ func TestImportRunInBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	const jobs = 3
-	pull := &remote.Tier{Store: g, Cache: openCache(t), Jobs: jobs, Required: true}
+	reported := map[string]int{}
+	pull := &remote.Tier{Store: g, Cache: openCache(t), Jobs: jobs, Required: true, Progress: func(k string) { reported[k]++ }}
 	run, err := pull.StartImport(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -274,6 +275,14 @@ func TestImportRunInBatches(t *testing.T) {
 	}
 	if m := pull.Moved(); m.Blobs != int64(distinctBlobs(ents)) || m.Requests != int64(len(ents)+distinctBlobs(ents)) {
 		t.Errorf("moved %+v; want %d blobs in %d requests", m, distinctBlobs(ents), len(ents)+distinctBlobs(ents))
+	}
+	for _, e := range ents {
+		if reported[e.Key] != 1 {
+			t.Errorf("entry %s reported to Progress %d times, want once", e.Key, reported[e.Key])
+		}
+	}
+	if m := pull.Moved(); m.Entries != int64(len(ents)) {
+		t.Errorf("moved %d entries, want %d", m.Entries, len(ents))
 	}
 	if m := g.most.Load(); m > jobs {
 		t.Errorf("%d requests open at once, want at most %d", m, jobs)

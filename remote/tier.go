@@ -34,8 +34,9 @@ type Tier struct {
 	Timeout time.Duration
 	// Jobs bounds the requests in flight (0: DefaultJobs).
 	Jobs int
-	// Progress, when set, is called with the key of every entry fetched or
-	// pushed, one call at a time.
+	// Progress, when set, is called with the key of every entry pushed,
+	// or fetched (once its blobs are all downloaded and checked, before it
+	// is registered), one call at a time.
 	Progress func(key string)
 
 	mu   sync.Mutex
@@ -69,6 +70,10 @@ func (t *Tier) Moved() Moved {
 
 func (t *Tier) done(key string) {
 	t.entries.Add(1)
+	t.progress(key)
+}
+
+func (t *Tier) progress(key string) {
 	if t.Progress != nil {
 		t.progMu.Lock()
 		defer t.progMu.Unlock()
@@ -320,13 +325,19 @@ type ImportRun struct {
 	found  []*Found
 	ok     []bool // found[i] is not refused yet
 	blobs  map[string]*pullBlob
+	// left[i] counts the blobs of found[i] not kept yet; waiting names
+	// the entries waiting for a blob. An entry is reported to Progress
+	// when its last blob is kept (and counted in Moved once registered).
+	left    []int
+	waiting map[string][]int
 }
 
 // pullBlob is one distinct blob of an ImportRun.
 type pullBlob struct {
 	digest string
 	size   int64
-	bad    error // why it was not kept (nil: kept)
+	done   bool  // downloaded, or given up
+	bad    error // why it was not kept (nil: kept, once done)
 }
 
 // StartImport starts an ImportRun. Without error, Finish must be called.
@@ -340,7 +351,7 @@ func (t *Tier) startImport(ctx context.Context, perFile bool) (*ImportRun, error
 		return nil, err
 	}
 	cctx, stop := context.WithCancel(ctx)
-	p := &ImportRun{t: t, parent: ctx, ctx: cctx, im: im, stop: stop, blobs: map[string]*pullBlob{}}
+	p := &ImportRun{t: t, parent: ctx, ctx: cctx, im: im, stop: stop, blobs: map[string]*pullBlob{}, waiting: map[string][]int{}}
 	p.more = sync.NewCond(&p.mu)
 	for w := 0; w < t.jobs(); w++ {
 		p.wg.Add(1)
@@ -356,8 +367,10 @@ func (p *ImportRun) Add(found []*Found) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, f := range found {
+		i := len(p.found)
 		p.found = append(p.found, f)
 		p.ok = append(p.ok, f != nil)
+		p.left = append(p.left, 0)
 		if f == nil {
 			continue
 		}
@@ -365,6 +378,7 @@ func (p *ImportRun) Add(found []*Found) {
 		if f.e.LogDigest != "" {
 			files = append(slices.Clone(files), cache.File{Digest: f.e.LogDigest, Size: f.e.LogSize})
 		}
+		var need []*pullBlob
 		for _, bf := range files {
 			b, seen := p.blobs[bf.Digest]
 			if !seen {
@@ -373,9 +387,24 @@ func (p *ImportRun) Add(found []*Found) {
 				p.queue = append(p.queue, b)
 			} else if b.size != bf.Size {
 				p.t.refuse(f.e.Key, "two entries give one blob different sizes", "digest", bf.Digest)
-				p.ok[len(p.ok)-1] = false
+				p.ok[i] = false
 				break
 			}
+			if !slices.Contains(need, b) {
+				need = append(need, b)
+			}
+		}
+		if !p.ok[i] {
+			continue
+		}
+		for _, b := range need {
+			if !b.done || b.bad != nil {
+				p.left[i]++
+				p.waiting[b.digest] = append(p.waiting[b.digest], i)
+			}
+		}
+		if p.left[i] == 0 {
+			p.t.progress(f.e.Key)
 		}
 	}
 	p.more.Broadcast()
@@ -405,7 +434,15 @@ func (p *ImportRun) work() {
 			return err
 		})
 		p.mu.Lock()
-		b.bad = bad
+		b.done, b.bad = true, bad
+		if err == nil && bad == nil {
+			for _, i := range p.waiting[b.digest] {
+				if p.left[i]--; p.left[i] == 0 && p.ok[i] {
+					p.t.progress(p.found[i].e.Key)
+				}
+			}
+		}
+		delete(p.waiting, b.digest)
 		if err != nil && p.err == nil {
 			p.err = fmt.Errorf("get blob %s: %w", b.digest, err)
 			p.stop()
@@ -472,7 +509,7 @@ func (p *ImportRun) Finish() (got []*cache.Entry, err error) {
 			continue
 		}
 		out[i] = r.Entry
-		t.done(p.found[i].e.Key)
+		t.entries.Add(1) // reported to Progress when its last blob was kept
 	}
 	return out, nil
 }
