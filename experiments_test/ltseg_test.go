@@ -64,8 +64,8 @@ var sharedKinds = map[string]bool{
 // and augsweep (ci) would recompute no real-data, generator, annotator,
 // scorer or filter node, nor the train cells they share with table7
 // (table8's cos_dyn = table7's union row and its all = all_union; fig5's
-// bsgal and all at 100 %; augsweep's unaugmented none and all at the ci
-// budget; selection's none).
+// bsgal and all at 100 %; curves' none and all at the tables' budget;
+// augsweep's none and all with the tables' augmentation; selection's none).
 func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cold run of table7's ci profile: skipped with -short")
@@ -103,10 +103,11 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 		{"fig5.yaml", []string{"train[seed=1,fraction=1.0,method=bsgal]", "train[seed=1,fraction=1.0,method=all]"}},
 		// curves' and augsweep's ci profiles repeat common/seg.yaml's
 		// (a profile replaces the included one): every shared node must
-		// still be table7's. augsweep's ci budget equals the tables', so
-		// its unaugmented cells are table7's none and all_union rows.
-		{"curves.yaml", nil},
-		{"augsweep.yaml", []string{"train_none_off[seed=1]", "train_all_off[seed=1]"}},
+		// still be table7's. curves' second ci budget and augsweep's ci
+		// budget equal the tables', so their cells with the tables'
+		// augmentation are table7's none and all_union rows.
+		{"curves.yaml", []string{"train_none[seed=1,budget=20]", "train_all[seed=1,budget=20]"}},
+		{"augsweep.yaml", []string{"train_none_s75_flip[seed=1]", "train_all_s75_flip[seed=1]"}},
 		// selection's none row is table7's; its pools are spoiled
 		// copies of inst_vae.
 		{"selection.yaml", []string{"train_none[seed=1]"}},
