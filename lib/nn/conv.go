@@ -349,8 +349,57 @@ func addRow[T float](dst, src []T) {
 }
 
 // col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
-// (the adjoint of im2col).
+// (the adjoint of im2col), which must start at zero. Each element of dx is
+// the sum of its patch gradients in the order of the rows of col.
 func col2im[T float](g convGeom, dx, col []T) {
+	if g.ho == g.h && g.wo == g.w {
+		col2imSame(g, dx, col)
+		return
+	}
+	col2imGeneral(g, dx, col)
+}
+
+// col2imSame is col2im for a size-keeping convolution, the adjoint of
+// im2colSame: each patch row is added to the plane shifted by (dy, dx) in
+// one flat run, after the row's columns that would wrap around a row edge
+// are set to zero in col (which it thus overwrites). Those zeros are added
+// to elements of dx that col2imGeneral leaves alone; the sum is the same
+// bits, because x + 0 = x for every x but −0, and no partial sum is −0
+// (dx starts at +0, and a sum is −0 only when both terms are).
+func col2imSame[T float](g convGeom, dx, col []T) {
+	h, w, hw := g.h, g.w, g.h*g.w
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*hw : (c+1)*hw]
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky*g.dil - g.pad
+			for kx := 0; kx < g.k; kx++ {
+				ddx := kx*g.dil - g.pad
+				if dy <= -h || dy >= h || ddx <= -w || ddx >= w {
+					continue
+				}
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				off := dy*w + ddx
+				lo, hi := max(0, -dy)*w, min(h, h-dy)*w
+				lo, hi = max(lo, -off), min(hi, hw-off)
+				if ddx > 0 {
+					for p := w - ddx; p < hw; p += w {
+						clear(row[p : p+ddx])
+					}
+				} else if ddx < 0 {
+					for p := 0; p < hw; p += w {
+						clear(row[p : p-ddx])
+					}
+				}
+				if lo < hi {
+					addRow(plane[lo+off:hi+off], row[lo:hi])
+				}
+			}
+		}
+	}
+}
+
+// col2imGeneral is col2im row by row, for any geometry.
+func col2imGeneral[T float](g convGeom, dx, col []T) {
 	hw := g.ho * g.wo
 	for c := 0; c < g.c; c++ {
 		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]

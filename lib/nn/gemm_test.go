@@ -273,6 +273,43 @@ func TestIm2colSame(t *testing.T) {
 	}
 }
 
+// TestCol2imSame compares the flat-run col2im with the row-by-row one on
+// the geometries of TestIm2colSame, with patch gradients that include zeros
+// of both signs (the case where adding a zero could change bits).
+func TestCol2imSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	negZero := float32(math.Copysign(0, -1))
+	for _, g := range []convGeom{
+		{c: 3, h: 5, w: 7, k: 3, pad: 1, dil: 1},
+		{c: 2, h: 6, w: 4, k: 3, pad: 2, dil: 2},
+		{c: 2, h: 3, w: 3, k: 3, pad: 3, dil: 3},
+		{c: 1, h: 2, w: 9, k: 1, pad: 0, dil: 1},
+		{c: 2, h: 9, w: 11, k: 3, pad: 1, dil: 1},
+	} {
+		g.ho, g.wo = g.h, g.w
+		col := make([]float32, g.ckk()*g.h*g.w)
+		for i := range col {
+			switch r.IntN(4) {
+			case 0:
+				col[i] = negZero
+			case 1:
+				col[i] = 0
+			default:
+				col[i] = float32(r.NormFloat64())
+			}
+		}
+		got, want := make([]float32, g.c*g.h*g.w), make([]float32, g.c*g.h*g.w)
+		col2imSame(g, got, slices.Clone(col))
+		col2imGeneral(g, want, col)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Errorf("%+v: element %d is %v, want %v", g, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
 // TestAddTo compares the vectorized addTo with scalar float32 sums on
 // lengths around the vector width.
 func TestAddTo(t *testing.T) {

@@ -105,3 +105,34 @@ func BenchmarkTranspose(b *testing.B) {
 		transpose(dst, src, rows, cols)
 	}
 }
+
+// TestBiasSumOrder checks that biasSum, which sums four images at a time,
+// gives the bits of one chain per image added to the channel's total in
+// image order, on batch sizes around the group of four.
+func TestBiasSumOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for n := 0; n < 10; n++ {
+		for _, cs := range [][2]int{{1, 1}, {3, 5}, {2, 17}} {
+			c, s := cs[0], cs[1]
+			g := make([]float32, n*c*s)
+			for i := range g {
+				g[i] = float32(rng.NormFloat64()) * float32(math.Pow(10, float64(rng.IntN(9)-4)))
+			}
+			got := make([]float32, c)
+			biasSum(got, g, n, c, s)
+			for k := 0; k < c; k++ {
+				var acc float64
+				for i := 0; i < n; i++ {
+					var sum float64
+					for _, v := range g[(i*c+k)*s : (i*c+k+1)*s] {
+						sum += float64(v)
+					}
+					acc += sum
+				}
+				if math.Float32bits(got[k]) != math.Float32bits(float32(acc)) {
+					t.Fatalf("n=%d c=%d s=%d channel %d: %v, want %v", n, c, s, k, got[k], float32(acc))
+				}
+			}
+		}
+	}
+}
