@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -133,6 +134,67 @@ func TestBiasSumOrder(t *testing.T) {
 					t.Fatalf("n=%d c=%d s=%d channel %d: %v, want %v", n, c, s, k, got[k], float32(acc))
 				}
 			}
+		}
+	}
+}
+
+// TestXentVectorBits checks that maxInto, widenAdd and xentGrad (vector
+// code where the CPU has it) give the bits of their Go loops on lengths
+// around the vector width and on ±0, subnormals, infinities and NaNs of
+// several payloads (max(−0, +0), NaN against NaN, zero target masses).
+func TestXentVectorBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), math.Float32frombits(1), math.Float32frombits(0x80000001),
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(0x7fa00000), 1e30, -1e-30}
+	rng := rand.New(rand.NewPCG(17, 18))
+	val := func() float32 {
+		if rng.IntN(2) == 0 {
+			return special[rng.IntN(len(special))]
+		}
+		return float32(rng.NormFloat64())
+	}
+	same32 := func(a, b []float32) bool {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	same64 := func(a, b []float64) bool {
+		for i := range a {
+			if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n < 45; n++ {
+		x, y, q := make([]float32, n), make([]float32, n), make([]float32, n)
+		acc, sc, ts := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range x {
+			x[i], y[i], q[i] = val(), val(), val()
+			acc[i], sc[i] = float64(val()), float64(val())
+			if rng.IntN(3) > 0 {
+				ts[i] = float64(val())
+			}
+		}
+		got, want := slices.Clone(x), slices.Clone(x)
+		maxInto(got, y)
+		maxIntoGo(want, y)
+		if !same32(got, want) {
+			t.Fatalf("maxInto n=%d: %v, want %v", n, got, want)
+		}
+		got64, want64 := slices.Clone(acc), slices.Clone(acc)
+		widenAdd(got64, y)
+		widenAddGo(want64, y)
+		if !same64(got64, want64) {
+			t.Fatalf("widenAdd n=%d: %v, want %v", n, got64, want64)
+		}
+		got, want = slices.Clone(q), slices.Clone(q)
+		xentGrad(got, y, sc, ts)
+		xentGradGo(want, y, sc, ts)
+		if !same32(got, want) {
+			t.Fatalf("xentGrad n=%d: %v, want %v", n, got, want)
 		}
 	}
 }

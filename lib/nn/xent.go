@@ -195,10 +195,13 @@ type xentScratch struct {
 }
 
 // xentForward32 is xentForward for float32 in one fused pass per block of
-// pixels: the maxima and target masses, then the exponentials (exp32, eight
-// lanes at a time where the CPU has them) written straight into q and summed
-// per pixel in class order, then per class the loss terms and q. It
-// allocates nothing once cc has its buffers.
+// pixels: the maxima and target masses, then the exponentials (exp32)
+// written straight into q and summed per pixel in class order, then per
+// class q and the loss terms. The per-pixel loops run eight pixels at a
+// time where the CPU has AVX2 (maxInto, widenAdd, expSub, xentGrad: one
+// lane per pixel, so each pixel's chain keeps its order); the loss is one
+// scalar sum over classes, then pixels. It allocates nothing once cc has
+// its buffers.
 func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, float64) {
 	losses := cc.lossBuf(n)
 	perImage(n, cc.scratch, func(i int, sc *xentScratch) {
@@ -212,18 +215,13 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 			clear(ts)
 			clear(se)
 			for k := 0; k < c; k++ {
-				zk, tk := zi[k*s+p0:][:b], ti[k*s+p0:][:b]
-				for p, v := range zk {
-					mx[p] = max(mx[p], v)
-					ts[p] += float64(tk[p])
-				}
+				maxInto(mx, zi[k*s+p0:][:b])
+				widenAdd(ts, ti[k*s+p0:][:b])
 			}
 			for k := 0; k < c; k++ {
 				qk := qi[k*s+p0:][:b]
 				expSub(qk, zi[k*s+p0:][:b], mx)
-				for p, e := range qk {
-					se[p] += float64(e)
-				}
+				widenAdd(se, qk)
 			}
 			for p, m := range ts {
 				if m != 0 {
@@ -233,15 +231,10 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 			}
 			for k := 0; k < c; k++ {
 				zk, tk, qk := zi[k*s+p0:][:b], ti[k*s+p0:][:b], qi[k*s+p0:][:b]
-				for p, e := range qk {
-					if ts[p] == 0 {
-						qk[p] = 0
-						continue
-					}
-					tv := float64(tk[p])
-					qk[p] = float32(float64(e)*se[p] - tv)
-					if tv != 0 {
-						loss -= tv * (float64(zk[p]-mx[p]) - logse[p])
+				xentGrad(qk, tk, se, ts)
+				for p, tv := range tk {
+					if tv != 0 && ts[p] != 0 {
+						loss -= float64(tv) * (float64(zk[p]-mx[p]) - logse[p])
 					}
 				}
 			}
@@ -249,6 +242,37 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 		losses[i] = loss
 	})
 	return sumParts(losses, r)
+}
+
+// maxIntoGo is mx[i] = max(mx[i], z[i]) for i < len(mx).
+func maxIntoGo(mx, z []float32) {
+	z = z[:len(mx)]
+	for i, v := range z {
+		mx[i] = max(mx[i], v)
+	}
+}
+
+// widenAddGo is acc[i] += float64(x[i]) for i < len(acc).
+func widenAddGo(acc []float64, x []float32) {
+	x = x[:len(acc)]
+	for i, v := range x {
+		acc[i] += float64(v)
+	}
+}
+
+// xentGradGo turns the exponentials q of one class's pixels into the
+// gradient: q[i] = float32(float64(q[i])·sc[i] − float64(t[i])), sc the
+// pixel's target mass over its sum of exponentials, or 0 where the target
+// mass ts[i] is zero.
+func xentGradGo(q, t []float32, sc, ts []float64) {
+	t, sc, ts = t[:len(q)], sc[:len(q)], ts[:len(q)]
+	for i, e := range q {
+		if ts[i] == 0 {
+			q[i] = 0
+			continue
+		}
+		q[i] = float32(float64(e)*sc[i] - float64(t[i]))
+	}
 }
 
 // xentGradOp is d/dz of xentOp times the upstream scalar gradient,
