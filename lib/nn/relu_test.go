@@ -138,8 +138,9 @@ func TestBiasSumOrder(t *testing.T) {
 	}
 }
 
-// TestXentVectorBits checks that maxInto, widenAdd and xentGrad (vector
-// code where the CPU has it) give the bits of their Go loops on lengths
+// TestXentVectorBits checks that maxInto, widenAdd, xentGrad and
+// nonzeroMasks (vector code where the CPU has it) give the bits of their
+// Go loops, and xentLossRow those of the plain loss loop, on lengths
 // around the vector width and on ±0, subnormals, infinities and NaNs of
 // several payloads (max(−0, +0), NaN against NaN, zero target masses).
 func TestXentVectorBits(t *testing.T) {
@@ -189,6 +190,28 @@ func TestXentVectorBits(t *testing.T) {
 		widenAddGo(want64, y)
 		if !same64(got64, want64) {
 			t.Fatalf("widenAdd n=%d: %v, want %v", n, got64, want64)
+		}
+		nz, nzGo := make([]uint8, n/8), make([]uint8, n/8)
+		nonzeroMasks(nz, y)
+		nonzeroMasksGo(nzGo, y)
+		if !slices.Equal(nz, nzGo) {
+			t.Fatalf("nonzeroMasks n=%d: %08b, want %08b", n, nz, nzGo)
+		}
+		// Sparse targets, as one class's pixels are.
+		tk := make([]float32, n)
+		for i := range tk {
+			if rng.IntN(4) == 0 {
+				tk[i] = val()
+			}
+		}
+		wantLoss := 0.5
+		for p, tv := range tk {
+			if tv != 0 && ts[p] != 0 {
+				wantLoss -= float64(tv) * (float64(q[p]-x[p]) - acc[p])
+			}
+		}
+		if l := xentLossRow(0.5, q, tk, x, ts, acc, make([]uint8, n/8)); math.Float64bits(l) != math.Float64bits(wantLoss) {
+			t.Fatalf("xentLossRow n=%d: %v, want %v", n, l, wantLoss)
 		}
 		got, want = slices.Clone(q), slices.Clone(q)
 		xentGrad(got, y, sc, ts)

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"sync"
 
 	"github.com/chewxy/hm"
@@ -192,6 +193,7 @@ type xentScratch struct {
 	mx     [xentBlock]float32
 	ts, se [xentBlock]float64
 	logse  [xentBlock]float64
+	nz     [xentBlock / 8]uint8 // nonzeroMasks of one class's targets
 }
 
 // xentForward32 is xentForward for float32 in one fused pass per block of
@@ -232,16 +234,50 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 			for k := 0; k < c; k++ {
 				zk, tk, qk := zi[k*s+p0:][:b], ti[k*s+p0:][:b], qi[k*s+p0:][:b]
 				xentGrad(qk, tk, se, ts)
-				for p, tv := range tk {
-					if tv != 0 && ts[p] != 0 {
-						loss -= float64(tv) * (float64(zk[p]-mx[p]) - logse[p])
-					}
-				}
+				loss = xentLossRow(loss, zk, tk, mx, ts, logse, sc.nz[:b/8])
+
 			}
 		}
 		losses[i] = loss
 	})
 	return sumParts(losses, r)
+}
+
+// xentLossRow continues the loss chain with one class's pixels of a block,
+// in pixel order: loss −= t·(z − mx − log Σexp) where both the target t
+// and the pixel's target mass ts are nonzero. Most targets are zero (one
+// class per pixel holds its weight), so eight at a time are tested with
+// nonzeroMasks (into nz) and only their nonzero ones visited.
+func xentLossRow(loss float64, zk, tk, mx []float32, ts, logse []float64, nz []uint8) float64 {
+	term := func(p int) {
+		if tv := tk[p]; tv != 0 && ts[p] != 0 {
+			loss -= float64(tv) * (float64(zk[p]-mx[p]) - logse[p])
+		}
+	}
+	nonzeroMasks(nz, tk)
+	for i, m := range nz {
+		for ; m != 0; m &= m - 1 {
+			term(8*i + bits.TrailingZeros8(m))
+		}
+	}
+	for p := 8 * len(nz); p < len(tk); p++ {
+		term(p)
+	}
+	return loss
+}
+
+// nonzeroMasksGo sets bit j of m[i] where t[8i+j] ≠ 0.
+func nonzeroMasksGo(m []uint8, t []float32) {
+	t = t[:8*len(m)]
+	for i := range m {
+		var b uint8
+		for j, v := range t[8*i : 8*i+8] {
+			if v != 0 {
+				b |= 1 << j
+			}
+		}
+		m[i] = b
+	}
 }
 
 // maxIntoGo is mx[i] = max(mx[i], z[i]) for i < len(mx).

@@ -49,3 +49,17 @@ func xentGrad(q, t []float32, sc, ts []float64) {
 	}
 	xentGradGo(q[v:], t[v:], sc[v:], ts[v:])
 }
+
+//go:noescape
+func nonzeroMasksAVX2(m *uint8, t *float32, n int)
+
+// nonzeroMasks sets bit j of m[i] where t[8i+j] ≠ 0, for the first
+// 8·len(m) elements of t, eight at a time where the CPU has AVX2.
+func nonzeroMasks(m []uint8, t []float32) {
+	t = t[:8*len(m)]
+	if hasAVX2 && len(m) > 0 {
+		nonzeroMasksAVX2(&m[0], &t[0], len(t))
+		return
+	}
+	nonzeroMasksGo(m, t)
+}

@@ -105,3 +105,27 @@ loop3:
 done3:
 	VZEROUPPER
 	RET
+
+// func nonzeroMasksAVX2(m *uint8, t *float32, n int)
+// Bit j of m[i] is t[8i+j] ≠ 0 (NaN included; not ±0), for i < n/8 (n a
+// multiple of 8).
+TEXT ·nonzeroMasksAVX2(SB), NOSPLIT, $0-24
+	MOVQ   m+0(FP), DI
+	MOVQ   t+8(FP), SI
+	MOVQ   n+16(FP), CX
+	SHRQ   $3, CX
+	JZ     done4
+	VXORPS Y15, Y15, Y15
+
+loop4:
+	VCMPPS    $4, (SI), Y15, Y0 // ≠ 0, unordered true
+	VMOVMSKPS Y0, AX
+	MOVB      AL, (DI)
+	ADDQ      $32, SI
+	INCQ      DI
+	DECQ      CX
+	JNZ       loop4
+
+done4:
+	VZEROUPPER
+	RET
