@@ -33,15 +33,23 @@ func (o biasOp) Type() hm.Type {
 func (o biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return o.sameShape(in...) }
 func (o biasOp) DiffWRT(int) []bool                                { return []bool{true, true} }
 func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dpre := grad
-	if o.relu {
-		var err error
+	dpre, db, err := biasSymDiff(o.relu, o.split, out, grad)
+	return G.Nodes{dpre, db}, err
+}
+
+// biasSymDiff returns the gradients of the input and of the bias of a bias
+// (+ ReLU with relu) whose output is out and whose output's gradient is
+// grad: dpre, grad where out > 0 with relu, and db, dpre summed per
+// channel.
+func biasSymDiff(relu bool, sp *splitState, out, grad *G.Node) (dpre, db *G.Node, err error) {
+	dpre = grad
+	if relu {
 		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}, &sideBuf{}}, out, grad); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	db, err := G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), o.split, &sideBuf{}}, dpre)
-	return G.Nodes{dpre, db}, err
+	db, err = G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), sp, &sideBuf{}}, dpre)
+	return dpre, db, err
 }
 func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
 	var x *tensor.Dense

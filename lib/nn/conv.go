@@ -20,10 +20,16 @@ import (
 // goes through a 4-d transpose (and back in the backward pass) that cost
 // more than the matrix products: here each image is one product
 // W[O, C·k·k] × col[C·k·k, Ho·Wo] written straight into NCHW order.
+//
+// With bias it takes a third input b [O] and adds it (then a ReLU with
+// relu) to each image's output right after that image's product, while
+// the output is still in the cache: the arithmetic of a convOp followed
+// by a biasOp, one pass over the activations and one buffer fewer.
 type convOp struct {
 	opBase
 	k, pad, dil int
 	noDX        bool // x is the network's input: no gradient flows to it
+	bias, relu  bool // a bias input follows w; relu: a ReLU after it
 	split       *splitState
 	out         *sideBuf // the output, reused across steps
 }
@@ -36,11 +42,25 @@ func newConv(k, pad, dil int, noDX bool, sp *splitState) convOp {
 	if noDX {
 		name = fmt.Sprintf("Conv{k%d,p%d,d%d,nodx}", k, pad, dil)
 	}
-	return convOp{opBase{name, 2}, k, pad, dil, noDX, sp, &sideBuf{}}
+	return convOp{opBase{name, 2}, k, pad, dil, noDX, false, false, sp, &sideBuf{}}
+}
+
+// newConvBias makes a convOp that adds a bias, then with relu a ReLU.
+func newConvBias(k, pad, dil int, noDX, relu bool, sp *splitState) convOp {
+	o := newConv(k, pad, dil, noDX, sp)
+	o.arity, o.bias, o.relu = 3, true, relu
+	o.name = "Bias" + o.name
+	if relu {
+		o.name = "BiasReLU" + o.name[len("Bias"):]
+	}
+	return o
 }
 
 func (o convOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
+	if o.bias {
+		return hm.NewFnType(p, p, hm.TypeVariable('q'), p)
+	}
 	return hm.NewFnType(p, p, p)
 }
 
@@ -61,19 +81,40 @@ func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[0], ho, wo}, nil
 }
 
-func (o convOp) DiffWRT(int) []bool { return []bool{!o.noDX, true} }
+func (o convOp) DiffWRT(int) []bool {
+	if o.bias {
+		return []bool{!o.noDX, true, true}
+	}
+	return []bool{!o.noDX, true}
+}
 
-func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+// SymDiff gives the gradients of x and w (and b), from the gradient of the
+// output before the ReLU and bias (biasOp.SymDiff's dpre) when they are
+// fused in.
+func (o convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	var db *G.Node
+	if o.bias {
+		var err error
+		if grad, db, err = biasSymDiff(o.relu, o.split, out, grad); err != nil {
+			return nil, err
+		}
+	}
+	grads := func(dx, dw *G.Node) G.Nodes {
+		if o.bias {
+			return G.Nodes{dx, dw, db}
+		}
+		return G.Nodes{dx, dw}
+	}
 	if o.noDX {
 		dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
-		return G.Nodes{nil, dw}, err
+		return grads(nil, dw), err
 	}
 	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone(), &sideBuf{}}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
 	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
-	return G.Nodes{dx, dw}, err
+	return grads(dx, dw), err
 }
 
 func (o convOp) Do(vs ...G.Value) (G.Value, error) {
@@ -97,12 +138,29 @@ func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var b *tensor.Dense
+	if o.bias {
+		if err := o.args(vs, &x, &w, &b); err != nil {
+			return nil, err
+		}
+		if b.Shape().TotalSize() != w.Shape()[0] {
+			return nil, fmt.Errorf("%s: bias %v for %d channels", o.name, b.Shape(), w.Shape()[0])
+		}
+	}
 	g := o.geom(x.Shape(), w.Shape()[0])
 	switch xd := x.Data().(type) {
 	case []float32:
-		convForward(g, y.Data().([]float32), xd, w.Data().([]float32))
+		var bd []float32
+		if b != nil {
+			bd = b.Data().([]float32)
+		}
+		convForward(g, y.Data().([]float32), xd, w.Data().([]float32), bd, o.relu)
 	case []float64:
-		convForward(g, y.Data().([]float64), xd, w.Data().([]float64))
+		var bd []float64
+		if b != nil {
+			bd = b.Data().([]float64)
+		}
+		convForward(g, y.Data().([]float64), xd, w.Data().([]float64), bd, o.relu)
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
 	}
@@ -423,7 +481,9 @@ func col2imGeneral[T float](g convGeom, dx, col []T) {
 	}
 }
 
-func convForward[T float](g convGeom, y, x, w []T) {
+// convForward computes y = conv(x, w), then when b is not nil y = y + b
+// (and with relu max(y, 0)) image by image, each right after its product.
+func convForward[T float](g convGeom, y, x, w, b []T, relu bool) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
 	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
@@ -438,6 +498,9 @@ func convForward[T float](g convGeom, y, x, w []T) {
 			im2col(g, col, xi)
 		}
 		gemm(false, false, g.o, hw, ckk, w, ckk, col, hw, false, y[i*g.o*hw:(i+1)*g.o*hw], hw, 1)
+		if b != nil {
+			biasImages(y, y, b, i, i+1, g.o, hw, relu)
+		}
 	})
 }
 
