@@ -221,3 +221,52 @@ func TestXentVectorBits(t *testing.T) {
 		}
 	}
 }
+
+// TestXentBlockPaths compares xentForward32, whose blocks of 8 pixels or
+// more take the vector path, with every block done by xentBlockGo, the
+// gradient and both losses of a split batch bit for bit, on spatial sizes
+// below, at and around the vector width and the block length, with sparse
+// weighted one-hot targets and pixels without any.
+func TestXentBlockPaths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, s := range []int{1, 5, 8, 13, 256, 300} {
+		const n, c, r = 3, 7, 2
+		z, tg := make([]float32, n*c*s), make([]float32, n*c*s)
+		for i := range z {
+			z[i] = float32(rng.NormFloat64() * 3)
+		}
+		for i := 0; i < n; i++ {
+			for p := 0; p < s; p++ {
+				if rng.IntN(5) > 0 {
+					tg[(i*c+rng.IntN(c))*s+p] = rng.Float32()
+				}
+			}
+		}
+		q := make([]float32, len(z))
+		la, lb := xentForward32(q, z, tg, n, c, s, r, &xentCache{})
+		want := make([]float32, len(z))
+		losses := make([]float64, n)
+		sc := new(xentScratch)
+		for i := 0; i < n; i++ {
+			base := i * c * s
+			for p0 := 0; p0 < s; p0 += xentBlock {
+				b := min(xentBlock, s-p0)
+				mx, ts, se := sc.mx[:b], sc.ts[:b], sc.se[:b]
+				copy(mx, z[base+p0:base+p0+b])
+				clear(ts)
+				clear(se)
+				losses[i] = xentBlockGo(losses[i], z[base:base+c*s], tg[base:base+c*s], want[base:base+c*s], c, s, p0, mx, ts, se, sc.logse[:b])
+			}
+		}
+		wa, wb := sumParts(losses, r)
+		if math.Float64bits(la) != math.Float64bits(wa) || math.Float64bits(lb) != math.Float64bits(wb) {
+			t.Errorf("s=%d: losses %v, %v, want %v, %v", s, la, lb, wa, wb)
+		}
+		for i := range q {
+			if math.Float32bits(q[i]) != math.Float32bits(want[i]) {
+				t.Errorf("s=%d: gradient %d is %v, want %v", s, i, q[i], want[i])
+				break
+			}
+		}
+	}
+}

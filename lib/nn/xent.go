@@ -199,8 +199,8 @@ type xentScratch struct {
 // xentForward32 is xentForward for float32 in one fused pass per block of
 // pixels: the maxima and target masses, then the exponentials (exp32)
 // written straight into q and summed per pixel in class order, then per
-// class q and the loss terms. The per-pixel loops run eight pixels at a
-// time where the CPU has AVX2 (maxInto, widenAdd, expSub, xentGrad: one
+// class q and the loss terms. The per-pixel loops of blocks of 8 pixels or
+// more run eight pixels at a time where the CPU has AVX2 (maxInto, widenAdd, expSub, xentGrad: one
 // lane per pixel, so each pixel's chain keeps its order); the loss is one
 // scalar sum over classes, then pixels. It allocates nothing once cc has
 // its buffers.
@@ -216,6 +216,10 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 			copy(mx, zi[p0:p0+b])
 			clear(ts)
 			clear(se)
+			if b < 8 {
+				loss = xentBlockGo(loss, zi, ti, qi, c, s, p0, mx, ts, se, logse)
+				continue
+			}
 			for k := 0; k < c; k++ {
 				maxInto(mx, zi[k*s+p0:][:b])
 				widenAdd(ts, ti[k*s+p0:][:b])
@@ -225,22 +229,66 @@ func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, f
 				expSub(qk, zi[k*s+p0:][:b], mx)
 				widenAdd(se, qk)
 			}
-			for p, m := range ts {
-				if m != 0 {
-					logse[p] = math.Log(se[p])
-					se[p] = m / se[p]
-				}
-			}
+			xentLogs(ts, se, logse)
 			for k := 0; k < c; k++ {
 				zk, tk, qk := zi[k*s+p0:][:b], ti[k*s+p0:][:b], qi[k*s+p0:][:b]
 				xentGrad(qk, tk, se, ts)
 				loss = xentLossRow(loss, zk, tk, mx, ts, logse, sc.nz[:b/8])
-
 			}
 		}
 		losses[i] = loss
 	})
 	return sumParts(losses, r)
+}
+
+// xentLogs sets, for the pixels with a target mass ts, logse to the
+// logarithm of their sum of exponentials se and se to ts/se.
+func xentLogs(ts, se, logse []float64) {
+	for p, m := range ts {
+		if m != 0 {
+			logse[p] = math.Log(se[p])
+			se[p] = m / se[p]
+		}
+	}
+}
+
+// xentBlockGo is one block of xentForward32 in scalar loops, for blocks
+// narrower than the vectors (a classifier's one pixel per image), where
+// the calls of the vector path would cost more than they save. It does
+// the same operations in the same order, and mx, ts and se start as
+// there.
+func xentBlockGo(loss float64, zi, ti, qi []float32, c, s, p0 int, mx []float32, ts, se, logse []float64) float64 {
+	b := len(mx)
+	for k := 0; k < c; k++ {
+		zk, tk := zi[k*s+p0:][:b], ti[k*s+p0:][:b]
+		for p, v := range zk {
+			mx[p] = max(mx[p], v)
+			ts[p] += float64(tk[p])
+		}
+	}
+	for k := 0; k < c; k++ {
+		qk := qi[k*s+p0:][:b]
+		expSub(qk, zi[k*s+p0:][:b], mx)
+		for p, e := range qk {
+			se[p] += float64(e)
+		}
+	}
+	xentLogs(ts, se, logse)
+	for k := 0; k < c; k++ {
+		zk, tk, qk := zi[k*s+p0:][:b], ti[k*s+p0:][:b], qi[k*s+p0:][:b]
+		for p, e := range qk {
+			if ts[p] == 0 {
+				qk[p] = 0
+				continue
+			}
+			tv := float64(tk[p])
+			qk[p] = float32(float64(e)*se[p] - tv)
+			if tv != 0 {
+				loss -= tv * (float64(zk[p]-mx[p]) - logse[p])
+			}
+		}
+	}
+	return loss
 }
 
 // xentLossRow continues the loss chain with one class's pixels of a block,
