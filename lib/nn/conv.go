@@ -393,6 +393,26 @@ func im2colSame[T float](g convGeom, col, x []T) {
 	}
 }
 
+// zeroAddGo is dst[i] = 0 + src[i] for i < len(src): src's values with −0
+// turned to +0, by the addition itself (zero is a variable, which the
+// compiler does not fold away).
+func zeroAddGo[T float](dst, src []T) {
+	dst = dst[:len(src)]
+	var zero T
+	for i, v := range src {
+		dst[i] = zero + v
+	}
+}
+
+// zeroAddRow is zeroAdd for either element type.
+func zeroAddRow[T float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		zeroAdd(d, any(src).([]float32))
+		return
+	}
+	zeroAddGo(dst, src)
+}
+
 // addRow is dst[j] += src[j], vectorized for float32 (the sums are the
 // same: each is rounded once).
 func addRow[T float](dst, src []T) {
@@ -406,14 +426,15 @@ func addRow[T float](dst, src []T) {
 	}
 }
 
-// col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
-// (the adjoint of im2col), which must start at zero. Each element of dx is
-// the sum of its patch gradients in the order of the rows of col.
+// col2im writes into dx [C, H, W] the sums of the patch gradients col
+// [C·k·k, Ho·Wo] (the adjoint of im2col): each element of dx is 0 plus its
+// patch gradients added one by one in the order of the rows of col.
 func col2im[T float](g convGeom, dx, col []T) {
 	if g.ho == g.h && g.wo == g.w {
 		col2imSame(g, dx, col)
 		return
 	}
+	clear(dx)
 	col2imGeneral(g, dx, col)
 }
 
@@ -423,11 +444,15 @@ func col2im[T float](g convGeom, dx, col []T) {
 // are set to zero in col (which it thus overwrites). Those zeros are added
 // to elements of dx that col2imGeneral leaves alone; the sum is the same
 // bits, because x + 0 = x for every x but −0, and no partial sum is −0
-// (dx starts at +0, and a sum is −0 only when both terms are).
+// (dx starts at +0, and a sum is −0 only when both terms are). The first
+// row that reaches a plane is not added but written as 0 + row (zeroAdd),
+// and the rest of the plane cleared: the bits of clearing the plane first,
+// without the pass over it.
 func col2imSame[T float](g convGeom, dx, col []T) {
 	h, w, hw := g.h, g.w, g.h*g.w
 	for c := 0; c < g.c; c++ {
 		plane := dx[c*hw : (c+1)*hw]
+		set := true // nothing has reached the plane yet
 		for ky := 0; ky < g.k; ky++ {
 			dy := ky*g.dil - g.pad
 			for kx := 0; kx < g.k; kx++ {
@@ -448,10 +473,20 @@ func col2imSame[T float](g convGeom, dx, col []T) {
 						clear(row[p : p-ddx])
 					}
 				}
-				if lo < hi {
+				switch {
+				case lo >= hi:
+				case set:
+					clear(plane[:lo+off])
+					zeroAddRow(plane[lo+off:hi+off], row[lo:hi])
+					clear(plane[hi+off:])
+					set = false
+				default:
 					addRow(plane[lo+off:hi+off], row[lo:hi])
 				}
 			}
+		}
+		if set {
+			clear(plane)
 		}
 	}
 }
@@ -659,7 +694,6 @@ func convInputGrad[T float](g convGeom, dx, w, gy []T) {
 			return
 		}
 		gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, col, hw, 1)
-		clear(dxi)
 		col2im(g, dxi, col)
 	})
 }

@@ -273,9 +273,10 @@ func TestIm2colSame(t *testing.T) {
 	}
 }
 
-// TestCol2imSame compares the flat-run col2im with the row-by-row one on
-// the geometries of TestIm2colSame, with patch gradients that include zeros
-// of both signs (the case where adding a zero could change bits).
+// TestCol2imSame compares the flat-run col2im, which writes its output
+// whole, with the row-by-row one into a cleared output, on the geometries
+// of TestIm2colSame, with patch gradients that include zeros of both signs
+// (the case where adding a zero could change bits).
 func TestCol2imSame(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	negZero := float32(math.Copysign(0, -1))
@@ -299,12 +300,44 @@ func TestCol2imSame(t *testing.T) {
 			}
 		}
 		got, want := make([]float32, g.c*g.h*g.w), make([]float32, g.c*g.h*g.w)
+		for i := range got {
+			got[i] = 9 // stale values must be overwritten
+		}
 		col2imSame(g, got, slices.Clone(col))
 		col2imGeneral(g, want, col)
 		for i := range got {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 				t.Errorf("%+v: element %d is %v, want %v", g, i, got[i], want[i])
 				break
+			}
+		}
+	}
+}
+
+// TestZeroAdd compares zeroAdd with clearing and adding, on lengths around
+// the vector width and on zeros of both signs, infinities and NaNs.
+func TestZeroAdd(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(1)}
+	r := rand.New(rand.NewPCG(23, 24))
+	for n := 0; n < 40; n++ {
+		src := make([]float32, n)
+		for i := range src {
+			if r.IntN(2) == 0 {
+				src[i] = special[r.IntN(len(special))]
+			} else {
+				src[i] = float32(r.NormFloat64())
+			}
+		}
+		got, want := make([]float32, n+3), make([]float32, n+3)
+		for i := range got {
+			got[i], want[i] = 5, 5
+		}
+		clear(want[:n])
+		addTo(want, src)
+		zeroAdd(got, src)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: element %d is %v, want %v", n, i, got[i], want[i])
 			}
 		}
 	}
