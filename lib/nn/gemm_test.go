@@ -104,13 +104,13 @@ func chainRef(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 
 // TestSgemmBits runs every kernel this CPU has (AVX-512, AVX2, pure Go) on
 // ragged shapes, both transposes, with and without accumulation, k longer
-// than a k block, and 1 to 3 workers, and requires the bits of the
-// element-by-element chain.
+// than a k block, wide B read in place or copied (copyB), and 1 to 3
+// workers, and requires the bits of the element-by-element chain.
 func TestSgemmBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ks := kernels()
 	t.Logf("kernels: %d", len(ks))
-	for _, s := range [][3]int{{1, 1, 1}, {8, 32, 3}, {9, 33, 7}, {5, 17, 300}, {21, 70, 513}, {16, 1, 40}, {3, 100, 9}, {40, 10, 2}} {
+	for _, s := range [][3]int{{1, 1, 1}, {8, 32, 3}, {9, 33, 7}, {5, 17, 300}, {21, 70, 513}, {16, 1, 40}, {3, 100, 9}, {40, 10, 2}, {50, 260, 37}, {53, 300, 270}} {
 		m, n, k := s[0], s[1], s[2]
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
