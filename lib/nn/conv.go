@@ -379,15 +379,7 @@ func im2colSame[T float](g convGeom, col, x []T) {
 				clear(row[hi:])
 				// Columns ox with ox+dx outside [0, w) took a neighbouring
 				// row's pixel: zero them.
-				if dx > 0 {
-					for p := w - dx; p < hw; p += w {
-						clear(row[p : p+dx])
-					}
-				} else if dx < 0 {
-					for p := 0; p < hw; p += w {
-						clear(row[p : p-dx])
-					}
-				}
+				zeroWrapped(row, w, dx)
 			}
 		}
 	}
@@ -411,6 +403,28 @@ func zeroAddRow[T float](dst, src []T) {
 		return
 	}
 	zeroAddGo(dst, src)
+}
+
+// zeroWrapped zeroes, in a patch row of planes w wide shifted by dx
+// columns, the columns ox with ox+dx outside [0, w): the last dx of every
+// row when dx > 0, the first −dx when dx < 0. The shifts are a pixel or
+// two, so the zeros are stored one by one (a clear call per image row cost
+// more than the stores).
+func zeroWrapped[T float](row []T, w, dx int) {
+	start, n := w-dx, dx
+	if dx < 0 {
+		start, n = 0, -dx
+	}
+	if n == 0 {
+		return
+	}
+	// Not `for q := range r { r[q] = 0 }`: the compiler turns that back
+	// into a clear call.
+	for p := start; p+n <= len(row); p += w {
+		for q := p; q < p+n; q++ {
+			row[q] = 0
+		}
+	}
 }
 
 // addRow is dst[j] += src[j], vectorized for float32 (the sums are the
@@ -464,15 +478,7 @@ func col2imSame[T float](g convGeom, dx, col []T) {
 				off := dy*w + ddx
 				lo, hi := max(0, -dy)*w, min(h, h-dy)*w
 				lo, hi = max(lo, -off), min(hi, hw-off)
-				if ddx > 0 {
-					for p := w - ddx; p < hw; p += w {
-						clear(row[p : p+ddx])
-					}
-				} else if ddx < 0 {
-					for p := 0; p < hw; p += w {
-						clear(row[p : p-ddx])
-					}
-				}
+				zeroWrapped(row, w, ddx)
 				switch {
 				case lo >= hi:
 				case set:

@@ -365,3 +365,23 @@ func TestAddTo(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkIm2colCol2im is the patch matrix of one image of fcn32's second
+// convolution (16 channels, 32×32, 3×3 pad 1) and its adjoint.
+func BenchmarkIm2colCol2im(b *testing.B) {
+	g := convGeom{n: 1, c: 16, h: 32, w: 32, o: 16, k: 3, pad: 1, dil: 1, ho: 32, wo: 32}
+	x, col, dx := make([]float32, g.c*g.h*g.w), make([]float32, g.ckk()*g.h*g.w), make([]float32, g.c*g.h*g.w)
+	for i := range x {
+		x[i] = float32(i%13) - 6
+	}
+	b.Run("im2col", func(b *testing.B) {
+		for range b.N {
+			im2col(g, col, x)
+		}
+	})
+	b.Run("col2im", func(b *testing.B) {
+		for range b.N {
+			col2im(g, dx, col)
+		}
+	})
+}
