@@ -112,3 +112,55 @@ func TestPool2VectorBits(t *testing.T) {
 		}
 	}
 }
+
+// TestUpDownVectorBits compares upsample2 and down2Sum on float32 (eight
+// pixels at a time where the CPU has AVX2) with their definitions, bit for
+// bit, on widths around the vector width and values with zeros of both
+// signs, infinities and NaNs: the 2×2 repeat, and each block's sum
+// ((a + b) + c) + d.
+func TestUpDownVectorBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e38, -1e38}
+	r := rand.New(rand.NewPCG(25, 26))
+	val := func() float32 {
+		if r.IntN(3) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64())
+	}
+	for _, hw := range [][2]int{{1, 1}, {2, 7}, {3, 8}, {2, 9}, {4, 16}, {3, 23}, {2, 40}} {
+		const planes = 3
+		h, w := hw[0], hw[1]
+		x := make([]float32, planes*h*w)
+		g := make([]float32, planes*4*h*w)
+		for i := range x {
+			x[i] = val()
+		}
+		for i := range g {
+			g[i] = val()
+		}
+		up, down := make([]float32, len(g)), make([]float32, len(x))
+		upsample2(up, x, planes, h, w)
+		down2Sum(down, g, planes, h, w)
+		for p := 0; p < planes; p++ {
+			for i := 0; i < 2*h; i++ {
+				for j := 0; j < 2*w; j++ {
+					got, want := up[(p*2*h+i)*2*w+j], x[(p*h+i/2)*w+j/2]
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%dx%d: upsampled %d,%d,%d is %v, want %v", h, w, p, i, j, got, want)
+					}
+				}
+			}
+			for i := 0; i < h; i++ {
+				for j := 0; j < w; j++ {
+					at := func(di, dj int) float32 { return g[(p*2*h+2*i+di)*2*w+2*j+dj] }
+					want := at(0, 0) + at(0, 1)
+					want += at(1, 0)
+					want += at(1, 1)
+					if got := down[(p*h+i)*w+j]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%dx%d: block sum %d,%d,%d is %v, want %v", h, w, p, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
