@@ -134,16 +134,16 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 }
 
 // conv is a stride-1 k×k convolution padded to keep the size, dilated by
-// dil, plus bias and optional ReLU; input when x is the network's input
-// (its gradient is not computed).
+// dil, plus bias and optional ReLU (one op: convOp with its bias fused
+// in); input when x is the network's input (its gradient is not computed).
 func conv(x, w, b *G.Node, dil int, relu, input bool, sp *splitState) (*G.Node, error) {
 	k := w.Shape()[2]
 	pad := dil * (k - 1) / 2
-	y, err := G.ApplyOp(newConv(k, pad, dil, input, sp), x, w)
+	y, err := G.ApplyOp(newConvBias(k, pad, dil, input, relu, sp), x, w, b)
 	if err != nil {
 		return nil, fmt.Errorf("conv %v: %w", w.Shape(), err)
 	}
-	return G.ApplyOp(newBias(relu, sp), y, b)
+	return y, nil
 }
 
 func pool2(x *G.Node) (*G.Node, error) {

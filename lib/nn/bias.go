@@ -33,15 +33,23 @@ func (o biasOp) Type() hm.Type {
 func (o biasOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return o.sameShape(in...) }
 func (o biasOp) DiffWRT(int) []bool                                { return []bool{true, true} }
 func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dpre := grad
-	if o.relu {
-		var err error
+	dpre, db, err := biasSymDiff(o.relu, o.split, out, grad)
+	return G.Nodes{dpre, db}, err
+}
+
+// biasSymDiff returns the gradients of the input and of the bias of a bias
+// (+ ReLU with relu) whose output is out and whose output's gradient is
+// grad: dpre, grad where out > 0 with relu, and db, dpre summed per
+// channel.
+func biasSymDiff(relu bool, sp *splitState, out, grad *G.Node) (dpre, db *G.Node, err error) {
+	dpre = grad
+	if relu {
 		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}, &sideBuf{}}, out, grad); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	db, err := G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), o.split, &sideBuf{}}, dpre)
-	return G.Nodes{dpre, db}, err
+	db, err = G.ApplyOp(biasGradOp{opBase{fmt.Sprintf("BiasGrad%d", dpre.Dims()), 1}, dpre.Dims(), sp, &sideBuf{}}, dpre)
+	return dpre, db, err
 }
 func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
 	var x *tensor.Dense
@@ -251,7 +259,27 @@ func biasSum[T float](db, g []T, n, c, s int) {
 	chunks(c, n*s, func(k0, k1 int) {
 		for k := k0; k < k1; k++ {
 			var acc float64
-			for i := 0; i < n; i++ {
+			i := 0
+			// Four images' sums at once: independent chains that overlap
+			// in the pipeline, added to acc in image order as before.
+			for ; i+4 <= n; i += 4 {
+				g0 := g[(i*c+k)*s:][:s]
+				g1 := g[((i+1)*c+k)*s:][:s]
+				g2 := g[((i+2)*c+k)*s:][:s]
+				g3 := g[((i+3)*c+k)*s:][:s]
+				var s0, s1, s2, s3 float64
+				for p := range g0 {
+					s0 += float64(g0[p])
+					s1 += float64(g1[p])
+					s2 += float64(g2[p])
+					s3 += float64(g3[p])
+				}
+				acc += s0
+				acc += s1
+				acc += s2
+				acc += s3
+			}
+			for ; i < n; i++ {
 				off := (i*c + k) * s
 				var sum float64
 				for _, v := range g[off : off+s] {

@@ -20,10 +20,16 @@ import (
 // goes through a 4-d transpose (and back in the backward pass) that cost
 // more than the matrix products: here each image is one product
 // W[O, C·k·k] × col[C·k·k, Ho·Wo] written straight into NCHW order.
+//
+// With bias it takes a third input b [O] and adds it (then a ReLU with
+// relu) to each image's output right after that image's product, while
+// the output is still in the cache: the arithmetic of a convOp followed
+// by a biasOp, one pass over the activations and one buffer fewer.
 type convOp struct {
 	opBase
 	k, pad, dil int
 	noDX        bool // x is the network's input: no gradient flows to it
+	bias, relu  bool // a bias input follows w; relu: a ReLU after it
 	split       *splitState
 	out         *sideBuf // the output, reused across steps
 }
@@ -36,11 +42,25 @@ func newConv(k, pad, dil int, noDX bool, sp *splitState) convOp {
 	if noDX {
 		name = fmt.Sprintf("Conv{k%d,p%d,d%d,nodx}", k, pad, dil)
 	}
-	return convOp{opBase{name, 2}, k, pad, dil, noDX, sp, &sideBuf{}}
+	return convOp{opBase{name, 2}, k, pad, dil, noDX, false, false, sp, &sideBuf{}}
+}
+
+// newConvBias makes a convOp that adds a bias, then with relu a ReLU.
+func newConvBias(k, pad, dil int, noDX, relu bool, sp *splitState) convOp {
+	o := newConv(k, pad, dil, noDX, sp)
+	o.arity, o.bias, o.relu = 3, true, relu
+	o.name = "Bias" + o.name
+	if relu {
+		o.name = "BiasReLU" + o.name[len("Bias"):]
+	}
+	return o
 }
 
 func (o convOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
+	if o.bias {
+		return hm.NewFnType(p, p, hm.TypeVariable('q'), p)
+	}
 	return hm.NewFnType(p, p, p)
 }
 
@@ -61,19 +81,40 @@ func (o convOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[0], ho, wo}, nil
 }
 
-func (o convOp) DiffWRT(int) []bool { return []bool{!o.noDX, true} }
+func (o convOp) DiffWRT(int) []bool {
+	if o.bias {
+		return []bool{!o.noDX, true, true}
+	}
+	return []bool{!o.noDX, true}
+}
 
-func (o convOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+// SymDiff gives the gradients of x and w (and b), from the gradient of the
+// output before the ReLU and bias (biasOp.SymDiff's dpre) when they are
+// fused in.
+func (o convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	var db *G.Node
+	if o.bias {
+		var err error
+		if grad, db, err = biasSymDiff(o.relu, o.split, out, grad); err != nil {
+			return nil, err
+		}
+	}
+	grads := func(dx, dw *G.Node) G.Nodes {
+		if o.bias {
+			return G.Nodes{dx, dw, db}
+		}
+		return G.Nodes{dx, dw}
+	}
 	if o.noDX {
 		dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
-		return G.Nodes{nil, dw}, err
+		return grads(nil, dw), err
 	}
 	dx, err := G.ApplyOp(convGradInputOp{opBase{o.name + "GradInput", 2}, o, in[0].Shape().Clone(), &sideBuf{}}, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
 	dw, err := G.ApplyOp(convGradFilterOp{opBase{o.name + "GradFilter", 2}, o, &sideBuf{}, &sideBuf{}}, in[0], grad)
-	return G.Nodes{dx, dw}, err
+	return grads(dx, dw), err
 }
 
 func (o convOp) Do(vs ...G.Value) (G.Value, error) {
@@ -97,12 +138,29 @@ func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	var b *tensor.Dense
+	if o.bias {
+		if err := o.args(vs, &x, &w, &b); err != nil {
+			return nil, err
+		}
+		if b.Shape().TotalSize() != w.Shape()[0] {
+			return nil, fmt.Errorf("%s: bias %v for %d channels", o.name, b.Shape(), w.Shape()[0])
+		}
+	}
 	g := o.geom(x.Shape(), w.Shape()[0])
 	switch xd := x.Data().(type) {
 	case []float32:
-		convForward(g, y.Data().([]float32), xd, w.Data().([]float32))
+		var bd []float32
+		if b != nil {
+			bd = b.Data().([]float32)
+		}
+		convForward(g, y.Data().([]float32), xd, w.Data().([]float32), bd, o.relu)
 	case []float64:
-		convForward(g, y.Data().([]float64), xd, w.Data().([]float64))
+		var bd []float64
+		if b != nil {
+			bd = b.Data().([]float64)
+		}
+		convForward(g, y.Data().([]float64), xd, w.Data().([]float64), bd, o.relu)
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
 	}
@@ -321,16 +379,50 @@ func im2colSame[T float](g convGeom, col, x []T) {
 				clear(row[hi:])
 				// Columns ox with ox+dx outside [0, w) took a neighbouring
 				// row's pixel: zero them.
-				if dx > 0 {
-					for p := w - dx; p < hw; p += w {
-						clear(row[p : p+dx])
-					}
-				} else if dx < 0 {
-					for p := 0; p < hw; p += w {
-						clear(row[p : p-dx])
-					}
-				}
+				zeroWrapped(row, w, dx)
 			}
+		}
+	}
+}
+
+// zeroAddGo is dst[i] = 0 + src[i] for i < len(src): src's values with −0
+// turned to +0, by the addition itself (zero is a variable, which the
+// compiler does not fold away).
+func zeroAddGo[T float](dst, src []T) {
+	dst = dst[:len(src)]
+	var zero T
+	for i, v := range src {
+		dst[i] = zero + v
+	}
+}
+
+// zeroAddRow is zeroAdd for either element type.
+func zeroAddRow[T float](dst, src []T) {
+	if d, ok := any(dst).([]float32); ok {
+		zeroAdd(d, any(src).([]float32))
+		return
+	}
+	zeroAddGo(dst, src)
+}
+
+// zeroWrapped zeroes, in a patch row of planes w wide shifted by dx
+// columns, the columns ox with ox+dx outside [0, w): the last dx of every
+// row when dx > 0, the first −dx when dx < 0. The shifts are a pixel or
+// two, so the zeros are stored one by one (a clear call per image row cost
+// more than the stores).
+func zeroWrapped[T float](row []T, w, dx int) {
+	start, n := w-dx, dx
+	if dx < 0 {
+		start, n = 0, -dx
+	}
+	if n == 0 {
+		return
+	}
+	// Not `for q := range r { r[q] = 0 }`: the compiler turns that back
+	// into a clear call.
+	for p := start; p+n <= len(row); p += w {
+		for q := p; q < p+n; q++ {
+			row[q] = 0
 		}
 	}
 }
@@ -348,9 +440,65 @@ func addRow[T float](dst, src []T) {
 	}
 }
 
-// col2im adds the patch gradients col [C·k·k, Ho·Wo] back into dx [C, H, W]
-// (the adjoint of im2col).
+// col2im writes into dx [C, H, W] the sums of the patch gradients col
+// [C·k·k, Ho·Wo] (the adjoint of im2col): each element of dx is 0 plus its
+// patch gradients added one by one in the order of the rows of col.
 func col2im[T float](g convGeom, dx, col []T) {
+	if g.ho == g.h && g.wo == g.w {
+		col2imSame(g, dx, col)
+		return
+	}
+	clear(dx)
+	col2imGeneral(g, dx, col)
+}
+
+// col2imSame is col2im for a size-keeping convolution, the adjoint of
+// im2colSame: each patch row is added to the plane shifted by (dy, dx) in
+// one flat run, after the row's columns that would wrap around a row edge
+// are set to zero in col (which it thus overwrites). Those zeros are added
+// to elements of dx that col2imGeneral leaves alone; the sum is the same
+// bits, because x + 0 = x for every x but −0, and no partial sum is −0
+// (dx starts at +0, and a sum is −0 only when both terms are). The first
+// row that reaches a plane is not added but written as 0 + row (zeroAdd),
+// and the rest of the plane cleared: the bits of clearing the plane first,
+// without the pass over it.
+func col2imSame[T float](g convGeom, dx, col []T) {
+	h, w, hw := g.h, g.w, g.h*g.w
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*hw : (c+1)*hw]
+		set := true // nothing has reached the plane yet
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky*g.dil - g.pad
+			for kx := 0; kx < g.k; kx++ {
+				ddx := kx*g.dil - g.pad
+				if dy <= -h || dy >= h || ddx <= -w || ddx >= w {
+					continue
+				}
+				row := col[((c*g.k+ky)*g.k+kx)*hw:][:hw]
+				off := dy*w + ddx
+				lo, hi := max(0, -dy)*w, min(h, h-dy)*w
+				lo, hi = max(lo, -off), min(hi, hw-off)
+				zeroWrapped(row, w, ddx)
+				switch {
+				case lo >= hi:
+				case set:
+					clear(plane[:lo+off])
+					zeroAddRow(plane[lo+off:hi+off], row[lo:hi])
+					clear(plane[hi+off:])
+					set = false
+				default:
+					addRow(plane[lo+off:hi+off], row[lo:hi])
+				}
+			}
+		}
+		if set {
+			clear(plane)
+		}
+	}
+}
+
+// col2imGeneral is col2im row by row, for any geometry.
+func col2imGeneral[T float](g convGeom, dx, col []T) {
 	hw := g.ho * g.wo
 	for c := 0; c < g.c; c++ {
 		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
@@ -374,7 +522,9 @@ func col2im[T float](g convGeom, dx, col []T) {
 	}
 }
 
-func convForward[T float](g convGeom, y, x, w []T) {
+// convForward computes y = conv(x, w), then when b is not nil y = y + b
+// (and with relu max(y, 0)) image by image, each right after its product.
+func convForward[T float](g convGeom, y, x, w, b []T, relu bool) {
 	hw, chw, ckk := g.ho*g.wo, g.c*g.h*g.w, g.ckk()
 	perImage(g.n, func() ([]T, func()) {
 		if g.direct() {
@@ -389,6 +539,9 @@ func convForward[T float](g convGeom, y, x, w []T) {
 			im2col(g, col, xi)
 		}
 		gemm(false, false, g.o, hw, ckk, w, ckk, col, hw, false, y[i*g.o*hw:(i+1)*g.o*hw], hw, 1)
+		if b != nil {
+			biasImages(y, y, b, i, i+1, g.o, hw, relu)
+		}
 	})
 }
 
@@ -547,7 +700,6 @@ func convInputGrad[T float](g convGeom, dx, w, gy []T) {
 			return
 		}
 		gemm(true, false, ckk, hw, g.o, w, ckk, gyi, hw, false, col, hw, 1)
-		clear(dxi)
 		col2im(g, dxi, col)
 	})
 }

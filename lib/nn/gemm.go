@@ -89,6 +89,17 @@ func fma32(a, b, c float32) float32 {
 // floats stays in the first-level cache while the A panels stream by.
 const kcBlock = 256
 
+// An untransposed B is read in place by the kernels, except when it is
+// wide (rows at least copyBMinLd floats apart) and each of its panels
+// serves at least copyBMinPanels panels of A: a panel whose rows lie 4 KiB
+// or more apart falls into a few sets of the first-level cache, and an
+// input gradient's wᵀ × gy (k of 16 to 32, m of 144 and more) ran at a
+// third of the kernel's speed until its B panels were copied.
+const (
+	copyBMinPanels = 6
+	copyBMinLd     = 256
+)
+
 // gemmJob is one product and its packed panels, kept in a pool so that a
 // product allocates nothing (not even the closure its workers would need).
 type gemmJob struct {
@@ -99,6 +110,7 @@ type gemmJob struct {
 	lda, ldb, ldc   int
 	workers, mp, np int
 	pc, kb          int
+	copyB           bool // copy full panels of an untransposed B too
 	pa, pb, tiles   []float32
 	wg              sync.WaitGroup
 }
@@ -159,6 +171,7 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 	*j = gemmJob{kr: kr, tA: tA, tB: tB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
 	defer func() { j.a, j.b, j.c = nil, nil, nil }() // do not keep the caller's data alive
 	j.mp, j.np = (m+mr-1)/mr, (n+nr-1)/nr
+	j.copyB = !tB && j.mp >= copyBMinPanels && ldb >= copyBMinLd
 	kb0 := min(k, kcBlock)
 	j.pa = grow(pa, j.mp*mr*kb0)
 	j.pb = grow(pb, j.np*nr*kb0)
@@ -176,7 +189,7 @@ func sgemmWith(kr kernel, tA, tB bool, m, n, k int, a []float32, lda int, b []fl
 			}
 		} else {
 			for jp := 0; jp < j.np; jp++ {
-				packB(tB, j.pb[jp*nr*kb:(jp+1)*nr*kb], b, ldb, pc, kb, jp*nr, min(nr, n-jp*nr), nr)
+				packB(tB, j.copyB, j.pb[jp*nr*kb:(jp+1)*nr*kb], b, ldb, pc, kb, jp*nr, min(nr, n-jp*nr), nr)
 			}
 		}
 		if j.workers == 1 {
@@ -204,7 +217,7 @@ func (j *gemmJob) run(w int) {
 	if j.np >= j.mp {
 		j0, j1 = j.np*w/j.workers, j.np*(w+1)/j.workers
 		for jp := j0; jp < j1; jp++ { // this worker's share of the split side
-			packB(j.tB, j.pb[jp*nr*kb:(jp+1)*nr*kb], j.b, j.ldb, pc, kb, jp*nr, min(nr, j.n-jp*nr), nr)
+			packB(j.tB, j.copyB, j.pb[jp*nr*kb:(jp+1)*nr*kb], j.b, j.ldb, pc, kb, jp*nr, min(nr, j.n-jp*nr), nr)
 		}
 	} else {
 		i0, i1 = j.mp*w/j.workers, j.mp*(w+1)/j.workers
@@ -217,7 +230,7 @@ func (j *gemmJob) run(w int) {
 	for jp := j0; jp < j1; jp++ {
 		jn := min(nr, j.n-jp*nr)
 		bp, bld := j.pb[jp*nr*kb:(jp+1)*nr*kb], nr
-		if !j.tB && jn == nr { // B's rows are the panel's rows
+		if !j.tB && !j.copyB && jn == nr { // B's rows are the panel's rows
 			bp, bld = j.b[pc*j.ldb+jp*nr:], j.ldb
 		}
 		for ip := i0; ip < i1; ip++ {
@@ -274,9 +287,9 @@ func packA(tA bool, dst, a []float32, lda, pc, kb, i0, im, mr int) {
 
 // packB writes rows [pc, pc+kb) and columns [j0, j0+jn) of op(B) as a panel
 // dst[l*nr+j], zero in columns jn..nr; a full panel of an untransposed B is
-// left where it is.
-func packB(tB bool, dst, b []float32, ldb, pc, kb, j0, jn, nr int) {
-	if !tB && jn == nr {
+// left where it is unless copyFull.
+func packB(tB, copyFull bool, dst, b []float32, ldb, pc, kb, j0, jn, nr int) {
+	if !tB && jn == nr && !copyFull {
 		return // the kernel reads B itself
 	}
 	if !tB {

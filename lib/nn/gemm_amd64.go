@@ -25,6 +25,20 @@ func addTo(dst, src []float32) {
 	}
 }
 
+//go:noescape
+func zeroAddAVX2(dst, src []float32)
+
+// zeroAdd is dst[i] = 0 + src[i] for i < len(src) (len(dst) ≥ len(src)):
+// what clearing dst and then addTo give, in one pass.
+func zeroAdd(dst, src []float32) {
+	_ = dst[:len(src)]
+	if hasAVX2 && len(src) >= 8 {
+		zeroAddAVX2(dst, src)
+		return
+	}
+	zeroAddGo(dst, src)
+}
+
 var hasAVX2 = cpu.X86.HasAVX2
 
 // fma32AVX2 is VFMADD231SS, for the tests of fma32.

@@ -268,3 +268,37 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func zeroAddAVX2(dst, src []float32)
+// dst[i] = 0 + src[i] for i < len(src), eight at a time: the bits of
+// clearing dst and then addToAVX2 (−0 becomes +0).
+TEXT ·zeroAddAVX2(SB), NOSPLIT, $0-48
+	MOVQ   dst_base+0(FP), DI
+	MOVQ   src_base+24(FP), SI
+	MOVQ   src_len+32(FP), CX
+	VXORPS Y1, Y1, Y1
+
+zloop8:
+	CMPQ    CX, $8
+	JLT     ztail
+	VADDPS  (SI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     zloop8
+
+ztail:
+	TESTQ CX, CX
+	JZ    zdone
+	MOVSS (SI), X0
+	ADDSS X1, X0
+	MOVSS X0, (DI)
+	ADDQ  $4, SI
+	ADDQ  $4, DI
+	DECQ  CX
+	JMP   ztail
+
+zdone:
+	VZEROUPPER
+	RET

@@ -20,3 +20,6 @@ func addTo(dst, src []float32) {
 		dst[i] += v
 	}
 }
+
+// zeroAdd is dst[i] = 0 + src[i] for i < len(src) (zeroAddGo).
+func zeroAdd(dst, src []float32) { zeroAddGo(dst, src) }

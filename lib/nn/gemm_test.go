@@ -104,13 +104,13 @@ func chainRef(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 
 // TestSgemmBits runs every kernel this CPU has (AVX-512, AVX2, pure Go) on
 // ragged shapes, both transposes, with and without accumulation, k longer
-// than a k block, and 1 to 3 workers, and requires the bits of the
-// element-by-element chain.
+// than a k block, wide B read in place or copied (copyB), and 1 to 3
+// workers, and requires the bits of the element-by-element chain.
 func TestSgemmBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ks := kernels()
 	t.Logf("kernels: %d", len(ks))
-	for _, s := range [][3]int{{1, 1, 1}, {8, 32, 3}, {9, 33, 7}, {5, 17, 300}, {21, 70, 513}, {16, 1, 40}, {3, 100, 9}, {40, 10, 2}} {
+	for _, s := range [][3]int{{1, 1, 1}, {8, 32, 3}, {9, 33, 7}, {5, 17, 300}, {21, 70, 513}, {16, 1, 40}, {3, 100, 9}, {40, 10, 2}, {50, 260, 37}, {53, 300, 270}} {
 		m, n, k := s[0], s[1], s[2]
 		for _, tA := range []bool{false, true} {
 			for _, tB := range []bool{false, true} {
@@ -273,6 +273,76 @@ func TestIm2colSame(t *testing.T) {
 	}
 }
 
+// TestCol2imSame compares the flat-run col2im, which writes its output
+// whole, with the row-by-row one into a cleared output, on the geometries
+// of TestIm2colSame, with patch gradients that include zeros of both signs
+// (the case where adding a zero could change bits).
+func TestCol2imSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	negZero := float32(math.Copysign(0, -1))
+	for _, g := range []convGeom{
+		{c: 3, h: 5, w: 7, k: 3, pad: 1, dil: 1},
+		{c: 2, h: 6, w: 4, k: 3, pad: 2, dil: 2},
+		{c: 2, h: 3, w: 3, k: 3, pad: 3, dil: 3},
+		{c: 1, h: 2, w: 9, k: 1, pad: 0, dil: 1},
+		{c: 2, h: 9, w: 11, k: 3, pad: 1, dil: 1},
+	} {
+		g.ho, g.wo = g.h, g.w
+		col := make([]float32, g.ckk()*g.h*g.w)
+		for i := range col {
+			switch r.IntN(4) {
+			case 0:
+				col[i] = negZero
+			case 1:
+				col[i] = 0
+			default:
+				col[i] = float32(r.NormFloat64())
+			}
+		}
+		got, want := make([]float32, g.c*g.h*g.w), make([]float32, g.c*g.h*g.w)
+		for i := range got {
+			got[i] = 9 // stale values must be overwritten
+		}
+		col2imSame(g, got, slices.Clone(col))
+		col2imGeneral(g, want, col)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Errorf("%+v: element %d is %v, want %v", g, i, got[i], want[i])
+				break
+			}
+		}
+	}
+}
+
+// TestZeroAdd compares zeroAdd with clearing and adding, on lengths around
+// the vector width and on zeros of both signs, infinities and NaNs.
+func TestZeroAdd(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(1)}
+	r := rand.New(rand.NewPCG(23, 24))
+	for n := 0; n < 40; n++ {
+		src := make([]float32, n)
+		for i := range src {
+			if r.IntN(2) == 0 {
+				src[i] = special[r.IntN(len(special))]
+			} else {
+				src[i] = float32(r.NormFloat64())
+			}
+		}
+		got, want := make([]float32, n+3), make([]float32, n+3)
+		for i := range got {
+			got[i], want[i] = 5, 5
+		}
+		clear(want[:n])
+		addTo(want, src)
+		zeroAdd(got, src)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("n=%d: element %d is %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 // TestAddTo compares the vectorized addTo with scalar float32 sums on
 // lengths around the vector width.
 func TestAddTo(t *testing.T) {
@@ -294,4 +364,24 @@ func TestAddTo(t *testing.T) {
 			t.Fatalf("n=%d: addTo differs from scalar sums", n)
 		}
 	}
+}
+
+// BenchmarkIm2colCol2im is the patch matrix of one image of fcn32's second
+// convolution (16 channels, 32×32, 3×3 pad 1) and its adjoint.
+func BenchmarkIm2colCol2im(b *testing.B) {
+	g := convGeom{n: 1, c: 16, h: 32, w: 32, o: 16, k: 3, pad: 1, dil: 1, ho: 32, wo: 32}
+	x, col, dx := make([]float32, g.c*g.h*g.w), make([]float32, g.ckk()*g.h*g.w), make([]float32, g.c*g.h*g.w)
+	for i := range x {
+		x[i] = float32(i%13) - 6
+	}
+	b.Run("im2col", func(b *testing.B) {
+		for range b.N {
+			im2col(g, col, x)
+		}
+	})
+	b.Run("col2im", func(b *testing.B) {
+		for range b.N {
+			col2im(g, dx, col)
+		}
+	})
 }

@@ -49,6 +49,12 @@ type program struct {
 	cost   *G.Node
 	grads  G.Nodes // nil when compiled without backward
 	vm     G.VM
+	// set lists the elements of tT that fillPart wrote since clearTarget,
+	// while it knows them all (setAll false): the next clear zeroes just
+	// those instead of the whole target, which is mostly zeros (one of
+	// the classes per pixel or sample).
+	set    []int
+	setAll bool
 }
 
 // New builds a model with He-normal weights (std √(2/fan-in)) and zero
@@ -391,9 +397,9 @@ func (m *Model) run(x []float32, y []int, w []float32, grad bool) (*program, err
 		return nil, err
 	}
 	feedX(p.xT, 0, x)
-	clearTarget(p.tT)
+	clearTarget(p)
 	if y != nil {
-		if err := m.fillPart(p.tT, 0, n, y, w); err != nil {
+		if err := m.fillPart(p, 0, n, y, w); err != nil {
 			return nil, err
 		}
 	}
@@ -427,19 +433,36 @@ func feedX(t *tensor.Dense, at int, x []float32) {
 	}
 }
 
-func clearTarget(t *tensor.Dense) {
-	switch d := t.Data().(type) {
+// clearTarget zeroes p's target: the elements fillPart wrote, or all of
+// it when their list was given up.
+func clearTarget(p *program) {
+	switch d := p.tT.Data().(type) {
 	case []float32:
-		clear(d)
+		if p.setAll {
+			clear(d)
+		} else {
+			for _, at := range p.set {
+				d[at] = 0
+			}
+		}
 	case []float64:
-		clear(d)
+		if p.setAll {
+			clear(d)
+		} else {
+			for _, at := range p.set {
+				d[at] = 0
+			}
+		}
 	}
+	p.set, p.setAll = p.set[:0], false
 }
 
 // fillPart writes, for the n images from image first on, weight/Σweights
-// at each (sample or pixel, label) of y; the xent op turns that into the
-// normalized weighted loss. The target must be cleared before.
-func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) error {
+// at each (sample or pixel, label) of y into p's target; the xent op turns
+// that into the normalized weighted loss. The target must be cleared
+// before (clearTarget).
+func (m *Model) fillPart(p *program, first, n int, y []int, w []float32) error {
+	t := p.tT
 	c := m.cfg.Outputs()
 	s := 1
 	if m.cfg.Segmentation() {
@@ -472,6 +495,11 @@ func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) er
 	// it is taken once, not once per label.
 	d32, _ := t.Data().([]float32)
 	d64, _ := t.Data().([]float64)
+	// The list of written elements is given up when it would pass a
+	// quarter of the target: a clear of the whole target is then as cheap.
+	if !p.setAll && len(p.set)+len(y) > t.Shape().TotalSize()/4 {
+		p.setAll = true
+	}
 	for j, lab := range y {
 		wj := 1.0
 		if w != nil {
@@ -479,6 +507,9 @@ func (m *Model) fillPart(t *tensor.Dense, first, n int, y []int, w []float32) er
 		}
 		i, px := first+j/s, j%s
 		at := (i*c+lab)*s + px
+		if !p.setAll {
+			p.set = append(p.set, at)
+		}
 		if d32 != nil {
 			d32[at] = float32(wj / total)
 		} else if d64 != nil {

@@ -275,3 +275,41 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("missing file: err = %v", err)
 	}
 }
+
+// TestTargetCleared: a program's target, cleared element by element where
+// the previous batch wrote it (or whole when that list was given up), holds
+// nothing of earlier batches: after FlatGrad and SplitGrad calls on other
+// labels, a batch's gradient has the bits of a fresh model's.
+func TestTargetCleared(t *testing.T) {
+	for _, tc := range []testCase{
+		{"fcn-6-outputs", Config{Arch: ArchFCN, Classes: 5, H: 6, W: 8, Channels: []int{2, 3}, Seed: 3}, 4, true},
+		{"fcn-3-outputs", Config{Arch: ArchFCN, Classes: 2, H: 6, W: 8, Channels: []int{2, 3}, Seed: 3}, 4, false},
+		{"mlp-10", Config{Arch: ArchMLP, Classes: 10, H: 5, W: 4, Hidden: []int{6}, Seed: 3}, 4, true},
+	} {
+		x1, y1, w1 := tc.batch(1)
+		x2, y2, w2 := tc.batch(2)
+		m := mustNew(t, tc.cfg)
+		if _, _, err := m.FlatGrad(x1, y1, w1, nil); err != nil {
+			t.Fatal(err)
+		}
+		h, ny := len(x1)/2, len(y1)/2
+		var wa, wb []float32
+		if w1 != nil {
+			wa, wb = w1[:ny], w2[ny:]
+		}
+		if _, _, _, _, err := m.SplitGrad(x1[:h], y1[:ny], wa, x2[h:], y2[ny:], wb); err != nil {
+			t.Fatal(err)
+		}
+		l, g, err := m.FlatGrad(x2, y2, w2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lf, gf, err := mustNew(t, tc.cfg).FlatGrad(x2, y2, w2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l != lf || !slices.Equal(g, gf) {
+			t.Errorf("%s: the gradient depends on the batches before", tc.name)
+		}
+	}
+}

@@ -125,8 +125,14 @@ func (o pool2GradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) 
 // not nil, routes gy to each window's first maximum in dx (dx's other
 // elements, including a last odd row or column, become zero). The gradient
 // is 0 + gy, the bits of gorgonia's accumulation into a zeroed tensor.
+// Float32 rows go through pool2Rows32 (vector code with the same bits)
+// and their last windows through pool2Windows.
 func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 	ho, wo := h/2, w/2
+	x32, _ := any(x).([]float32)
+	y32, _ := any(y).([]float32)
+	dx32, _ := any(dx).([]float32)
+	gy32, _ := any(gy).([]float32)
 	chunks(planes, h*w, func(p0, p1 int) {
 		for p := p0; p < p1; p++ {
 			xp := x[p*h*w : (p+1)*h*w]
@@ -138,41 +144,59 @@ func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 				}
 			}
 			for i := 0; i < ho; i++ {
-				r0, r1 := xp[2*i*w:(2*i+1)*w], xp[(2*i+1)*w:(2*i+2)*w]
-				for j := 0; j < wo; j++ {
-					v := [4]T{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]}
-					// The first maximum by a tournament of strict
-					// comparisons, on indices (conditional moves, not
-					// branches the random data would mispredict).
-					a, b, sel := 0, 2, 0
-					if v[1] > v[0] {
-						a = 1
+				o := (p*ho + i) * wo // the row's first output
+				j0 := 0
+				if x32 != nil {
+					r := p*h*w + 2*i*w
+					var yr, d0, d1, gr []float32
+					if y32 != nil {
+						yr = y32[o : o+wo]
 					}
-					if v[3] > v[2] {
-						b = 3
+					if dx32 != nil {
+						d0, d1, gr = dx32[r:r+w], dx32[r+w:r+2*w], gy32[o:o+wo]
 					}
-					if v[b] > v[a] {
-						sel = 1
-					}
-					a += sel * (b - a)
-					m, at := v[a], a
-					if !(m > lowest) {
-						m, at = lowest, -1
-					}
-					o := (p*ho+i)*wo + j
-					if y != nil {
-						y[o] = m
-					}
-					if dp != nil {
-						d0, d1 := dp[2*i*w:(2*i+1)*w], dp[(2*i+1)*w:(2*i+2)*w]
-						d0[2*j], d0[2*j+1], d1[2*j], d1[2*j+1] = 0, 0, 0, 0
-						if at >= 0 {
-							var zero T
-							dp[(2*i+at>>1)*w+2*j+at&1] = zero + gy[o]
-						}
-					}
+					j0 = pool2Rows32(yr, d0, d1, x32[r:r+w], x32[r+w:r+2*w], gr)
 				}
+				pool2Windows(y, dp, xp, gy, i, o, j0, wo, w, lowest)
 			}
 		}
 	})
+}
+
+// pool2Windows pools windows j0 ≤ j < wo of output row i of plane xp [h, w]
+// (output index o + j), as maxPool2 describes.
+func pool2Windows[T float](y, dp, xp, gy []T, i, o, j0, wo, w int, lowest T) {
+	r0, r1 := xp[2*i*w:(2*i+1)*w], xp[(2*i+1)*w:(2*i+2)*w]
+	for j := j0; j < wo; j++ {
+		v := [4]T{r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1]}
+		// The first maximum by a tournament of strict comparisons, on
+		// indices (conditional moves, not branches the random data would
+		// mispredict).
+		a, b, sel := 0, 2, 0
+		if v[1] > v[0] {
+			a = 1
+		}
+		if v[3] > v[2] {
+			b = 3
+		}
+		if v[b] > v[a] {
+			sel = 1
+		}
+		a += sel * (b - a)
+		m, at := v[a], a
+		if !(m > lowest) {
+			m, at = lowest, -1
+		}
+		if y != nil {
+			y[o+j] = m
+		}
+		if dp != nil {
+			d0, d1 := dp[2*i*w:(2*i+1)*w], dp[(2*i+1)*w:(2*i+2)*w]
+			d0[2*j], d0[2*j+1], d1[2*j], d1[2*j+1] = 0, 0, 0, 0
+			if at >= 0 {
+				var zero T
+				dp[(2*i+at>>1)*w+2*j+at&1] = zero + gy[o+j]
+			}
+		}
+	}
 }

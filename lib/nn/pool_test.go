@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -56,6 +57,110 @@ func TestPool2MatchesGorgonia(t *testing.T) {
 		}
 		if !slices.Equal(d1, d2) {
 			t.Errorf("%v: gradients differ:\n%v\n%v", s, d1, d2)
+		}
+	}
+}
+
+// TestPool2VectorBits compares maxPool2 on float32 (eight windows at a
+// time where the CPU has AVX2) with pool2Windows alone, values and
+// gradients bit for bit, on widths around the vector width, odd sides, and
+// windows full of ties, zeros of both signs, −MaxFloat32, infinities and
+// NaNs.
+func TestPool2VectorBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, -1, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0xffc00001), math.Float32frombits(1)}
+	r := rand.New(rand.NewPCG(13, 14))
+	val := func() float32 {
+		if r.IntN(2) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64())
+	}
+	for _, hw := range [][2]int{{2, 2}, {2, 16}, {3, 17}, {4, 18}, {5, 33}, {2, 47}, {6, 64}, {7, 40}} {
+		const planes = 3
+		h, w := hw[0], hw[1]
+		ho, wo := h/2, w/2
+		x, gy := make([]float32, planes*h*w), make([]float32, planes*ho*wo)
+		for i := range x {
+			x[i] = val()
+		}
+		for i := range gy {
+			gy[i] = val()
+		}
+		y, dx := make([]float32, len(gy)), make([]float32, len(x))
+		for i := range dx {
+			dx[i] = 7 // stale values must be overwritten
+		}
+		maxPool2(y, nil, x, nil, planes, h, w, -math.MaxFloat32)
+		maxPool2(nil, dx, x, gy, planes, h, w, -math.MaxFloat32)
+		wy, wdx := make([]float32, len(gy)), make([]float32, len(x))
+		for p := 0; p < planes; p++ {
+			for i := 0; i < ho; i++ {
+				o := (p*ho + i) * wo
+				pool2Windows(wy, wdx[p*h*w:(p+1)*h*w], x[p*h*w:(p+1)*h*w], gy, i, o, 0, wo, w, -math.MaxFloat32)
+			}
+		}
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(wy[i]) {
+				t.Fatalf("%dx%d: output %d is %v, want %v", h, w, i, y[i], wy[i])
+			}
+		}
+		for i := range dx {
+			if math.Float32bits(dx[i]) != math.Float32bits(wdx[i]) {
+				t.Fatalf("%dx%d: gradient %d is %v, want %v", h, w, i, dx[i], wdx[i])
+			}
+		}
+	}
+}
+
+// TestUpDownVectorBits compares upsample2 and down2Sum on float32 (eight
+// pixels at a time where the CPU has AVX2) with their definitions, bit for
+// bit, on widths around the vector width and values with zeros of both
+// signs, infinities and NaNs: the 2×2 repeat, and each block's sum
+// ((a + b) + c) + d.
+func TestUpDownVectorBits(t *testing.T) {
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e38, -1e38}
+	r := rand.New(rand.NewPCG(25, 26))
+	val := func() float32 {
+		if r.IntN(3) == 0 {
+			return special[r.IntN(len(special))]
+		}
+		return float32(r.NormFloat64())
+	}
+	for _, hw := range [][2]int{{1, 1}, {2, 7}, {3, 8}, {2, 9}, {4, 16}, {3, 23}, {2, 40}} {
+		const planes = 3
+		h, w := hw[0], hw[1]
+		x := make([]float32, planes*h*w)
+		g := make([]float32, planes*4*h*w)
+		for i := range x {
+			x[i] = val()
+		}
+		for i := range g {
+			g[i] = val()
+		}
+		up, down := make([]float32, len(g)), make([]float32, len(x))
+		upsample2(up, x, planes, h, w)
+		down2Sum(down, g, planes, h, w)
+		for p := 0; p < planes; p++ {
+			for i := 0; i < 2*h; i++ {
+				for j := 0; j < 2*w; j++ {
+					got, want := up[(p*2*h+i)*2*w+j], x[(p*h+i/2)*w+j/2]
+					if math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%dx%d: upsampled %d,%d,%d is %v, want %v", h, w, p, i, j, got, want)
+					}
+				}
+			}
+			for i := 0; i < h; i++ {
+				for j := 0; j < w; j++ {
+					at := func(di, dj int) float32 { return g[(p*2*h+2*i+di)*2*w+2*j+dj] }
+					want := at(0, 0) + at(0, 1)
+					want += at(1, 0)
+					want += at(1, 1)
+					if got := down[(p*h+i)*w+j]; math.Float32bits(got) != math.Float32bits(want) {
+						t.Fatalf("%dx%d: block sum %d,%d,%d is %v, want %v", h, w, p, i, j, got, want)
+					}
+				}
+			}
 		}
 	}
 }

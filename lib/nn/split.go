@@ -98,11 +98,11 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 	}
 	feedX(p.xT, 0, xa)
 	feedX(p.xT, len(xa), xb)
-	clearTarget(p.tT)
-	if err := m.fillPart(p.tT, 0, na, ya, wa); err != nil {
+	clearTarget(p)
+	if err := m.fillPart(p, 0, na, ya, wa); err != nil {
 		return 0, nil, 0, nil, fmt.Errorf("first batch: %w", err)
 	}
-	if err := m.fillPart(p.tT, na, nb, yb, wb); err != nil {
+	if err := m.fillPart(p, na, nb, yb, wb); err != nil {
 		return 0, nil, 0, nil, fmt.Errorf("second batch: %w", err)
 	}
 	m.split.rows = na
