@@ -65,11 +65,38 @@ type app struct {
 }
 
 func main() {
+	if err := checkBuild(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(exitInvalid)
+	}
 	tuneGC()
 	ctx, stop := signalNotify()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// checkBuild refuses a binary built for amd64 at GOAMD64=v3 or above: from
+// v3 on the Go compiler may fuse a*b+c into one FMA instruction
+// (rounded once instead of twice) anywhere outside lib/nn's own kernels, so
+// train, score and evaluate outputs would differ in their last bits from a
+// v1 build's under the same cache keys: a shared or reused cache would mix
+// two arithmetics.
+func checkBuild() error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	return checkSettings(bi.Settings)
+}
+
+func checkSettings(settings []debug.BuildSetting) error {
+	for _, s := range settings {
+		if s.Key == "GOAMD64" && s.Value >= "v3" {
+			return fmt.Errorf("dagrun: this binary was built with GOAMD64=%s; from v3 on the Go compiler may fuse multiply-adds, which changes output bits under unchanged cache keys; rebuild with GOAMD64=v1 (make build does)", s.Value)
+		}
+	}
+	return nil
 }
 
 // run executes the CLI and returns the process exit code.

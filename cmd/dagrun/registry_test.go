@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -305,5 +306,37 @@ func TestParamsOutOfKey(t *testing.T) {
 	}
 	if len(noAlternative) > 0 {
 		t.Logf("not checked: %v", slices.Sorted(maps.Keys(noAlternative)))
+	}
+}
+
+// TestCheckSettingsRefusesFusedBuilds: a binary built at GOAMD64=v3 or v4
+// is refused; v1, v2 and builds for other architectures (no GOAMD64
+// setting) are not.
+func TestCheckSettingsRefusesFusedBuilds(t *testing.T) {
+	set := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		s    []debug.BuildSetting
+		fail bool
+	}{
+		{set("GOARCH", "amd64", "GOAMD64", "v1"), false},
+		{set("GOARCH", "arm64"), false},
+		{nil, false},
+		{set("GOARCH", "amd64", "GOAMD64", "v3"), true},
+		{set("GOAMD64", "v2"), false},
+		{set("GOAMD64", "v4"), true},
+	} {
+		err := checkSettings(c.s)
+		if (err != nil) != c.fail {
+			t.Errorf("%v: error %v, want failure %v", c.s, err, c.fail)
+		}
+		if err != nil && !strings.Contains(err.Error(), "GOAMD64=v1") {
+			t.Errorf("%v: error %q does not say how to rebuild", c.s, err)
+		}
 	}
 }
