@@ -4,8 +4,13 @@
 # experiments_test: its cold runs of the specs' ci profiles exercise the
 # engine code that the dag, cache and cmd/dagrun race tests cover, and they
 # take over 10 minutes under -race on 2 cores; they run once, without it.
+# Last, lib/nn's bit tests on its other code paths.
 set -euo pipefail
 GO=${GO:-go}
 mapfile -t pkgs < <("$GO" list ./... | grep -v '/experiments_test$')
 "$GO" test -race -count=1 "${pkgs[@]}"
 "$GO" test -count=1 ./experiments_test
+# lib/nn promises the same bits on every path: the AVX2 kernels with the
+# compiler free to fuse multiply-adds (GOAMD64=v3), and pure Go without cgo.
+GOAMD64=v3 "$GO" test -count=1 -run 'Bits|Golden|FMA32' ./lib/nn
+CGO_ENABLED=0 "$GO" test -count=1 -tags purego -run 'Bits|Golden|FMA32' ./lib/nn
