@@ -134,4 +134,25 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 			t.Errorf("%s: missing %v, %d shared nodes, %d to run: want every shared node present and something new to run", c.spec, want, shared, toRun)
 		}
 	}
+	// The baseline repeats seg.yaml's training vars without including it
+	// (it needs no pools): its train cell and its class reading must be
+	// table7's none cells; only the foreground reading is new.
+	p := plan(buildSpec(t, "baseline.yaml", "ci"))
+	want := map[string]dag.PlanStatus{
+		"ltseg": dag.WillHit, "train[seed=1]": dag.WillHit,
+		"evaluate[seed=1,instances=class]":      dag.WillHit,
+		"evaluate[seed=1,instances=foreground]": dag.WillRun,
+	}
+	for _, it := range p.Items {
+		name := it.Node.Name()
+		if st, ok := want[name]; ok {
+			if it.Status != st {
+				t.Errorf("baseline.yaml: node %q is %s, want %s", name, it.Status, st)
+			}
+			delete(want, name)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("baseline.yaml: nodes %v missing", want)
+	}
 }
