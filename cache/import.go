@@ -102,7 +102,7 @@ func (c *Cache) NewImporter(perFile bool) (*Importer, error) {
 	}
 	im := &Importer{c: c, dir: dir, perFile: perFile, blobs: map[string]*source{}, dirs: map[string]bool{}}
 	if !perFile {
-		im.flush = startFlusher()
+		im.flush = startFlusher(c.dir)
 	}
 	return im, nil
 }
@@ -374,9 +374,13 @@ func readOnly(f *os.File) (uint64, error) {
 
 // A flusher starts the kernel's writeback of ranges of files written by
 // others, on a goroutine of its own: starting a writeback may block while
-// the disk's queue is full, and the writers must not wait for it. It only
-// hastens what a later sync makes durable; a request it cannot take at
-// once is dropped. A nil flusher does nothing.
+// the disk's queue is full, and the writers must not wait for it. Every
+// earlySyncBytes whose writeback it started, it also syncs the cache's
+// file system (syncEarly), so that the disk's own cache is flushed while
+// the downloads go on instead of all in the sync pass at the end (a
+// virtual machine's disk may hold hundreds of megabytes that only a flush
+// writes). It only hastens what a later sync makes durable; a request it
+// cannot take at once is dropped. A nil flusher does nothing.
 type flusher struct {
 	mu      sync.Mutex
 	reqs    chan flushReq
@@ -392,17 +396,28 @@ type flushReq struct {
 	last   bool
 }
 
-func startFlusher() *flusher {
+// earlySyncBytes is how many bytes a flusher starts writing back between
+// two early syncs.
+const earlySyncBytes = 64 << 20
+
+// startFlusher starts a flusher for files on the file system of root.
+func startFlusher(root string) *flusher {
 	fl := &flusher{reqs: make(chan flushReq, 1024)}
 	fl.wg.Add(1)
 	go func() {
 		defer fl.wg.Done()
+		var since int64
 		for r := range fl.reqs {
 			if r.n > 0 {
 				startWriteback(r.fd, r.off, r.n)
+				since += r.n
 			}
 			if r.last {
 				closeFd(r.fd)
+			}
+			if since >= earlySyncBytes {
+				syncEarly(root)
+				since = 0
 			}
 		}
 	}()
