@@ -238,8 +238,9 @@ func (im *Importer) register(ctx context.Context, items []ImportItem) ([]ImportR
 		}
 	}
 	err := im.c.writeTx(ctx, func(tx *sql.Tx) error {
+		rt := &regTx{tx: tx}
 		for _, st := range ok {
-			if err := im.c.register(ctx, tx, st); err != nil {
+			if err := im.c.register(ctx, rt, st); err != nil {
 				return fmt.Errorf("import %q: %w", st.key, err)
 			}
 		}
@@ -376,11 +377,11 @@ func readOnly(f *os.File) (uint64, error) {
 // others, on a goroutine of its own: starting a writeback may block while
 // the disk's queue is full, and the writers must not wait for it. Every
 // earlySyncBytes whose writeback it started, it also syncs the cache's
-// file system (syncEarly), so that the disk's own cache is flushed while
-// the downloads go on instead of all in the sync pass at the end (a
-// virtual machine's disk may hold hundreds of megabytes that only a flush
-// writes). It only hastens what a later sync makes durable; a request it
-// cannot take at once is dropped. A nil flusher does nothing.
+// file system (syncEarly), so that most of what is written is made
+// durable (written and flushed from the disk's cache) while the downloads
+// go on, not all in the sync pass at the end. It only hastens what a later
+// sync makes durable; a request it cannot take at once is dropped. A nil
+// flusher does nothing.
 type flusher struct {
 	mu      sync.Mutex
 	reqs    chan flushReq
