@@ -96,13 +96,19 @@ type Importer struct {
 // (syncfs(2) of the cache's file system on Linux; elsewhere an fsync of
 // each file and folder).
 func (c *Cache) NewImporter(perFile bool) (*Importer, error) {
+	return c.newImporter(perFile, earlySyncBytes)
+}
+
+// newImporter is NewImporter whose flusher syncs early every syncEvery
+// bytes (tests make it small).
+func (c *Cache) newImporter(perFile bool, syncEvery int64) (*Importer, error) {
 	dir, err := c.TempDir("import-")
 	if err != nil {
 		return nil, err
 	}
 	im := &Importer{c: c, dir: dir, perFile: perFile, blobs: map[string]*source{}, dirs: map[string]bool{}}
 	if !perFile {
-		im.flush = startFlusher(c.dir)
+		im.flush = startFlusher(c.dir, syncEvery)
 	}
 	return im, nil
 }
@@ -387,6 +393,10 @@ type flusher struct {
 	reqs    chan flushReq
 	stopped bool
 	wg      sync.WaitGroup
+	// writebacks and syncs count the writebacks started and the early
+	// syncs; only the flusher's goroutine writes them, and they are read
+	// after stop.
+	writebacks, syncs int
 }
 
 // flushReq asks for the writeback of n bytes from off of the file fd (a
@@ -401,8 +411,9 @@ type flushReq struct {
 // two early syncs.
 const earlySyncBytes = 64 << 20
 
-// startFlusher starts a flusher for files on the file system of root.
-func startFlusher(root string) *flusher {
+// startFlusher starts a flusher for files on the file system of root that
+// syncs it early every syncEvery bytes whose writeback it started.
+func startFlusher(root string, syncEvery int64) *flusher {
 	fl := &flusher{reqs: make(chan flushReq, 1024)}
 	fl.wg.Add(1)
 	go func() {
@@ -411,13 +422,15 @@ func startFlusher(root string) *flusher {
 		for r := range fl.reqs {
 			if r.n > 0 {
 				startWriteback(r.fd, r.off, r.n)
+				fl.writebacks++
 				since += r.n
 			}
 			if r.last {
 				closeFd(r.fd)
 			}
-			if since >= earlySyncBytes {
+			if since >= syncEvery {
 				syncEarly(root)
+				fl.syncs++
 				since = 0
 			}
 		}
