@@ -18,6 +18,11 @@ func syncBatch(root string, files []string, dirs map[string]bool) error {
 	return unix.Syncfs(int(f.Fd()))
 }
 
+// syncEarly is syncBatch of everything written so far, for a flusher:
+// it only hastens what the sync pass makes durable, so its error is left
+// to that pass.
+func syncEarly(root string) { syncBatch(root, nil, nil) }
+
 // moveNoReplace renames src to dst unless dst exists (renameat2 with
 // RENAME_NOREPLACE): moved, or an error wrapping fs.ErrExist when dst
 // exists, or another error when the file system cannot do it.

@@ -34,9 +34,11 @@ func moveNoReplace(src, dst string) (bool, error) {
 	return false, errors.ErrUnsupported
 }
 
-// startWriteback, dupFd and closeFd do nothing here: the sync pass
-// writes everything.
+// startWriteback, syncEarly, dupFd and closeFd do nothing here: the sync
+// pass writes everything.
 func startWriteback(fd int, off, n int64) {}
+
+func syncEarly(root string) {}
 
 func dupFd(f *os.File) int { return -1 }
 

@@ -92,7 +92,7 @@ func (c *Cache) commit(ctx context.Context, key, dir string, rec Record) (*Entry
 		}
 	}
 	err = c.writeTx(ctx, func(tx *sql.Tx) error {
-		return c.register(ctx, tx, st)
+		return c.register(ctx, &regTx{tx: tx}, st)
 	})
 	if err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func (c *Cache) stage(ctx context.Context, key, dir string, rec Record) (*staged
 
 // register inserts a staged entry, its blobs, manifest and metrics in tx;
 // its blobs must be durable.
-func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
+func (c *Cache) register(ctx context.Context, tx *regTx, st *staged) error {
 	e, rec, key := st.entry, st.rec, st.key
 	now := e.Created.UnixNano()
 	for _, d := range st.digests {
@@ -215,14 +215,14 @@ func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
 			return fmt.Errorf("register blob %s: %w", d, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
+	if err := tx.exec(ctx, `DELETE FROM entries WHERE key = ?`, key); err != nil {
 		return err
 	}
 	var logDigest any
 	if e.LogDigest != "" {
 		logDigest = e.LogDigest
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO entries
+	if err := tx.exec(ctx, `INSERT INTO entries
 		(key, digest, kind, version, params, inputs, extra, duration_ns, log_digest, created_ns, hits, last_use_ns, inputs_checked)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 		key, e.Digest, rec.Kind, rec.Version, rec.Params, rec.Inputs, rec.Extra,
@@ -230,7 +230,7 @@ func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
 		return err
 	}
 	for _, f := range e.Manifest {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO manifests (key, path, digest, size, exec) VALUES (?, ?, ?, ?, ?)`,
+		if err := tx.exec(ctx, `INSERT INTO manifests (key, path, digest, size, exec) VALUES (?, ?, ?, ?, ?)`,
 			key, f.Path, f.Digest, f.Size, f.Exec); err != nil {
 			return err
 		}
@@ -240,7 +240,7 @@ func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
 		if math.IsNaN(v) {
 			val = nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO metrics (key, name, value) VALUES (?, ?, ?)`, key, name, val); err != nil {
+		if err := tx.exec(ctx, `INSERT INTO metrics (key, name, value) VALUES (?, ?, ?)`, key, name, val); err != nil {
 			return err
 		}
 	}
@@ -249,12 +249,38 @@ func (c *Cache) register(ctx context.Context, tx *sql.Tx, st *staged) error {
 		for _, d := range st.digests {
 			bytes += st.byDig[d].file.Size
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + CASE name WHEN 'remote_hits' THEN 1 ELSE ? END
+		if err := tx.exec(ctx, `UPDATE counters SET value = value + CASE name WHEN 'remote_hits' THEN 1 ELSE ? END
 			WHERE name IN ('remote_hits', 'remote_bytes')`, bytes); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// regTx is a transaction that registers entries (Commit, an Importer's
+// Register), with each statement register runs for every blob, manifest
+// line and metric prepared once for the transaction instead of once per
+// call: an import registers hundreds of blobs in one.
+type regTx struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // closed with tx
+}
+
+// exec runs query with args, preparing it on the first call.
+func (r *regTx) exec(ctx context.Context, query string, args ...any) error {
+	st, ok := r.stmts[query]
+	if !ok {
+		var err error
+		if st, err = r.tx.PrepareContext(ctx, query); err != nil {
+			return err
+		}
+		if r.stmts == nil {
+			r.stmts = map[string]*sql.Stmt{}
+		}
+		r.stmts[query] = st
+	}
+	_, err := st.ExecContext(ctx, args...)
+	return err
 }
 
 // removeCommitted removes a registered entry's output folder.
@@ -476,7 +502,7 @@ func (c *Cache) stageCopy(s *source, staging string) error {
 // registerBlob makes sure, inside the commit transaction, that the blob file
 // of s exists and holds the right content, replacing a file that is missing
 // or that no row vouches for, and records its stat.
-func (c *Cache) registerBlob(ctx context.Context, tx *sql.Tx, s *source, staging string, now int64) error {
+func (c *Cache) registerBlob(ctx context.Context, tx *regTx, s *source, staging string, now int64) error {
 	final := c.BlobPath(s.file.Digest)
 	st, err := statFile(final)
 	if errors.Is(err, errNotRegular) {
@@ -493,7 +519,7 @@ func (c *Cache) registerBlob(ctx context.Context, tx *sql.Tx, s *source, staging
 		trusted = true // our own file, hashed in prepare
 	case err == nil:
 		var row blobStat
-		qerr := tx.QueryRowContext(ctx, `SELECT size, mtime_ns, inode FROM blobs WHERE digest = ?`, s.file.Digest).
+		qerr := tx.tx.QueryRowContext(ctx, `SELECT size, mtime_ns, inode FROM blobs WHERE digest = ?`, s.file.Digest).
 			Scan(&row.size, &row.mtime, &row.inode)
 		switch {
 		case qerr == nil:
@@ -526,7 +552,7 @@ func (c *Cache) registerBlob(ctx context.Context, tx *sql.Tx, s *source, staging
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, mtime_ns, inode, last_use_ns) VALUES (?, ?, ?, ?, ?)
+	err = tx.exec(ctx, `INSERT INTO blobs (digest, size, mtime_ns, inode, last_use_ns) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (digest) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,
 			inode = excluded.inode, last_use_ns = excluded.last_use_ns`,
 		s.file.Digest, st.size, st.mtime, int64(st.inode), now)

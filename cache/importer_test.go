@@ -3,7 +3,9 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,4 +146,59 @@ func openFds(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)
+}
+
+// Blobs of writebackMin bytes or more have their writeback started as
+// they are written (every writebackChunk and at the end), smaller ones are
+// left to the sync pass, and the flusher syncs early every syncEvery bytes
+// it started; what is registered is whole, and every duplicated
+// descriptor is closed.
+func TestImporterEarlyWriteback(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the writeback is started with sync_file_range, Linux only")
+	}
+	c, _ := newCache(t)
+	ctx := context.Background()
+	fds := openFds(t)
+	im, err := c.newImporter(false, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + i>>9)
+		}
+		return string(b)
+	}
+	// 8 MiB and then 1 MiB + 1 (two writebacks; a sync after the first),
+	// 1 MiB (one writeback), 1 MiB - 1 (none).
+	contents := []string{blob(writebackChunk + writebackMin + 1), blob(writebackMin), blob(writebackMin - 1)}
+	var m Manifest
+	for i, s := range contents {
+		if err := im.WriteBlob(ctx, sha(s), int64(len(s)), strings.NewReader(s)); err != nil {
+			t.Fatalf("WriteBlob(%d bytes): %v", len(s), err)
+		}
+		m = append(m, File{Path: fmt.Sprintf("f%d", i), Digest: sha(s), Size: int64(len(s))})
+	}
+	res, err := im.Register(ctx, []ImportItem{{Key: "k", Record: Record{Kind: "k", Version: 1}, Manifest: m}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("Register: %v, %v", err, res[0].Err)
+	}
+	if im.flush.writebacks != 3 || im.flush.syncs != 1 {
+		t.Errorf("%d writebacks started, %d early syncs; want 3, 1", im.flush.writebacks, im.flush.syncs)
+	}
+	if err := im.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFds(t); n != fds {
+		t.Errorf("%d descriptors open after Close, %d before the import", n, fds)
+	}
+	e, err := c.Get(ctx, "k")
+	if err != nil || e == nil || e.Manifest.Digest() != m.Digest() {
+		t.Fatalf("Get = %v, %v; want the manifest %v", e, err, m)
+	}
+	if probs, err := c.Verify(ctx); err != nil || len(probs) != 0 {
+		t.Errorf("Verify: %v, %v", probs, err)
+	}
 }

@@ -36,6 +36,7 @@
 //     the rest of the process after one warning, unless Required, in which
 //     case the failure is returned.
 //   - Every request has its own deadline (Timeout); lookups, downloads and
-//     uploads together hold at most Jobs slots; every goroutine a fetch,
+//     uploads together hold at most Jobs slots (a freed slot goes to an
+//     entry lookup before a blob download); every goroutine a fetch,
 //     push or ImportRun starts is joined before it (or Finish) returns.
 package remote

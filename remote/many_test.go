@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,5 +290,56 @@ func TestImportRunInBatches(t *testing.T) {
 	}
 	if p, err := pull.Cache.Verify(ctx); err != nil || len(p) != 0 {
 		t.Errorf("verify: %v, %v", p, err)
+	}
+}
+
+// recorder records the names a Store is asked to Get, in order.
+type recorder struct {
+	remote.Store
+	mu   sync.Mutex
+	gets []string
+}
+
+func (r *recorder) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	r.mu.Lock()
+	r.gets = append(r.gets, name)
+	r.mu.Unlock()
+	return r.Store.Get(ctx, name)
+}
+
+// An ImportRun downloads the largest blob first: with one request at a
+// time, the blobs of an entry (its log included) come largest to
+// smallest, whatever their order in the manifest.
+func TestImportRunLargestFirst(t *testing.T) {
+	ctx := context.Background()
+	a := openCache(t)
+	e := commit(t, a, "key", map[string]string{"a_small": "s", "b_mid": strings.Repeat("m", 500), "c_big": strings.Repeat("b", 5000)})
+	rec := &recorder{Store: &remote.FileStore{Root: t.TempDir()}}
+	if _, err := (&remote.Tier{Store: rec, Cache: a, Required: true}).PushMany(ctx, []*cache.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	pull := &remote.Tier{Store: rec, Cache: openCache(t), Jobs: 1, Required: true}
+	found, err := pull.Lookup(ctx, []string{e.Key})
+	if err != nil || found[0] == nil {
+		t.Fatalf("Lookup = %v, %v", found, err)
+	}
+	rec.gets = nil
+	run, err := pull.StartImport(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Add(found)
+	got, err := run.Finish()
+	if err != nil || got[0] == nil {
+		t.Fatalf("Finish = %v, %v", got, err)
+	}
+	byPath := map[string]string{}
+	for _, f := range e.Manifest {
+		byPath[f.Path] = "blobs/" + f.Digest[:2] + "/" + f.Digest[2:]
+	}
+	// The log ("a log\n", 6 bytes) comes between "b_mid" and "a_small".
+	log := "blobs/" + e.LogDigest[:2] + "/" + e.LogDigest[2:]
+	if want := []string{byPath["c_big"], byPath["b_mid"], log, byPath["a_small"]}; !slices.Equal(rec.gets, want) {
+		t.Errorf("downloaded %q, want largest first %q", rec.gets, want)
 	}
 }

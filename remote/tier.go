@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,7 @@ type Tier struct {
 	down error // the failure that made the tier give up
 
 	semOnce sync.Once
-	sem     chan struct{} // Jobs slots (slot)
+	sem     *slots // Jobs slots (slot)
 
 	progMu                   sync.Mutex
 	entries, blobs, requests atomic.Int64
@@ -89,9 +90,10 @@ func (t *Tier) jobs() int {
 }
 
 // parallel runs fn(ctx, i) for every i in [0, n) on at most Jobs
-// goroutines, all joined before it returns. The first error cancels the
-// others' context and is returned.
-func (t *Tier) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+// goroutines, all joined before it returns, each call holding a slot
+// (urgent: see slot). The first error cancels the others' context and is
+// returned.
+func (t *Tier) parallel(ctx context.Context, n int, urgent bool, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -109,7 +111,7 @@ func (t *Tier) parallel(ctx context.Context, n int, fn func(ctx context.Context,
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				if err := t.slot(ctx, func() error { return fn(ctx, i) }); err != nil {
+				if err := t.slot(ctx, urgent, func() error { return fn(ctx, i) }); err != nil {
 					once.Do(func() { first = err; cancel() })
 					return
 				}
@@ -122,15 +124,16 @@ func (t *Tier) parallel(ctx context.Context, n int, fn func(ctx context.Context,
 
 // slot runs fn holding one of the tier's Jobs slots, so that what runs at
 // once (a pull's lookups and downloads) never exceeds Jobs requests in
-// flight.
-func (t *Tier) slot(ctx context.Context, fn func() error) error {
-	t.semOnce.Do(func() { t.sem = make(chan struct{}, t.jobs()) })
-	select {
-	case t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+// flight. An urgent caller (an entry lookup) gets the next free slot
+// before the others (blob downloads): a pull learns the keys of a level
+// from the entries of the level before, so its walk would otherwise wait
+// behind the downloads already queued.
+func (t *Tier) slot(ctx context.Context, urgent bool, fn func() error) error {
+	t.semOnce.Do(func() { t.sem = newSlots(t.jobs()) })
+	if err := t.sem.acquire(ctx, urgent); err != nil {
+		return err
 	}
-	defer func() { <-t.sem }()
+	defer t.sem.release()
 	return fn()
 }
 
@@ -263,7 +266,7 @@ func (t *Tier) Lookup(ctx context.Context, keys []string) (found []*Found, err e
 		}
 		return found, nil
 	}
-	err = t.parallel(ctx, len(keys), func(ctx context.Context, i int) error {
+	err = t.parallel(ctx, len(keys), true, func(ctx context.Context, i int) error {
 		e, err := t.getEntry(ctx, keys[i])
 		if e != nil {
 			rec, _ := e.record() // checked by getEntry
@@ -361,7 +364,7 @@ func (t *Tier) startImport(ctx context.Context, perFile bool) (*ImportRun, error
 }
 
 // Add queues the blobs of found (nil elements are skipped) that no entry
-// added before names. An entry that gives a blob another size than an
+// added before names; the queue is kept largest first. An entry that gives a blob another size than an
 // earlier one does is refused.
 func (p *ImportRun) Add(found []*Found) {
 	p.mu.Lock()
@@ -407,6 +410,10 @@ func (p *ImportRun) Add(found []*Found) {
 			p.t.progress(f.e.Key)
 		}
 	}
+	// Largest first: the few large blobs (datasets, weights) start at
+	// once and the many small ones fill the slots around them, so no large
+	// download is left alone at the end.
+	slices.SortStableFunc(p.queue, func(a, b *pullBlob) int { return cmp.Compare(b.size, a.size) })
 	p.more.Broadcast()
 }
 
@@ -428,7 +435,7 @@ func (p *ImportRun) work() {
 		p.mu.Unlock()
 
 		var bad error
-		err := p.t.slot(p.ctx, func() error {
+		err := p.t.slot(p.ctx, false, func() error {
 			var err error
 			bad, err = p.t.fetchBlob(p.ctx, p.im, b.digest, b.size)
 			return err
@@ -647,7 +654,7 @@ func (t *Tier) PushMany(ctx context.Context, entries []*cache.Entry) (int, error
 			add(e.LogDigest)
 		}
 	}
-	err := t.parallel(ctx, len(digests), func(ctx context.Context, i int) error {
+	err := t.parallel(ctx, len(digests), false, func(ctx context.Context, i int) error {
 		if err := t.pushBlob(ctx, digests[i]); err != nil {
 			return fmt.Errorf("put blob %s: %w", digests[i], err)
 		}
@@ -657,7 +664,7 @@ func (t *Tier) PushMany(ctx context.Context, entries []*cache.Entry) (int, error
 		return 0, t.failed(ctx, err)
 	}
 	var n atomic.Int64
-	err = t.parallel(ctx, len(entries), func(ctx context.Context, i int) error {
+	err = t.parallel(ctx, len(entries), false, func(ctx context.Context, i int) error {
 		e := entries[i]
 		re := fromCache(e)
 		if t.Sign != nil {

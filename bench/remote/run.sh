@@ -8,15 +8,26 @@
 #   bench/remote/run.sh                     # table7 --profile ci, 5 rounds
 #   ROUNDS=3 JOBS=16 bench/remote/run.sh
 #   SPEC=experiments/table7.yaml PROFILE= bench/remote/run.sh   # the default profile (slow to fill)
+#   SEED_REMOTE=file:///path/to/remote PROFILE= bench/remote/run.sh
+#                                           # the default profile, filled from a remote
+#   OLD=/path/to/old/dagrun bench/remote/run.sh   # A/B: an older binary pulls too
+#   OLD=HEAD~3 bench/remote/run.sh                # ... built from a git revision
 #
-# The cache is filled once by running the spec (into a scratch folder, not
-# .dagrun/), then pushed to both remotes. Each round times every side once,
+# The cache is filled once (into a scratch folder, not .dagrun/) by running
+# the spec, or, with SEED_REMOTE=URL, by `dagrun remote pull` of the spec
+# from that remote (read only: nothing is written there), so that a cache
+# that takes long to compute (table7's default profile: 40 minutes) is
+# benchmarked from a copy pushed once; then it is pushed to the bench's own
+# file:// and S3 remotes. Each round times every side once,
 # the order rotating from round to round so background load falls on all
 # sides alike; each pull goes into a fresh empty cache. A side's number is
-# its median over rounds. The pulls' request counts are printed against
-# entries + blobs, and every side's CPU time (user + system, the S3
-# server's included), which background load disturbs less than wall time.
-# The load average is printed before every round; if the
+# its median over rounds. With OLD (a dagrun binary, or a git revision
+# built into the scratch folder), that binary pulls from both remotes too,
+# as the sides old-file and old-s3 in the same rotation, so a speed-up is
+# measured in one run under the same load. The pulls' request counts are
+# printed against entries + blobs, and every side's CPU time (user +
+# system, the S3 server's included), which background load disturbs less
+# than wall time. The load average is printed before every round; if the
 # 1-minute load exceeds the cores at any point, the table is printed for
 # information but not called a result, and the script exits 2.
 set -euo pipefail
@@ -26,6 +37,8 @@ SPEC=${SPEC:-experiments/table7.yaml}
 PROFILE=${PROFILE-ci}
 ROUNDS=${ROUNDS:-5}
 JOBS=${JOBS:-8}
+SEED_REMOTE=${SEED_REMOTE:-}
+OLD=${OLD:-}
 cores=$(nproc)
 export DAGRUN_DATA=${DAGRUN_DATA:-$root/third_party/data}
 export DAGRUN_ONNXRUNTIME=${DAGRUN_ONNXRUNTIME:-$root/third_party/onnxruntime/libonnxruntime.so.1}
@@ -50,16 +63,38 @@ check_load() {
 }
 now() { date +%s.%N; }
 
-go build -o "$work/dagrun" ./cmd/dagrun
+GOAMD64=v1 go build -o "$work/dagrun" ./cmd/dagrun
+old=
+if [ -n "$OLD" ]; then
+	if [ -f "$OLD" ] && [ -x "$OLD" ]; then
+		old=$OLD
+	else
+		rev=$(git rev-parse --verify "$OLD^{commit}")
+		echo "== building dagrun at $rev (OLD=$OLD)" >&2
+		mkdir "$work/old-src"
+		git archive "$rev" | tar -x -C "$work/old-src"
+		(cd "$work/old-src" && GOAMD64=v1 go build -o "$work/dagrun-old" ./cmd/dagrun)
+		old=$work/dagrun-old
+	fi
+fi
 prof=()
 if [ -n "$PROFILE" ]; then prof=(--profile "$PROFILE"); fi
 dr() { "$work/dagrun" "${prof[@]}" "$@"; }
 
-echo "== filling the cache: dagrun ${prof[*]} $SPEC" >&2
-dr --cache "$work/cache" -q "$SPEC" >/dev/null
+if [ -n "$SEED_REMOTE" ]; then
+	echo "== filling the cache: dagrun ${prof[*]} --remote $SEED_REMOTE remote pull $SPEC" >&2
+	dr --cache "$work/cache" --remote "$SEED_REMOTE" remote pull -j "$JOBS" "$SPEC" 2>&1 | tail -1 >&2
+else
+	echo "== filling the cache: dagrun ${prof[*]} $SPEC" >&2
+	dr --cache "$work/cache" -q "$SPEC" >/dev/null
+fi
 entries=$(dr --cache "$work/cache" cache stats | awk '$1 == "entries" { print $2 }')
 blobs=$(dr --cache "$work/cache" cache stats | awk '$1 == "blobs" { print $2 }')
 bytes=$(du -sb "$work/cache" | cut -f1)
+if [ "${entries:-0}" = 0 ]; then
+	echo "run.sh: the cache holds no entry after filling it" >&2
+	exit 1
+fi
 
 if [ -z "${DAGRUN_S3_ENDPOINT:-}" ]; then
 	eval "$(DAGRUN_S3_STATE=$s3state DAGRUN_S3_PORT=${S3_PORT:-9519} scripts/s3/start.sh | sed 's/^/export /')"
@@ -93,18 +128,19 @@ side() { # name -> seconds; the pulls also append their request count to $work/r
 	case $name in
 	cp) cpu cp -r "$work/cache" "$dst" ;;
 	cp+sync) cpu sh -c 'cp -r "$1" "$2" && sync -f "$2"' sh "$work/cache" "$dst" ;;
-	file | s3)
-		local u=$file_url
-		[ "$name" = s3 ] && u=$s3_url
-		cpu "$work/dagrun" "${prof[@]}" --cache "$dst" --remote "$u" remote pull -j "$JOBS" "$SPEC" 2>"$work/err"
+	file | s3 | old-file | old-s3)
+		local u=$file_url bin=$work/dagrun
+		case $name in *s3) u=$s3_url ;; esac
+		case $name in old-*) bin=$old ;; esac
+		cpu "$bin" "${prof[@]}" --cache "$dst" --remote "$u" remote pull -j "$JOBS" "$SPEC" 2>"$work/err"
 		;;
 	esac
 	t1=$(now)
 	s1=$(server_ticks)
 	# CPU seconds of the side's process, plus the S3 server's for s3.
 	awk -v c="$(cat "$work/cpu")" -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v n="$name" \
-		'BEGIN { if (n != "s3") s = 0; printf "%.3f\n", c + s / hz }' >>"$work/c.$name"
-	if [ "$name" = file ] || [ "$name" = s3 ]; then
+		'BEGIN { if (n !~ /s3$/) s = 0; printf "%.3f\n", c + s / hz }' >>"$work/c.$name"
+	if [ "$name" != cp ] && [ "$name" != cp+sync ]; then
 		tail -1 "$work/err" | sed -n 's/.* \([0-9]*\) requests in .*/\1/p' >>"$work/req.$name"
 		n=$(tail -1 "$work/err" | sed -n 's/^pull: \([0-9]*\) entries.*/\1/p')
 		if [ "$n" != "$entries" ]; then
@@ -117,11 +153,13 @@ side() { # name -> seconds; the pulls also append their request count to $work/r
 }
 
 sides=(cp cp+sync file s3)
+if [ -n "$old" ]; then sides+=(old-file old-s3); fi
+ns=${#sides[@]}
 for r in $(seq 1 "$ROUNDS"); do
 	echo "== round $r/$ROUNDS" >&2
 	check_load
-	for i in 0 1 2 3; do
-		side "${sides[$(((i + r) % 4))]}"
+	for i in $(seq 0 $((ns - 1))); do
+		side "${sides[$(((i + r) % ns))]}"
 	done
 done
 check_load
@@ -141,6 +179,12 @@ for s in "${sides[@]}"; do
 		"$(sort -n "$work/t.$s" | head -1)" "$c" "$(awk -v a="$c" -v b="$ccm" 'BEGIN { print a / b }')" "$req"
 done
 echo "(CPU s: user + system seconds of the side's processes, and of the S3 server for s3; medians)"
+if [ -n "$old" ]; then
+	for s in file s3; do
+		echo "old-$s / $s (median wall time): $(awk -v a="$(median "$work/t.old-$s")" -v b="$(median "$work/t.$s")" 'BEGIN { printf "%.2f", a / b }')"
+	done
+	echo "(old: $OLD)"
+fi
 echo "requests bound: 2 x (entries + blobs) = $((2 * (entries + blobs)))"
 if [ "$overloaded" = 1 ]; then
 	echo "run.sh: the load exceeded $cores cores during the run: not a result" >&2
