@@ -46,6 +46,9 @@ func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -58,6 +61,9 @@ func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -67,7 +73,11 @@ func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, in, out := x.Shape()[0], x.Shape()[1], w.Shape()[1]
-	return y, matmul(false, false, n, out, in, x, in, w, out, y, out, 0, 0)
+	if err := matmul(false, false, n, out, in, x, in, w, out, y, out, 0, 0); err != nil {
+		return nil, err
+	}
+	o.out.last = y
+	return y, nil
 }
 
 // linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
@@ -156,9 +166,12 @@ func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, 
 	}
 	n, in, out := x.Shape()[0], x.Shape()[1], g.Shape()[1]
 	r := o.split.at(n)
-	// Rows [0, r) here: the same call as a batch of r rows alone.
-	if err := matmul(true, false, in, out, r, x, in, g, out, dw, out, 0, 0); err != nil {
-		return nil, err
+	// Rows [0, r) here: the same call as a batch of r rows alone (not
+	// wanted in a replay pass, see splitState).
+	if !o.split.skipA() {
+		if err := matmul(true, false, in, out, r, x, in, g, out, dw, out, 0, 0); err != nil {
+			return nil, err
+		}
 	}
 	if r == n {
 		return dw, nil

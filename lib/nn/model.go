@@ -34,6 +34,9 @@ type Model struct {
 	values  []*tensor.Dense
 	progs   map[progKey]*program
 	split   *splitState // shared by the ops of every program (see SplitGrad)
+	// lastSplit is the last SplitGrad's pass while its activations and
+	// the weights are unchanged (ReGrad reuses them); nil otherwise.
+	lastSplit *splitPass
 }
 
 type progKey struct {
@@ -144,6 +147,7 @@ func (m *Model) SetFlatParams(p []float32) error {
 	if len(p) != m.size {
 		return fmt.Errorf("set params: got %d values, model has %d", len(p), m.size)
 	}
+	m.lastSplit = nil
 	if !m.cfg.Float64 {
 		copy(m.f32, p)
 		return nil
@@ -172,6 +176,7 @@ func (m *Model) SetFlatParams64(p []float64) error {
 	if len(p) != m.size {
 		return fmt.Errorf("set params: got %d values, model has %d", len(p), m.size)
 	}
+	m.lastSplit = nil
 	if m.cfg.Float64 {
 		copy(m.f64, p)
 		return nil
@@ -188,6 +193,7 @@ func (m *Model) Step(opt Optimizer, grad []float32, lr float64) error {
 	if len(grad) != m.size {
 		return fmt.Errorf("step: gradient has %d values, model has %d", len(grad), m.size)
 	}
+	m.lastSplit = nil
 	if !m.cfg.Float64 {
 		opt.Step(m.f32, grad, lr)
 		return nil
@@ -392,6 +398,7 @@ func (m *Model) run(x []float32, y []int, w []float32, grad bool) (*program, err
 		return nil, fmt.Errorf("input has %d values, not a positive multiple of %dx%d", len(x), m.cfg.H, m.cfg.W)
 	}
 	n := len(x) / hw
+	m.lastSplit = nil
 	p, err := m.program(n, grad)
 	if err != nil {
 		return nil, err

@@ -1,8 +1,10 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -16,9 +18,46 @@ import (
 // each part's own mass. Each part's sum runs in the same order, with the
 // same kernels, as the pass over that batch alone, so the bits are the
 // same (TestSplitGradBits). One state is shared by all ops of a model.
+//
+// With replay set (ReGrad), the pass reruns the program of the last split
+// pass for new targets of B alone: every forward op returns the value it
+// computed in that pass instead of computing it again (B's images are the
+// same, so are their activations), the loss op recomputes B's loss, and
+// the backward ops skip A's images, whose results nothing reads.
 type splitState struct {
 	rows         int
+	replay       bool
 	lossA, lossB float64
+}
+
+// from returns the first image of a batch of n that a backward op
+// computes: in a replay pass the first image of B (A's images are not
+// wanted), 0 otherwise.
+func (s *splitState) from(n int) int {
+	if s == nil || !s.replay || s.rows <= 0 || s.rows >= n {
+		return 0
+	}
+	return s.rows
+}
+
+// skipA reports whether a parameter-gradient op leaves A's sum out: in a
+// replay pass only B's is wanted.
+func (s *splitState) skipA() bool { return s != nil && s.replay && s.rows > 0 }
+
+// errNoReplay is what a forward op reports when asked to replay a pass it
+// never ran.
+var errNoReplay = errors.New("no earlier pass to replay")
+
+// replayed returns, in a replay pass, the value the forward op owning out
+// returned in the pass before, and true; otherwise false.
+func (s *splitState) replayed(out *sideBuf) (G.Value, bool, error) {
+	if s == nil || !s.replay {
+		return nil, false, nil
+	}
+	if out.last == nil {
+		return nil, true, errNoReplay
+	}
+	return out.last, true, nil
 }
 
 // at returns where the first part of a batch of n images ends: rows when
@@ -30,8 +69,10 @@ func (s *splitState) at(n int) int {
 	return s.rows
 }
 
-// sideBuf holds the second part of a split parameter gradient.
-type sideBuf struct{ v *tensor.Dense }
+// sideBuf holds the second part of a split parameter gradient, or an op's
+// output reused across steps (fresh). last is the value a forward op
+// returned in its last pass, which a replay pass returns again.
+type sideBuf struct{ v, last *tensor.Dense }
 
 // like returns the buffer shaped and typed as t, allocated on first use.
 func (b *sideBuf) like(t *tensor.Dense) *tensor.Dense {
@@ -87,6 +128,7 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 		}
 	}
 	na, nb := len(xa)/hw, len(xb)/hw
+	m.lastSplit = nil
 	p, err := m.program(na+nb, true)
 	if err != nil {
 		return 0, nil, 0, nil, err
@@ -110,6 +152,7 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 	if err := p.exec(); err != nil {
 		return 0, nil, 0, nil, err
 	}
+	m.lastSplit = &splitPass{p: p, na: na, nb: nb}
 	ga := make([]T, 0, m.size)
 	gb := make([]T, 0, m.size)
 	for i, gn := range p.grads {
@@ -123,12 +166,70 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 			return 0, nil, 0, nil, fmt.Errorf("gradient of %q: %w", m.specs[i].name, err)
 		}
 	}
-	// The loss node holds a scalar of the model's type: round as it does.
-	round := func(l float64) float64 {
-		if m.cfg.Float64 {
-			return l
-		}
-		return float64(float32(l))
+	return m.roundLoss(m.split.lossA), ga, m.roundLoss(m.split.lossB), gb, nil
+}
+
+// roundLoss rounds a loss as the loss node, a scalar of the model's type,
+// holds it.
+func (m *Model) roundLoss(l float64) float64 {
+	if m.cfg.Float64 {
+		return l
 	}
-	return round(m.split.lossA), ga, round(m.split.lossB), gb, nil
+	return float64(float32(l))
+}
+
+// splitPass is the last SplitGrad's program while its activations are
+// still those of that pass (see Model.lastSplit).
+type splitPass struct {
+	p      *program
+	na, nb int
+}
+
+// errNoSplitPass is ReGrad's error when there is no split pass to reuse.
+var errNoSplitPass = errors.New("no split pass to reuse: ReGrad must follow SplitGrad with no other pass and no change of the weights between")
+
+// ReGrad returns the loss and flat gradient of the second batch of the last
+// SplitGrad, xb, under other labels y and weights w (given as to FlatGrad),
+// bit for bit as FlatGrad(xb, y, w, nil) would, without the forward pass:
+// the activations of xb's images from that SplitGrad are reused, and only
+// the loss and the backward pass over xb's images run again. BSGAL's
+// segmentation needs it: the pasted scenes are scored with weight on the
+// pasted pixels only and, when accepted, trained on with every pixel.
+//
+// It must follow SplitGrad with no other pass (Forward, Evaluate,
+// Predict, FlatGrad, SplitGrad) and no Step or SetFlatParams between; it
+// returns an error then. Writing the weights through Params' views is not
+// seen: do not. ReGrad may be called again for yet other targets.
+func (m *Model) ReGrad(y []int, w []float32) (float64, []float32, error) {
+	l, g, err := reGrad[float32](m, y, w)
+	if err != nil {
+		return 0, nil, fmt.Errorf("regrad: %w", err)
+	}
+	return l, g, nil
+}
+
+func reGrad[T float](m *Model, y []int, w []float32) (float64, []T, error) {
+	sp := m.lastSplit
+	if sp == nil {
+		return 0, nil, errNoSplitPass
+	}
+	p := sp.p
+	clearTarget(p)
+	if err := m.fillPart(p, sp.na, sp.nb, y, w); err != nil {
+		return 0, nil, err
+	}
+	m.split.rows, m.split.replay = sp.na, true
+	defer func() { m.split.rows, m.split.replay = 0, false }()
+	if err := p.exec(); err != nil {
+		m.lastSplit = nil
+		return 0, nil, err
+	}
+	g := make([]T, 0, m.size)
+	for i, gn := range p.grads {
+		var err error
+		if g, err = appendFlat(g, gn.Op().(splitter).sideBuffer().v); err != nil {
+			return 0, nil, fmt.Errorf("gradient of %q: %w", m.specs[i].name, err)
+		}
+	}
+	return m.roundLoss(m.split.lossB), g, nil
 }

@@ -15,7 +15,9 @@ import (
 )
 
 // benchData is an in-memory 28×28 ten-class set and pool of random pixels:
-// the sizes of the table 1 experiment, without reading files.
+// the sizes of the table 1 experiment, without reading files. Its images
+// per class (ByClass) let select.real_grad matched draw its real images as
+// in table 1.
 func benchData(n int) (*learn.Dataset, *format.Pools) {
 	r := rand.New(rand.NewPCG(1, 1))
 	classes := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
@@ -25,8 +27,10 @@ func benchData(n int) (*learn.Dataset, *format.Pools) {
 	for i := range ds.Images {
 		ds.Images[i], pool.Images[i] = uint8(r.IntN(256)), uint8(r.IntN(256))
 	}
+	ds.ByClass = make([][]int, len(classes))
 	for i := range n {
 		ds.Labels[i], pool.Labels[i] = r.IntN(10), r.IntN(10)
+		ds.ByClass[ds.Labels[i]] = append(ds.ByClass[ds.Labels[i]], i)
 	}
 	return ds, pool
 }
@@ -43,6 +47,11 @@ func cpuTime() time.Duration {
 // cmd/dagrun/main.go) unless GOGC is set: the benchmarks measure the
 // iterations as the tool runs them, not under the test binary's default.
 const dagrunGOGC = 400
+
+// benchBSGALBatch is a looper mode of the benchmarks: bsgal with
+// real_grad batch (the cache follows the iteration's real batch) where
+// plain bsgal has the kind's default, matched.
+const benchBSGALBatch = "bsgal-batch"
 
 // looper runs training iterations of one select mode on its own model,
 // with batches of 32 real and 32 generated images.
@@ -71,6 +80,9 @@ func newLooperWith(b *testing.B, cfg nn.Config, mode string, ds *learn.Dataset, 
 	}
 	sp := DefaultSelectParams()
 	sp.Mode = mode
+	if mode == benchBSGALBatch {
+		sp.Mode, sp.RealGrad = ModeBSGAL, RealGradBatch
+	}
 	sel, err := newSelection(sp, prop, model, ds, 1<<20, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -98,7 +110,9 @@ func (l *looper) step(b *testing.B) {
 // segBenchData is an in-memory 32×32 segmentation set of n scenes with 20
 // categories and an instances pool of solid squares from two sources, with
 // the size statistics the paster draws sides from: table 7's setting at
-// the benchmark's image size, without reading files.
+// the benchmark's image size, without reading files. Its images per
+// category (ByClass) let select.real_grad matched draw its real images as
+// in table 7.
 func segBenchData(n int) (*learn.Dataset, *Instances, map[string]format.SizeStat) {
 	const S, K = 32, 20
 	r := rand.New(rand.NewPCG(2, 2))
@@ -108,13 +122,16 @@ func segBenchData(n int) (*learn.Dataset, *Instances, map[string]format.SizeStat
 		classes[k] = string(rune('a'+k/10)) + string(rune('0'+k%10))
 		sizes[classes[k]] = format.SizeStat{Count: 10, SideMean: 8, SideStd: 2}
 	}
-	ds := &learn.Dataset{Segmentation: true, N: n, H: S, W: S, Classes: classes,
-		Images: make([]uint8, n*S*S), Labels: make([]int, n*S*S)}
-	for i := range ds.Images {
-		ds.Images[i] = uint8(r.IntN(256))
-		if ds.Images[i] > 200 {
-			ds.Labels[i] = 1 + r.IntN(K)
+	images, semantic := make([]uint8, n*S*S), make([]uint8, n*S*S)
+	for i := range images {
+		images[i] = uint8(r.IntN(256))
+		if images[i] > 200 {
+			semantic[i] = uint8(1 + r.IntN(K))
 		}
+	}
+	ds, err := learn.Segmentation(images, semantic, n, S, S, classes, nil)
+	if err != nil {
+		panic(err)
 	}
 	inst := &Instances{Classes: classes, Sources: []string{"g1", "g2"}}
 	for k := 0; k < 4*K; k++ {
@@ -130,12 +147,14 @@ func segBenchData(n int) (*learn.Dataset, *Instances, map[string]format.SizeStat
 	return ds, inst, sizes
 }
 
-// BenchmarkModesInterleaved runs none, bsgal, all and lookahead round-robin, one
-// iteration each per round on equal models and batches, so that load from
-// other processes falls on all four alike, and reports per mode the wall
-// and CPU time per iteration and their ratios to none (targets: bsgal ≤ 1.5
-// for classification, ≤ 2 for segmentation). fcn-seg is the segmenter at
-// 32×32 with instance paste (table 7's setting).
+// BenchmarkModesInterleaved runs none, bsgal (real_grad matched, the
+// default, as tables 1 and 7 run it), bsgal-batch (real_grad batch), all
+// and lookahead round-robin, one iteration each per round on equal models
+// and batches, so that load from other processes falls on all alike, and
+// reports per mode the wall and CPU time per iteration and their ratios to
+// none (targets: bsgal ≤ 1.5 for classification, ≤ 2 for segmentation).
+// fcn-seg is the segmenter at 32×32 with instance paste (table 7's
+// setting).
 func BenchmarkModesInterleaved(b *testing.B) {
 	for _, cfg := range []nn.Config{
 		{Arch: nn.ArchMLP, Classes: 10, H: 28, W: 28, Hidden: []int{128}, Seed: 1},
@@ -148,7 +167,7 @@ func BenchmarkModesInterleaved(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			defer debug.SetGCPercent(debug.SetGCPercent(dagrunGOGC))
-			modes := []string{ModeNone, ModeBSGAL, ModeAll, ModeLookahead}
+			modes := []string{ModeNone, ModeBSGAL, benchBSGALBatch, ModeAll, ModeLookahead}
 			loops := make([]*looper, len(modes))
 			for i, m := range modes {
 				if cfg.Arch == nn.ArchFCN {

@@ -39,7 +39,10 @@
 // gradient is that of the pasted instances only) and Train = the pasted
 // scenes with all pixels; the real gradient comes from the un-pasted real
 // batch, which is what a rejected iteration trains on. Accepting then costs
-// one more pass, on Train.
+// one more backward pass, on Train: Train's images are Gen's, whose
+// activations the scoring pass left, so nn.Model.ReGrad runs only the loss
+// and the backward pass under Train's weights, bit for bit as a fresh
+// pass.
 //
 // Instance paste (paste.go). With a segmentation train set, the pool input
 // takes INSTANCES dirs (select nodes, one per generator, each keeping its

@@ -374,11 +374,11 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 	switch s.p.Mode {
 	case ModeAll, ModeFilter, ModeOffline:
 		res.dec = bsgal.Decision{Score: math.NaN(), Tau: math.NaN(), Accepted: true}
-		return s.train(m, real, prop, res, nil, 0, nil, 0)
+		return s.train(m, real, prop, res, nil, 0, nil, 0, false)
 	case ModeRandom:
 		u := s.rng.Float64()
 		res.dec = bsgal.Decision{Score: u, Tau: s.p.Rate, Accepted: u < s.p.Rate}
-		return s.train(m, real, prop, res, nil, 0, nil, 0)
+		return s.train(m, real, prop, res, nil, 0, nil, 0, false)
 	case ModeBSGAL:
 		// The cache follows the real batch, or with real_grad matched the
 		// matched real images (then the real batch's own gradient, which
@@ -400,7 +400,11 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			return res, err
 		}
 		res.dec = bsgal.Decide(s.th, st.It, score)
+		// The split pass's activations of prop.Gen are the model's last
+		// pass unless the probe runs passes of its own.
+		genPass := true
 		if s.p.ItemScores {
+			genPass = false
 			if res.items, err = s.itemScores(m, prop.Gen); err != nil {
 				return res, fmt.Errorf("item scores: %w", err)
 			}
@@ -408,7 +412,7 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 		if matched {
 			gr, lr = nil, 0
 		}
-		return s.train(m, real, prop, res, gr, lr, gg, lg)
+		return s.train(m, real, prop, res, gr, lr, gg, lg, genPass)
 	case ModeLookahead:
 		return s.lookahead(st, real, prop, res)
 	}
@@ -449,14 +453,21 @@ func (s *selection) plain(m *nn.Model, real learn.Batch, res stepResult) (stepRe
 }
 
 // train forms the gradient of the decided batch, reusing the real (gr) and
-// generated (gg) gradients when they are known.
-func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64) (stepResult, error) {
+// generated (gg) gradients when they are known. genPass reports that the
+// model's last pass was a SplitGrad whose second batch was prop.Gen, whose
+// activations ReGrad can then reuse.
+func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64, genPass bool) (stepResult, error) {
 	var err error
 	switch {
 	case !res.dec.Accepted && gr != nil:
 		res.loss, res.grad = lr, gr
 	case !res.dec.Accepted:
 		return s.plain(m, real, res)
+	case prop.Train != nil && genPass && sameSlice(prop.Train.X, prop.Gen.X):
+		// The training batch is the scored one under other targets (the
+		// pasted scenes with every pixel): only the loss and the backward
+		// pass run again, bit for bit as FlatGrad.
+		res.loss, res.grad, err = m.ReGrad(prop.Train.Y, prop.Train.W)
 	case prop.Train != nil:
 		t := prop.Train
 		res.loss, res.grad, err = m.FlatGrad(t.X, t.Y, t.W, nil)
@@ -468,6 +479,12 @@ func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res step
 		res.loss, res.grad, err = m.FlatGrad(u.X, u.Y, u.W, nil)
 	}
 	return res, err
+}
+
+// sameSlice reports whether a and b are the same non-empty slice (one
+// backing array, same start and length).
+func sameSlice(a, b []float32) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // lookahead takes one plain SGD step (θ − lr·g, no momentum or decay) on

@@ -690,3 +690,70 @@ func pearson(a, b []float64) float64 {
 	}
 	return sab / math.Sqrt(saa*sbb)
 }
+
+// TestBSGALSegReusesForward: in segmentation an accepted proposal trains
+// on the scored scenes with every pixel, through nn.ReGrad on the split
+// pass's activations; the loss and gradient must be bit for bit those of a
+// fresh pass over prop.Train, with real_grad matched and batch, accepting
+// and rejecting, while the model trains.
+func TestBSGALSegReusesForward(t *testing.T) {
+	cfg := nn.Config{Arch: nn.ArchFCN, Classes: 20, H: 32, W: 32, Channels: []int{4, 6}, Seed: 3}
+	for _, realGrad := range []string{RealGradMatched, RealGradBatch} {
+		for _, tau := range []float64{-2, 2} { // the cosine is in [-1, 1]: accept all, reject all
+			ds, inst, sizes := segBenchData(24)
+			ps, err := newPaster(PasteParams{MaxPaste: 3, MinSide: 2, Flip: 0.5}, inst, nil, ds, sizes, DrawPool, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := nn.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			twin, err := nn.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := DefaultSelectParams()
+			sp.Mode, sp.RealGrad = ModeBSGAL, realGrad
+			sp.Threshold = ThresholdParams{Type: ThresholdFixed, Tau: tau}
+			sel, err := newSelection(sp, ps, model, ds, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sampler, _ := learn.NewSampler(ds, "uniform", 1)
+			opt := &nn.SGD{Momentum: 0.9}
+			for it := range 4 {
+				real := ds.Batch(sampler.Next(6))
+				res, err := sel.step(t.Context(), Step{It: it, Iterations: 10, LR: 0.05, Model: model}, real)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.proposed || res.prop.Train == nil || res.dec.Accepted != (tau < 0) {
+					t.Fatalf("%s tau %v it %d: proposed %v, accepted %v", realGrad, tau, it, res.proposed, res.dec.Accepted)
+				}
+				if err := twin.SetFlatParams(model.FlatParams()); err != nil {
+					t.Fatal(err)
+				}
+				b := real
+				if res.dec.Accepted {
+					b = *res.prop.Train
+				}
+				wl, wg, err := twin.FlatGrad(b.X, b.Y, b.W, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(res.loss) != math.Float64bits(wl) {
+					t.Errorf("%s tau %v it %d: loss %v, a fresh pass's %v", realGrad, tau, it, res.loss, wl)
+				}
+				for i := range wg {
+					if math.Float32bits(res.grad[i]) != math.Float32bits(wg[i]) {
+						t.Fatalf("%s tau %v it %d: gradient %d is %v, a fresh pass's %v", realGrad, tau, it, i, res.grad[i], wg[i])
+					}
+				}
+				if err := model.Step(opt, res.grad, 0.05); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
