@@ -166,6 +166,9 @@ func (o reluGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.split.skips(o.out) {
+		return out, nil
+	}
 	// In a replay pass the first part's images are skipped (splitState).
 	n := y.Shape()[0]
 	at := o.split.from(n) * (y.Shape().TotalSize() / n)
@@ -223,6 +226,8 @@ type biasGradOp struct {
 }
 
 func (o biasGradOp) sideBuffer() *sideBuf { return o.side }
+func (o biasGradOp) skipKey() *sideBuf    { return o.side }
+func (o reluGradOp) skipKey() *sideBuf    { return o.out }
 
 func (o biasGradOp) Type() hm.Type {
 	d := hm.TypeVariable('p')
@@ -243,6 +248,9 @@ func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, s := dims(g.Shape())
 	r := o.split.at(n)
 	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(c))
+	if o.split.skips(o.side) {
+		return out, nil
+	}
 	var side *tensor.Dense
 	if r < n {
 		side = o.side.like(out)

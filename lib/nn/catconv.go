@@ -143,6 +143,9 @@ func (o catConvGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := o.out.fresh(w.Dtype(), s...)
+	if o.split.skips(o.out) {
+		return dx, nil
+	}
 	n, oc, hw, c, ch := s[0], w.Shape()[0], s[2]*s[3], w.Shape()[1], o.hi-o.lo
 	// In a replay pass the first part's images are skipped (splitState).
 	f := o.split.from(n)
@@ -174,6 +177,8 @@ type catConvGradFilterOp struct {
 }
 
 func (o catConvGradFilterOp) sideBuffer() *sideBuf { return o.side }
+func (o catConvGradFilterOp) skipKey() *sideBuf    { return o.out }
+func (o catConvGradInputOp) skipKey() *sideBuf     { return o.out }
 
 func (o catConvGradFilterOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -197,6 +202,9 @@ func (o catConvGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := catGeom{a.Shape()[0], a.Shape()[1], b.Shape()[1], gy.Shape()[1], a.Shape()[2] * a.Shape()[3]}
 	dw := o.out.fresh(a.Dtype(), g.o, g.ca+g.cb, 1, 1)
+	if o.split.skips(o.out) {
+		return dw, nil
+	}
 	r := o.split.at(g.n)
 	ga, gb := g, g
 	ga.n, gb.n = r, g.n-r

@@ -563,6 +563,8 @@ type convGradFilterOp struct {
 }
 
 func (o convGradFilterOp) sideBuffer() *sideBuf { return o.side }
+func (o convGradFilterOp) skipKey() *sideBuf    { return o.out }
+func (o convGradInputOp) skipKey() *sideBuf     { return o.out }
 
 func (o convGradFilterOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -585,6 +587,9 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := o.conv.geom(x.Shape(), gy.Shape()[1])
 	dw := o.out.fresh(x.Dtype(), g.o, g.c, g.k, g.k)
+	if o.conv.split.skips(o.out) {
+		return dw, nil
+	}
 	r := o.conv.split.at(g.n)
 	ga, gb := g, g
 	ga.n, gb.n = r, g.n-r
@@ -685,6 +690,9 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := o.conv.geom(o.xShape, w.Shape()[0])
 	dx := o.out.fresh(w.Dtype(), o.xShape...)
+	if o.conv.split.skips(o.out) {
+		return dx, nil
+	}
 	// In a replay pass the first part's images are skipped (splitState).
 	f := o.conv.split.from(g.n)
 	xo, yo := f*g.c*g.h*g.w, f*g.o*g.ho*g.wo

@@ -37,7 +37,7 @@ func (o linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o linearOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, &sideBuf{}}, grad, in[1])
+	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, o.split, &sideBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +83,12 @@ func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 // linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
 type linearGradInputOp struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
+
+func (o linearGradInputOp) skipKey() *sideBuf  { return o.out }
+func (o linearGradWeightOp) skipKey() *sideBuf { return o.out }
 
 func (o linearGradInputOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -116,6 +120,9 @@ func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, e
 	dx, err := o.output(pre)
 	if err != nil {
 		return nil, err
+	}
+	if o.split.skips(o.out) {
+		return dx, nil
 	}
 	n, in, out := g.Shape()[0], w.Shape()[0], w.Shape()[1]
 	return dx, matmul(false, true, n, in, out, g, out, w, out, dx, in, 0, 0)
@@ -163,6 +170,9 @@ func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, 
 	dw, err := o.output(pre)
 	if err != nil {
 		return nil, err
+	}
+	if o.split.skips(o.out) {
+		return dw, nil
 	}
 	n, in, out := x.Shape()[0], x.Shape()[1], g.Shape()[1]
 	r := o.split.at(n)

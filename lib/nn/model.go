@@ -58,6 +58,8 @@ type program struct {
 	// the classes per pixel or sample).
 	set    []int
 	setAll bool
+	// skips caches skipSet per selection of parameters.
+	skips map[string]map[*sideBuf]bool
 }
 
 // New builds a model with He-normal weights (std √(2/fan-in)) and zero

@@ -118,6 +118,9 @@ func (o pool2GradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.split.skips(o.out) {
+		return out, nil
+	}
 	s := x.Shape()
 	// In a replay pass the first part's images are skipped (splitState).
 	f := o.split.from(s[0])
@@ -132,6 +135,8 @@ func (o pool2GradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) 
 	}
 	return out, nil
 }
+
+func (o pool2GradOp) skipKey() *sideBuf { return o.out }
 
 // maxPool2 pools planes of x [h, w]: into y when y is not nil, and, when dx is
 // not nil, routes gy to each window's first maximum in dx (dx's other

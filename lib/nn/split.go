@@ -24,11 +24,24 @@ import (
 // computed in that pass instead of computing it again (B's images are the
 // same, so are their activations), the loss op recomputes B's loss, and
 // the backward ops skip A's images, whose results nothing reads.
+//
+// With skip set (SplitGradSubset), the backward ops it names do not run:
+// they return their output buffer as it is (stale values that nothing
+// read in this pass uses).
 type splitState struct {
 	rows         int
 	replay       bool
+	skip         map[*sideBuf]bool
 	lossA, lossB float64
 }
+
+// skips reports whether the backward op whose skipKey is k is left out of
+// this pass.
+func (s *splitState) skips(k *sideBuf) bool { return s != nil && s.skip[k] }
+
+// skipper is a backward op a truncated pass may leave out; its key is one
+// of its buffers, unique to the op.
+type skipper interface{ skipKey() *sideBuf }
 
 // from returns the first image of a batch of n that a backward op
 // computes: in a replay pass the first image of B (A's images are not
@@ -113,14 +126,37 @@ type splitter interface{ sideBuffer() *sideBuf }
 // generated gradient), at the cost of one pass over both batches instead
 // of two. Weights are as in Forward, normalized within each batch.
 func (m *Model) SplitGrad(xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32) (la float64, ga []float32, lb float64, gb []float32, err error) {
-	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb)
+	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, nil)
 	if err != nil {
 		return 0, nil, 0, nil, fmt.Errorf("split grad: %w", err)
 	}
 	return la, ga, lb, gb, nil
 }
 
-func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32) (float64, []T, float64, []T, error) {
+// SplitGradSubset is SplitGrad with both gradients restricted to the named
+// parameters (in model order, as FlatGrad's subset), bit for bit as
+// SplitGrad's restricted to them, from a backward pass that runs only the
+// ops their gradients need: it stops at the earliest layer of the subset
+// (scoring BSGAL on the last layers then costs little more than the
+// forward pass). ReGrad may follow it as it follows SplitGrad, with the
+// whole backward pass.
+func (m *Model) SplitGradSubset(xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32, subset []string) (la float64, ga []float32, lb float64, gb []float32, err error) {
+	if subset == nil {
+		subset = []string{}
+	}
+	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, subset)
+	if err != nil {
+		return 0, nil, 0, nil, fmt.Errorf("split grad: %w", err)
+	}
+	return la, ga, lb, gb, nil
+}
+
+// splitGrad computes SplitGrad, or SplitGradSubset when subset is not nil.
+func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32, subset []string) (float64, []T, float64, []T, error) {
+	sel, err := m.selectParams(subset)
+	if err != nil {
+		return 0, nil, 0, nil, err
+	}
 	hw := m.cfg.H * m.cfg.W
 	for _, x := range [][]float32{xa, xb} {
 		if len(x) == 0 || len(x)%hw != 0 {
@@ -148,14 +184,17 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 		return 0, nil, 0, nil, fmt.Errorf("second batch: %w", err)
 	}
 	m.split.rows = na
-	defer func() { m.split.rows = 0 }()
+	if subset != nil {
+		m.split.skip = p.skipSet(sel)
+	}
+	defer func() { m.split.rows, m.split.skip = 0, nil }()
 	if err := p.exec(); err != nil {
 		return 0, nil, 0, nil, err
 	}
 	m.lastSplit = &splitPass{p: p, na: na, nb: nb}
-	ga := make([]T, 0, m.size)
-	gb := make([]T, 0, m.size)
-	for i, gn := range p.grads {
+	var ga, gb []T
+	for _, i := range sel {
+		gn := p.grads[i]
 		if gn.Value() == nil {
 			return 0, nil, 0, nil, fmt.Errorf("no gradient for %q", m.specs[i].name)
 		}
@@ -167,6 +206,44 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 		}
 	}
 	return m.roundLoss(m.split.lossA), ga, m.roundLoss(m.split.lossB), gb, nil
+}
+
+// skipSet returns the backward ops a pass that wants the gradients of the
+// parameters sel only may leave out: every op no such gradient depends on.
+// It is computed once per program and selection.
+func (p *program) skipSet(sel []int) map[*sideBuf]bool {
+	key := fmt.Sprint(sel)
+	if s, ok := p.skips[key]; ok {
+		return s
+	}
+	g := p.cost.Graph()
+	need := map[*G.Node]bool{}
+	var stack []*G.Node
+	for _, i := range sel {
+		stack = append(stack, p.grads[i])
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if need[n] {
+			continue
+		}
+		need[n] = true
+		for it := g.From(n.ID()); it.Next(); {
+			stack = append(stack, it.Node().(*G.Node))
+		}
+	}
+	skip := map[*sideBuf]bool{}
+	for _, n := range g.AllNodes() {
+		if sk, ok := n.Op().(skipper); ok && !need[n] {
+			skip[sk.skipKey()] = true
+		}
+	}
+	if p.skips == nil {
+		p.skips = map[string]map[*sideBuf]bool{}
+	}
+	p.skips[key] = skip
+	return skip
 }
 
 // roundLoss rounds a loss as the loss node, a scalar of the model's type,

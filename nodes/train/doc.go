@@ -95,7 +95,11 @@
 // image of its label), the first real_grad_n (4) of them, from their own
 // seeded stream. The iteration then trains on the real batch as always,
 // which costs one more pass when the generated part is rejected.
-// real_grad: batch keeps the cache on the iteration's real batch.
+// real_grad: batch keeps the cache on the iteration's real batch. With
+// matched images and select.subset, neither gradient of the scoring pass
+// is needed beyond the subset, so that pass is nn.Model.SplitGradSubset,
+// whose backward pass stops at the subset's earliest layer (the same bits
+// as the whole pass restricted to the subset).
 //
 // Gallery (gallery.go). gallery/ holds up to 48 accepted and 48 rejected
 // generated items met in training, for the report's accepted-vs-rejected

@@ -55,7 +55,7 @@ type SelectParams struct {
 	Normalize bool            `yaml:"normalize" json:"normalize" doc:"bsgal: score by the cosine (true) or the dot product (false) of the generated and cached real gradients"`
 	Cache     string          `yaml:"cache" json:"cache" doc:"bsgal: how the cached real gradient follows each real batch's: momentum (c ← m·c + (1-m)·g) or average (running mean); the first batch sets it"`
 	M         float64         `yaml:"m" json:"m" doc:"bsgal, cache momentum: m in [0, 1), the weight of the old cache"`
-	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient"`
+	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient. With real_grad matched the scoring pass's backward stops at the earliest of them, so scoring on the last layers costs little more than the forward pass; the score then approximates the one on all parameters (go test ./nodes/train -bench SubsetScore measures the agreement)"`
 	Threshold ThresholdParams `yaml:"threshold" json:"threshold"`
 	// RealGrad and RealGradN: which real images the cached gradient
 	// follows (realgrad.go).
@@ -388,14 +388,25 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			ref, matched = s.match.batch(real, prop)
 		}
 		// One pass over both batches gives both gradients (nn.SplitGrad),
-		// bit for bit as two passes would.
-		lr, gr, lg, gg, err := m.SplitGrad(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+		// bit for bit as two passes would. Scored on a subset with matched
+		// real images, neither gradient is needed beyond the subset, and
+		// the backward pass stops at its earliest layer
+		// (nn.SplitGradSubset: the subset's gradients, the same bits).
+		var lr, lg float64
+		var gr, gg, sr, sg []float32 // the gradients, and their subsets scored
+		if matched && s.ranges != nil {
+			// train reads neither gradient: gr is not the real batch's.
+			_, sr, lg, sg, err = m.SplitGradSubset(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W, s.p.Subset)
+		} else {
+			lr, gr, lg, gg, err = m.SplitGrad(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+			sr, sg = gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG)
+		}
 		if err != nil {
 			return res, fmt.Errorf("real and generated gradients: %w", err)
 		}
 		// The cache learns the current real gradient before the score (one
 		// fused pass; the same bits as Update then Score).
-		score, err := s.cache.UpdateScore(gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
+		score, err := s.cache.UpdateScore(sr, sg, s.p.Normalize)
 		if err != nil {
 			return res, err
 		}
