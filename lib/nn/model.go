@@ -349,6 +349,9 @@ func appendFlat[T float](out []T, v G.Value) ([]T, error) {
 	}
 	switch gd := g.Data().(type) {
 	case []float32:
+		if o, ok := any(out).([]float32); ok { // no conversion: one copy
+			return any(append(o, gd...)).([]T), nil
+		}
 		for _, v := range gd {
 			out = append(out, T(v))
 		}

@@ -192,7 +192,11 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 		return 0, nil, 0, nil, err
 	}
 	m.lastSplit = &splitPass{p: p, na: na, nb: nb}
-	var ga, gb []T
+	size := 0
+	for _, i := range sel {
+		size += numel(m.specs[i].shape)
+	}
+	ga, gb := make([]T, 0, size), make([]T, 0, size)
 	for _, i := range sel {
 		gn := p.grads[i]
 		if gn.Value() == nil {
