@@ -78,7 +78,7 @@ func TestReGradBits(t *testing.T) {
 						w []float32
 					}{y2, w2})
 					for round := range 2 {
-						la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil)
+						la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil, nil, nil)
 						if err != nil {
 							t.Fatal(err)
 						}

@@ -126,7 +126,20 @@ type splitter interface{ sideBuffer() *sideBuf }
 // generated gradient), at the cost of one pass over both batches instead
 // of two. Weights are as in Forward, normalized within each batch.
 func (m *Model) SplitGrad(xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32) (la float64, ga []float32, lb float64, gb []float32, err error) {
-	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, nil)
+	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, nil, nil, nil)
+	if err != nil {
+		return 0, nil, 0, nil, fmt.Errorf("split grad: %w", err)
+	}
+	return la, ga, lb, gb, nil
+}
+
+// SplitGradInto is SplitGrad writing the gradients into dstA and dstB,
+// whose room it reuses (their contents are overwritten; too small or nil,
+// a new vector is allocated), so that a caller running it every iteration
+// allocates and clears no gradient vectors. The results are dstA and dstB
+// (or the new vectors) holding the gradients.
+func (m *Model) SplitGradInto(dstA, dstB []float32, xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32) (la float64, ga []float32, lb float64, gb []float32, err error) {
+	la, ga, lb, gb, err = splitGrad(m, xa, ya, wa, xb, yb, wb, nil, dstA, dstB)
 	if err != nil {
 		return 0, nil, 0, nil, fmt.Errorf("split grad: %w", err)
 	}
@@ -144,15 +157,16 @@ func (m *Model) SplitGradSubset(xa []float32, ya []int, wa []float32, xb []float
 	if subset == nil {
 		subset = []string{}
 	}
-	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, subset)
+	la, ga, lb, gb, err = splitGrad[float32](m, xa, ya, wa, xb, yb, wb, subset, nil, nil)
 	if err != nil {
 		return 0, nil, 0, nil, fmt.Errorf("split grad: %w", err)
 	}
 	return la, ga, lb, gb, nil
 }
 
-// splitGrad computes SplitGrad, or SplitGradSubset when subset is not nil.
-func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32, subset []string) (float64, []T, float64, []T, error) {
+// splitGrad computes SplitGrad, or SplitGradSubset when subset is not nil,
+// into dstA and dstB when they have room.
+func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []float32, yb []int, wb []float32, subset []string, dstA, dstB []T) (float64, []T, float64, []T, error) {
 	sel, err := m.selectParams(subset)
 	if err != nil {
 		return 0, nil, 0, nil, err
@@ -196,7 +210,13 @@ func splitGrad[T float](m *Model, xa []float32, ya []int, wa []float32, xb []flo
 	for _, i := range sel {
 		size += numel(m.specs[i].shape)
 	}
-	ga, gb := make([]T, 0, size), make([]T, 0, size)
+	room := func(dst []T) []T {
+		if cap(dst) >= size {
+			return dst[:0]
+		}
+		return make([]T, 0, size)
+	}
+	ga, gb := room(dstA), room(dstB)
 	for _, i := range sel {
 		gn := p.grads[i]
 		if gn.Value() == nil {

@@ -29,7 +29,7 @@ func TestSplitGradBits(t *testing.T) {
 				xa, ya, wa := a.batch(1)
 				xb, yb, wb := b.batch(2)
 				for round := range 2 {
-					la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil)
+					la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil, nil, nil)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -140,7 +140,7 @@ func TestSplitGradSubsetBits(t *testing.T) {
 						b.n = tc.n + 1
 						xa, ya, wa := a.batch(1)
 						xb, yb, wb := b.batch(2)
-						la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil)
+						la, ga, lb, gb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, nil, nil, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -155,7 +155,7 @@ func TestSplitGradSubsetBits(t *testing.T) {
 							}
 							return out
 						}
-						sla, sga, slb, sgb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, sub)
+						sla, sga, slb, sgb, err := splitGrad[float64](m, xa, ya, wa, xb, yb, wb, sub, nil, nil)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -233,5 +233,40 @@ func TestSplitGradSubsetSkips(t *testing.T) {
 				t.Fatalf("a left-out op wrote its output")
 			}
 		}
+	}
+}
+
+// TestSplitGradInto checks that SplitGradInto gives SplitGrad's bits in
+// the vectors it is given (reused when they have room, whatever they
+// held), and new ones when they are too small.
+func TestSplitGradInto(t *testing.T) {
+	cfg := Config{Arch: ArchMLP, Classes: 3, H: 5, W: 4, Hidden: []int{6}, Seed: 4}
+	m := mustNew(t, cfg)
+	bufA, bufB := make([]float32, 3, m.NumParams()+5), []float32{1}
+	for seed := range uint64(3) {
+		tc := testCase{cfg: cfg, n: 3, w: seed == 1}
+		xa, ya, wa := tc.batch(2*seed + 1)
+		xb, yb, wb := tc.batch(2*seed + 2)
+		la, ga, lb, gb, err := m.SplitGrad(xa, ya, wa, xb, yb, wb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range bufA[:cap(bufA)] {
+			bufA[:cap(bufA)][i] = float32(math.NaN())
+		}
+		ia, ra, ib, rb, err := m.SplitGradInto(bufA, bufB, xa, ya, wa, xb, yb, wb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ia != la || ib != lb || !slices.Equal(ra, ga) || !slices.Equal(rb, gb) {
+			t.Fatalf("seed %d: SplitGradInto differs from SplitGrad", seed)
+		}
+		if &ra[0] != &bufA[:1][0] {
+			t.Errorf("seed %d: a vector with room was not reused", seed)
+		}
+		if seed == 0 && &rb[0] == &bufB[0] {
+			t.Errorf("a vector without room was written")
+		}
+		bufA, bufB = ra, rb
 	}
 }

@@ -288,6 +288,11 @@ type selection struct {
 	match    *matcher  // bsgal with real_grad matched; nil: the real batch
 	buf      []float32 // subset gather buffers
 	bufG     []float32
+	// gradA and gradB are the vectors the split pass writes its gradients
+	// into, reused every iteration: the gradient an iteration trains on
+	// may be one of them, and the training loop consumes it (Model.Step)
+	// before the next step.
+	gradA, gradB []float32
 }
 
 // newSelection prepares the mode's state for a run of total iterations.
@@ -398,7 +403,8 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			// train reads neither gradient: gr is not the real batch's.
 			_, sr, lg, sg, err = m.SplitGradSubset(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W, s.p.Subset)
 		} else {
-			lr, gr, lg, gg, err = m.SplitGrad(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+			lr, gr, lg, gg, err = m.SplitGradInto(s.gradA, s.gradB, ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+			s.gradA, s.gradB = gr, gg
 			sr, sg = gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG)
 		}
 		if err != nil {
