@@ -100,10 +100,12 @@ func (c *GradCache) begin(g []float32) (first bool, err error) {
 		return false, fmt.Errorf("update gradient cache: gradient has %d entries, cache has %d", len(g), len(c.c))
 	}
 	// An entry is ±Inf or NaN when its exponent bits are all ones: one
-	// branch-free-in-practice pass over the bits, no float dependency chain.
-	for i, v := range g {
-		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
-			return false, fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
+	// pass over the bits (nonFinite), then the first such entry is found.
+	if nonFinite(g) {
+		for i, v := range g {
+			if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+				return false, fmt.Errorf("update gradient cache: gradient entry %d is %v", i, v)
+			}
 		}
 	}
 	if c.steps > 0 {
@@ -148,15 +150,7 @@ func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, erro
 		return float64(float32(cc[i]))
 	}
 	if c.mode == Momentum { // the common case, without a call per entry
-		m, k := c.m, 1-c.m
-		for i := 0; i < n; i += 4 {
-			cc[i] = m*cc[i] + k*float64(g[i])
-			cc[i+1] = m*cc[i+1] + k*float64(g[i+1])
-			cc[i+2] = m*cc[i+2] + k*float64(g[i+2])
-			cc[i+3] = m*cc[i+3] + k*float64(g[i+3])
-			l.add4(float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3])),
-				float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
-		}
+		momentumScore(cc[:n], g[:n], y[:n], c.m, 1-c.m, &l)
 	} else {
 		for i := 0; i < n; i += 4 {
 			l.add4(next(i), next(i+1), next(i+2), next(i+3), float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
@@ -169,6 +163,33 @@ func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, erro
 	c.stale = true
 	dot, xx, yy := l.sums()
 	return scoreOf(dot, xx, yy, normalize), nil
+}
+
+// nonFiniteGo reports whether an entry of x is ±Inf or NaN: its exponent
+// bits all ones, which is when adding 1 to the exponent field carries
+// into the sign bit; the carries are or-ed without a branch.
+func nonFiniteGo(x []float32) bool {
+	var acc uint32
+	for _, v := range x {
+		acc |= math.Float32bits(v)&0x7f800000 + 0x00800000
+	}
+	return acc&0x80000000 != 0
+}
+
+// momentumScoreGo is UpdateScore's loop in momentum mode over entries
+// [0, len(cc)), a multiple of 4: the momentum update of each entry, then
+// its new estimate (rounded to float32, as Vector gives it) and y's added
+// to the lanes' sums.
+func momentumScoreGo(cc []float64, g, y []float32, m, k float64, l *lanes) {
+	g, y = g[:len(cc)], y[:len(cc)]
+	for i := 0; i+4 <= len(cc); i += 4 {
+		cc[i] = m*cc[i] + k*float64(g[i])
+		cc[i+1] = m*cc[i+1] + k*float64(g[i+1])
+		cc[i+2] = m*cc[i+2] + k*float64(g[i+2])
+		cc[i+3] = m*cc[i+3] + k*float64(g[i+3])
+		l.add4(float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3])),
+			float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
+	}
 }
 
 // Vector returns the current estimate as float32 (nil before the first

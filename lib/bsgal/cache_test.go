@@ -168,3 +168,78 @@ func BenchmarkUpdateScore(b *testing.B) {
 		}
 	})
 }
+
+// TestMomentumScoreVectorBits checks UpdateScore's momentum loop where the
+// CPU runs it four lanes at a time against the scalar loop, bit for bit:
+// the new estimates and every lane's sums, on lengths from 4 to thousands,
+// several momenta, and entries that are large, tiny (subnormal once
+// rounded to float32), zero of either sign or ordinary.
+func TestMomentumScoreVectorBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 9))
+	draw := func() float32 {
+		switch r.IntN(8) {
+		case 0:
+			return float32(r.NormFloat64() * 1e30)
+		case 1:
+			return float32(r.NormFloat64() * 1e-40)
+		case 2:
+			return float32(math.Copysign(0, r.NormFloat64()))
+		default:
+			return float32(r.NormFloat64())
+		}
+	}
+	for _, n := range []int{4, 8, 12, 100, 4096} {
+		for _, m := range []float64{0, 0.1, 0.5, 0.999} {
+			cc := make([]float64, n)
+			for i := range cc {
+				cc[i] = float64(draw()) * (1 + r.Float64())
+			}
+			g, y := make([]float32, n), make([]float32, n)
+			for i := range g {
+				g[i], y[i] = draw(), draw()
+			}
+			start := lanes{d0: 1, a1: 2, b3: 3} // sums that already hold something
+			want, got := slices.Clone(cc), slices.Clone(cc)
+			lw, lg := start, start
+			momentumScoreGo(want, g, y, m, 1-m, &lw)
+			momentumScore(got, g, y, m, 1-m, &lg)
+			for i := range want {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					t.Fatalf("n=%d m=%v: estimate %d is %v, scalar %v", n, m, i, got[i], want[i])
+				}
+			}
+			for i, v := range []float64{lw.d0, lw.d1, lw.d2, lw.d3, lw.a0, lw.a1, lw.a2, lw.a3, lw.b0, lw.b1, lw.b2, lw.b3} {
+				u := []float64{lg.d0, lg.d1, lg.d2, lg.d3, lg.a0, lg.a1, lg.a2, lg.a3, lg.b0, lg.b1, lg.b2, lg.b3}[i]
+				if math.Float64bits(u) != math.Float64bits(v) {
+					t.Fatalf("n=%d m=%v: lane sum %d is %v, scalar %v", n, m, i, u, v)
+				}
+			}
+		}
+	}
+}
+
+// TestNonFinite checks the vector test for ±Inf and NaN against the
+// scalar one, with the bad entry at every position of short and long
+// vectors, and on vectors without one (largest finite values included).
+func TestNonFinite(t *testing.T) {
+	bad := []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), math.Float32frombits(0xffc00001)}
+	for _, n := range []int{1, 7, 8, 9, 33} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i) - math.MaxFloat32*float32(i%2)
+		}
+		if nonFinite(x) || nonFiniteGo(x) {
+			t.Fatalf("n=%d: finite vector reported", n)
+		}
+		for i := range x {
+			for _, b := range bad {
+				v := x[i]
+				x[i] = b
+				if !nonFinite(x) || !nonFiniteGo(x) {
+					t.Fatalf("n=%d: %v at %d missed", n, b, i)
+				}
+				x[i] = v
+			}
+		}
+	}
+}

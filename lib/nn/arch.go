@@ -87,13 +87,13 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 	case ArchCNN:
 		h, err := conv(x, p[0], p[1], 1, true, true, sp)
 		if err == nil {
-			h, err = pool2(h)
+			h, err = pool2(h, sp)
 		}
 		if err == nil {
 			h, err = conv(h, p[2], p[3], 1, true, false, sp)
 		}
 		if err == nil {
-			h, err = pool2(h)
+			h, err = pool2(h, sp)
 		}
 		if err == nil {
 			h, err = G.Reshape(h, tensor.Shape{n, c.Channels[1] * (c.H / 4) * (c.W / 4)})
@@ -109,7 +109,7 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 		}
 		var h *G.Node
 		if err == nil {
-			h, err = pool2(f)
+			h, err = pool2(f, sp)
 		}
 		if err == nil {
 			h, err = conv(h, p[4], p[5], 1, true, false, sp)
@@ -118,7 +118,7 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 			h, err = conv(h, p[6], p[7], 2, true, false, sp)
 		}
 		if err == nil {
-			h, err = G.ApplyOp(newUp2(), h)
+			h, err = G.ApplyOp(newUp2(sp), h)
 		}
 		if err != nil {
 			return nil, err
@@ -146,8 +146,8 @@ func conv(x, w, b *G.Node, dil int, relu, input bool, sp *splitState) (*G.Node, 
 	return y, nil
 }
 
-func pool2(x *G.Node) (*G.Node, error) {
-	y, err := G.ApplyOp(newPool2(), x)
+func pool2(x *G.Node, sp *splitState) (*G.Node, error) {
+	y, err := G.ApplyOp(newPool2(sp), x)
 	if err != nil {
 		return nil, fmt.Errorf("maxpool: %w", err)
 	}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math/rand/v2"
 	"runtime/metrics"
 	"slices"
 	"syscall"
@@ -127,5 +128,52 @@ func BenchmarkTwoGradients(b *testing.B) {
 				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 			})
 		}
+	}
+}
+
+// BenchmarkSegPasses times, interleaved in one loop on the fcn at 32×32
+// (20 categories), the passes of a BSGAL segmentation iteration against a
+// plain FlatGrad over the 32 scenes (none's pass): SplitGrad over 4
+// matched real images and the 32 scenes weighted on their pasted pixels,
+// ReGrad of the scenes with every pixel after it (an accepted update), and
+// SplitGradSubset on the head (the subset score). It reports the CPU time
+// of FlatGrad per call and each other's CPU time as a ratio to it.
+func BenchmarkSegPasses(b *testing.B) {
+	cfg := Config{Arch: ArchFCN, Classes: 20, H: 32, W: 32, Seed: 1}
+	m, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, y, _ := testCase{cfg: cfg, n: 32}.batch(1)
+	xr, yr, _ := testCase{cfg: cfg, n: 4}.batch(2)
+	w := pastedWeights(rand.New(rand.NewPCG(1, 1)), 32, cfg.H, cfg.W)
+	head := []string{"head.weight", "head.bias"}
+	passes := []func() error{
+		func() error { _, _, err := m.FlatGrad(x, y, nil, nil); return err },
+		func() error { _, _, _, _, err := m.SplitGrad(xr, yr, nil, x, y, w); return err },
+		func() error { _, _, err := m.ReGrad(y, nil); return err },
+		func() error { _, _, _, _, err := m.SplitGradSubset(xr, yr, nil, x, y, w, head); return err },
+	}
+	cpu := make([]int64, len(passes))
+	round := func(timed bool) {
+		for i, f := range passes {
+			c0 := cpuTime()
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+			if timed {
+				cpu[i] += cpuTime() - c0
+			}
+		}
+	}
+	round(false) // compile the graphs outside the timing
+	b.ResetTimer()
+	for range b.N {
+		round(true)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpu[0])/float64(b.N)/1e6, "flat-cpu-ms")
+	for i, name := range []string{"split/flat", "regrad/flat", "split-head/flat"} {
+		b.ReportMetric(float64(cpu[i+1])/float64(cpu[0]), name)
 	}
 }

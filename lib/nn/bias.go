@@ -44,7 +44,7 @@ func (o biasOp) SymDiff(_ G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 func biasSymDiff(relu bool, sp *splitState, out, grad *G.Node) (dpre, db *G.Node, err error) {
 	dpre = grad
 	if relu {
-		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}, &sideBuf{}}, out, grad); err != nil {
+		if dpre, err = G.ApplyOp(reluGradOp{opBase{"ReLUGrad", 2}, sp, &sideBuf{}}, out, grad); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -52,6 +52,9 @@ func biasSymDiff(relu bool, sp *splitState, out, grad *G.Node) (dpre, db *G.Node
 	return dpre, db, err
 }
 func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x *tensor.Dense
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
@@ -59,6 +62,9 @@ func (o biasOp) Do(vs ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(o.out.fresh(x.Dtype(), x.Shape()...), vs...)
 }
 func (o biasOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, b *tensor.Dense
 	if err := o.args(vs, &x, &b); err != nil {
 		return nil, err
@@ -76,6 +82,7 @@ func (o biasOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("bias: unsupported dtype %v", x.Dtype())
 	}
+	o.out.last = out
 	return out, nil
 }
 
@@ -134,7 +141,8 @@ func addReLUGo(y, x []float32, b float32) {
 // reluGradOp passes g where the ReLU output y is positive.
 type reluGradOp struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o reluGradOp) Type() hm.Type {
@@ -158,11 +166,17 @@ func (o reluGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.split.skips(o.out) {
+		return out, nil
+	}
+	// In a replay pass the first part's images are skipped (splitState).
+	n := y.Shape()[0]
+	at := o.split.from(n) * (y.Shape().TotalSize() / n)
 	switch yd := y.Data().(type) {
 	case []float32:
-		reluMask(out.Data().([]float32), yd, g.Data().([]float32))
+		reluMask(out.Data().([]float32)[at:], yd[at:], g.Data().([]float32)[at:])
 	case []float64:
-		reluMask(out.Data().([]float64), yd, g.Data().([]float64))
+		reluMask(out.Data().([]float64)[at:], yd[at:], g.Data().([]float64)[at:])
 	default:
 		return nil, fmt.Errorf("relu grad: unsupported dtype %v", y.Dtype())
 	}
@@ -212,6 +226,8 @@ type biasGradOp struct {
 }
 
 func (o biasGradOp) sideBuffer() *sideBuf { return o.side }
+func (o biasGradOp) skipKey() *sideBuf    { return o.side }
+func (o reluGradOp) skipKey() *sideBuf    { return o.out }
 
 func (o biasGradOp) Type() hm.Type {
 	d := hm.TypeVariable('p')
@@ -232,18 +248,27 @@ func (o biasGradOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, s := dims(g.Shape())
 	r := o.split.at(n)
 	out := tensor.New(tensor.Of(g.Dtype()), tensor.WithShape(c))
+	if o.split.skips(o.side) {
+		return out, nil
+	}
 	var side *tensor.Dense
 	if r < n {
 		side = o.side.like(out)
 	}
+	// In a replay pass only the second part's sum is wanted (splitState).
+	skip := o.split.skipA()
 	switch gd := g.Data().(type) {
 	case []float32:
-		biasSum(out.Data().([]float32), gd[:r*c*s], r, c, s)
+		if !skip {
+			biasSum(out.Data().([]float32), gd[:r*c*s], r, c, s)
+		}
 		if side != nil {
 			biasSum(side.Data().([]float32), gd[r*c*s:], n-r, c, s)
 		}
 	case []float64:
-		biasSum(out.Data().([]float64), gd[:r*c*s], r, c, s)
+		if !skip {
+			biasSum(out.Data().([]float64), gd[:r*c*s], r, c, s)
+		}
 		if side != nil {
 			biasSum(side.Data().([]float64), gd[r*c*s:], n-r, c, s)
 		}

@@ -46,11 +46,11 @@ func (o catConvOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (o catConvOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	ca, cb := in[0].Shape()[1], in[1].Shape()[1]
-	da, err := G.ApplyOp(catConvGradInputOp{opBase{"CatConv1x1GradInputA", 2}, 0, ca, &sideBuf{}}, in[2], grad)
+	da, err := G.ApplyOp(catConvGradInputOp{opBase{"CatConv1x1GradInputA", 2}, 0, ca, o.split, &sideBuf{}}, in[2], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(catConvGradInputOp{opBase{"CatConv1x1GradInputB", 2}, ca, ca + cb, &sideBuf{}}, in[2], grad)
+	db, err := G.ApplyOp(catConvGradInputOp{opBase{"CatConv1x1GradInputB", 2}, ca, ca + cb, o.split, &sideBuf{}}, in[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +59,9 @@ func (o catConvOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o catConvOp) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var a, b, w *tensor.Dense
 	if err := o.args(vs, &a, &b, &w); err != nil {
 		return nil, err
@@ -71,6 +74,9 @@ func (o catConvOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o catConvOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var a, b, w *tensor.Dense
 	if err := o.args(vs, &a, &b, &w); err != nil {
 		return nil, err
@@ -88,6 +94,7 @@ func (o catConvOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, a.Dtype())
 	}
+	o.out.last = y
 	return y, nil
 }
 
@@ -109,6 +116,7 @@ func catConvForward[T float](g catGeom, y, a, b, w []T) {
 type catConvGradInputOp struct {
 	opBase
 	lo, hi int
+	split  *splitState
 	out    *sideBuf // the output, reused across steps
 }
 
@@ -135,12 +143,18 @@ func (o catConvGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dx := o.out.fresh(w.Dtype(), s...)
+	if o.split.skips(o.out) {
+		return dx, nil
+	}
 	n, oc, hw, c, ch := s[0], w.Shape()[0], s[2]*s[3], w.Shape()[1], o.hi-o.lo
+	// In a replay pass the first part's images are skipped (splitState).
+	f := o.split.from(n)
+	xo, yo := f*ch*hw, f*oc*hw
 	switch wd := w.Data().(type) {
 	case []float32:
-		catInputGrad(dx.Data().([]float32), wd[o.lo:], gy.Data().([]float32), n, oc, ch, c, hw)
+		catInputGrad(dx.Data().([]float32)[xo:], wd[o.lo:], gy.Data().([]float32)[yo:], n-f, oc, ch, c, hw)
 	case []float64:
-		catInputGrad(dx.Data().([]float64), wd[o.lo:], gy.Data().([]float64), n, oc, ch, c, hw)
+		catInputGrad(dx.Data().([]float64)[xo:], wd[o.lo:], gy.Data().([]float64)[yo:], n-f, oc, ch, c, hw)
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, w.Dtype())
 	}
@@ -163,6 +177,8 @@ type catConvGradFilterOp struct {
 }
 
 func (o catConvGradFilterOp) sideBuffer() *sideBuf { return o.side }
+func (o catConvGradFilterOp) skipKey() *sideBuf    { return o.out }
+func (o catConvGradInputOp) skipKey() *sideBuf     { return o.out }
 
 func (o catConvGradFilterOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -186,20 +202,28 @@ func (o catConvGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := catGeom{a.Shape()[0], a.Shape()[1], b.Shape()[1], gy.Shape()[1], a.Shape()[2] * a.Shape()[3]}
 	dw := o.out.fresh(a.Dtype(), g.o, g.ca+g.cb, 1, 1)
+	if o.split.skips(o.out) {
+		return dw, nil
+	}
 	r := o.split.at(g.n)
 	ga, gb := g, g
 	ga.n, gb.n = r, g.n-r
 	aa, ba, ya := r*g.ca*g.hw, r*g.cb*g.hw, r*g.o*g.hw // where the second part starts
+	skip := o.split.skipA()                            // a replay pass wants the second part only
 	switch ad := a.Data().(type) {
 	case []float32:
 		bd, gyd := b.Data().([]float32), gy.Data().([]float32)
-		catFilterGrad(ga, dw.Data().([]float32), ad[:aa], bd[:ba], gyd[:ya])
+		if !skip {
+			catFilterGrad(ga, dw.Data().([]float32), ad[:aa], bd[:ba], gyd[:ya])
+		}
 		if gb.n > 0 {
 			catFilterGrad(gb, o.side.like(dw).Data().([]float32), ad[aa:], bd[ba:], gyd[ya:])
 		}
 	case []float64:
 		bd, gyd := b.Data().([]float64), gy.Data().([]float64)
-		catFilterGrad(ga, dw.Data().([]float64), ad[:aa], bd[:ba], gyd[:ya])
+		if !skip {
+			catFilterGrad(ga, dw.Data().([]float64), ad[:aa], bd[:ba], gyd[:ya])
+		}
 		if gb.n > 0 {
 			catFilterGrad(gb, o.side.like(dw).Data().([]float64), ad[aa:], bd[ba:], gyd[ya:])
 		}

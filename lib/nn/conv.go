@@ -118,6 +118,9 @@ func (o convOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o convOp) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -130,6 +133,9 @@ func (o convOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -164,6 +170,7 @@ func (o convOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, x.Dtype())
 	}
+	o.out.last = y
 	return y, nil
 }
 
@@ -556,6 +563,8 @@ type convGradFilterOp struct {
 }
 
 func (o convGradFilterOp) sideBuffer() *sideBuf { return o.side }
+func (o convGradFilterOp) skipKey() *sideBuf    { return o.out }
+func (o convGradInputOp) skipKey() *sideBuf     { return o.out }
 
 func (o convGradFilterOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -578,20 +587,28 @@ func (o convGradFilterOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := o.conv.geom(x.Shape(), gy.Shape()[1])
 	dw := o.out.fresh(x.Dtype(), g.o, g.c, g.k, g.k)
+	if o.conv.split.skips(o.out) {
+		return dw, nil
+	}
 	r := o.conv.split.at(g.n)
 	ga, gb := g, g
 	ga.n, gb.n = r, g.n-r
 	xa, ya := r*g.c*g.h*g.w, r*g.o*g.ho*g.wo // where the second part starts
+	skip := o.conv.split.skipA()             // a replay pass wants the second part only
 	switch xd := x.Data().(type) {
 	case []float32:
 		gyd := gy.Data().([]float32)
-		convFilterGrad(ga, dw.Data().([]float32), xd[:xa], gyd[:ya])
+		if !skip {
+			convFilterGrad(ga, dw.Data().([]float32), xd[:xa], gyd[:ya])
+		}
 		if gb.n > 0 {
 			convFilterGrad(gb, o.side.like(dw).Data().([]float32), xd[xa:], gyd[ya:])
 		}
 	case []float64:
 		gyd := gy.Data().([]float64)
-		convFilterGrad(ga, dw.Data().([]float64), xd[:xa], gyd[:ya])
+		if !skip {
+			convFilterGrad(ga, dw.Data().([]float64), xd[:xa], gyd[:ya])
+		}
 		if gb.n > 0 {
 			convFilterGrad(gb, o.side.like(dw).Data().([]float64), xd[xa:], gyd[ya:])
 		}
@@ -673,11 +690,18 @@ func (o convGradInputOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	g := o.conv.geom(o.xShape, w.Shape()[0])
 	dx := o.out.fresh(w.Dtype(), o.xShape...)
+	if o.conv.split.skips(o.out) {
+		return dx, nil
+	}
+	// In a replay pass the first part's images are skipped (splitState).
+	f := o.conv.split.from(g.n)
+	xo, yo := f*g.c*g.h*g.w, f*g.o*g.ho*g.wo
+	g.n -= f
 	switch wd := w.Data().(type) {
 	case []float32:
-		convInputGrad(g, dx.Data().([]float32), wd, gy.Data().([]float32))
+		convInputGrad(g, dx.Data().([]float32)[xo:], wd, gy.Data().([]float32)[yo:])
 	case []float64:
-		convInputGrad(g, dx.Data().([]float64), wd, gy.Data().([]float64))
+		convInputGrad(g, dx.Data().([]float64)[xo:], wd, gy.Data().([]float64)[yo:])
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, w.Dtype())
 	}

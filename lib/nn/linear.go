@@ -37,7 +37,7 @@ func (o linearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o linearOp) DiffWRT(int) []bool { return []bool{true, true} }
 
 func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, &sideBuf{}}, grad, in[1])
+	dx, err := G.ApplyOp(linearGradInputOp{opBase{"LinearGradInput", 2}, o.split, &sideBuf{}}, grad, in[1])
 	if err != nil {
 		return nil, err
 	}
@@ -46,6 +46,9 @@ func (o linearOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 }
 
 func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -58,6 +61,9 @@ func (o linearOp) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x, w *tensor.Dense
 	if err := o.args(vs, &x, &w); err != nil {
 		return nil, err
@@ -67,14 +73,22 @@ func (o linearOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	n, in, out := x.Shape()[0], x.Shape()[1], w.Shape()[1]
-	return y, matmul(false, false, n, out, in, x, in, w, out, y, out, 0, 0)
+	if err := matmul(false, false, n, out, in, x, in, w, out, y, out, 0, 0); err != nil {
+		return nil, err
+	}
+	o.out.last = y
+	return y, nil
 }
 
 // linearGradInputOp is dx [N, in] = g [N, out] · wᵀ.
 type linearGradInputOp struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
+
+func (o linearGradInputOp) skipKey() *sideBuf  { return o.out }
+func (o linearGradWeightOp) skipKey() *sideBuf { return o.out }
 
 func (o linearGradInputOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
@@ -106,6 +120,9 @@ func (o linearGradInputOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, e
 	dx, err := o.output(pre)
 	if err != nil {
 		return nil, err
+	}
+	if o.split.skips(o.out) {
+		return dx, nil
 	}
 	n, in, out := g.Shape()[0], w.Shape()[0], w.Shape()[1]
 	return dx, matmul(false, true, n, in, out, g, out, w, out, dx, in, 0, 0)
@@ -154,11 +171,17 @@ func (o linearGradWeightOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, 
 	if err != nil {
 		return nil, err
 	}
+	if o.split.skips(o.out) {
+		return dw, nil
+	}
 	n, in, out := x.Shape()[0], x.Shape()[1], g.Shape()[1]
 	r := o.split.at(n)
-	// Rows [0, r) here: the same call as a batch of r rows alone.
-	if err := matmul(true, false, in, out, r, x, in, g, out, dw, out, 0, 0); err != nil {
-		return nil, err
+	// Rows [0, r) here: the same call as a batch of r rows alone (not
+	// wanted in a replay pass, see splitState).
+	if !o.split.skipA() {
+		if err := matmul(true, false, in, out, r, x, in, g, out, dw, out, 0, 0); err != nil {
+			return nil, err
+		}
 	}
 	if r == n {
 		return dw, nil

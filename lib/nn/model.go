@@ -34,6 +34,9 @@ type Model struct {
 	values  []*tensor.Dense
 	progs   map[progKey]*program
 	split   *splitState // shared by the ops of every program (see SplitGrad)
+	// lastSplit is the last SplitGrad's pass while its activations and
+	// the weights are unchanged (ReGrad reuses them); nil otherwise.
+	lastSplit *splitPass
 }
 
 type progKey struct {
@@ -55,6 +58,8 @@ type program struct {
 	// the classes per pixel or sample).
 	set    []int
 	setAll bool
+	// skips caches skipSet per selection of parameters.
+	skips map[string]map[*sideBuf]bool
 }
 
 // New builds a model with He-normal weights (std √(2/fan-in)) and zero
@@ -144,6 +149,7 @@ func (m *Model) SetFlatParams(p []float32) error {
 	if len(p) != m.size {
 		return fmt.Errorf("set params: got %d values, model has %d", len(p), m.size)
 	}
+	m.lastSplit = nil
 	if !m.cfg.Float64 {
 		copy(m.f32, p)
 		return nil
@@ -172,6 +178,7 @@ func (m *Model) SetFlatParams64(p []float64) error {
 	if len(p) != m.size {
 		return fmt.Errorf("set params: got %d values, model has %d", len(p), m.size)
 	}
+	m.lastSplit = nil
 	if m.cfg.Float64 {
 		copy(m.f64, p)
 		return nil
@@ -188,6 +195,7 @@ func (m *Model) Step(opt Optimizer, grad []float32, lr float64) error {
 	if len(grad) != m.size {
 		return fmt.Errorf("step: gradient has %d values, model has %d", len(grad), m.size)
 	}
+	m.lastSplit = nil
 	if !m.cfg.Float64 {
 		opt.Step(m.f32, grad, lr)
 		return nil
@@ -341,6 +349,9 @@ func appendFlat[T float](out []T, v G.Value) ([]T, error) {
 	}
 	switch gd := g.Data().(type) {
 	case []float32:
+		if o, ok := any(out).([]float32); ok { // no conversion: one copy
+			return any(append(o, gd...)).([]T), nil
+		}
 		for _, v := range gd {
 			out = append(out, T(v))
 		}
@@ -392,6 +403,7 @@ func (m *Model) run(x []float32, y []int, w []float32, grad bool) (*program, err
 		return nil, fmt.Errorf("input has %d values, not a positive multiple of %dx%d", len(x), m.cfg.H, m.cfg.W)
 	}
 	n := len(x) / hw
+	m.lastSplit = nil
 	p, err := m.program(n, grad)
 	if err != nil {
 		return nil, err

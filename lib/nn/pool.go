@@ -19,10 +19,11 @@ import (
 // below compares in another order than gorgonia's scan).
 type pool2Op struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
-func newPool2() pool2Op { return pool2Op{opBase{"MaxPool2", 1}, &sideBuf{}} }
+func newPool2(sp *splitState) pool2Op { return pool2Op{opBase{"MaxPool2", 1}, sp, &sideBuf{}} }
 
 func (o pool2Op) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -40,11 +41,14 @@ func (o pool2Op) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (o pool2Op) DiffWRT(int) []bool { return []bool{true} }
 
 func (o pool2Op) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(pool2GradOp{opBase{"MaxPool2Grad", 2}, &sideBuf{}}, in[0], grad)
+	d, err := G.ApplyOp(pool2GradOp{opBase{"MaxPool2Grad", 2}, o.split, &sideBuf{}}, in[0], grad)
 	return G.Nodes{d}, err
 }
 
 func (o pool2Op) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x *tensor.Dense
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
@@ -57,6 +61,9 @@ func (o pool2Op) Do(vs ...G.Value) (G.Value, error) {
 }
 
 func (o pool2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x *tensor.Dense
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
@@ -74,6 +81,7 @@ func (o pool2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("maxpool: unsupported dtype %v", x.Dtype())
 	}
+	o.out.last = out
 	return out, nil
 }
 
@@ -82,7 +90,8 @@ func (o pool2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 // it); every other element of dx is zero.
 type pool2GradOp struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o pool2GradOp) Type() hm.Type {
@@ -109,17 +118,25 @@ func (o pool2GradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.split.skips(o.out) {
+		return out, nil
+	}
 	s := x.Shape()
+	// In a replay pass the first part's images are skipped (splitState).
+	f := o.split.from(s[0])
+	xo, yo := f*s[1]*s[2]*s[3], f*s[1]*(s[2]/2)*(s[3]/2)
 	switch xd := x.Data().(type) {
 	case []float32:
-		maxPool2(nil, out.Data().([]float32), xd, gy.Data().([]float32), s[0]*s[1], s[2], s[3], -math.MaxFloat32)
+		maxPool2(nil, out.Data().([]float32)[xo:], xd[xo:], gy.Data().([]float32)[yo:], (s[0]-f)*s[1], s[2], s[3], -math.MaxFloat32)
 	case []float64:
-		maxPool2(nil, out.Data().([]float64), xd, gy.Data().([]float64), s[0]*s[1], s[2], s[3], -math.MaxFloat64)
+		maxPool2(nil, out.Data().([]float64)[xo:], xd[xo:], gy.Data().([]float64)[yo:], (s[0]-f)*s[1], s[2], s[3], -math.MaxFloat64)
 	default:
 		return nil, fmt.Errorf("maxpool grad: unsupported dtype %v", x.Dtype())
 	}
 	return out, nil
 }
+
+func (o pool2GradOp) skipKey() *sideBuf { return o.out }
 
 // maxPool2 pools planes of x [h, w]: into y when y is not nil, and, when dx is
 // not nil, routes gy to each window's first maximum in dx (dx's other

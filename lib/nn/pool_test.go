@@ -51,7 +51,7 @@ func TestPool2MatchesGorgonia(t *testing.T) {
 		y1, d1 := run(func(x *G.Node) (*G.Node, error) {
 			return G.MaxPool2D(x, tensor.Shape{2, 2}, []int{0, 0}, []int{2, 2})
 		})
-		y2, d2 := run(func(x *G.Node) (*G.Node, error) { return G.ApplyOp(newPool2(), x) })
+		y2, d2 := run(func(x *G.Node) (*G.Node, error) { return G.ApplyOp(newPool2(nil), x) })
 		if !slices.Equal(y1, y2) {
 			t.Errorf("%v: pooled values differ:\n%v\n%v", s, y1, y2)
 		}

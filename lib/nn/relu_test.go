@@ -247,7 +247,7 @@ func TestXentBlockPaths(t *testing.T) {
 			}
 		}
 		q := make([]float32, len(z))
-		la, lb := xentForward32(q, z, tg, n, c, s, r, &xentCache{})
+		la, lb := xentForward32(q, z, tg, n, c, s, r, 0, &xentCache{})
 		want := make([]float32, len(z))
 		losses := make([]float64, n)
 		sc := new(xentScratch)

@@ -12,10 +12,11 @@ import (
 // nn.Upsample(scale_factor=2, mode="nearest")).
 type up2Op struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
-func newUp2() up2Op { return up2Op{opBase{"Upsample2", 1}, &sideBuf{}} }
+func newUp2(sp *splitState) up2Op { return up2Op{opBase{"Upsample2", 1}, sp, &sideBuf{}} }
 
 func (o up2Op) Type() hm.Type {
 	a := hm.TypeVariable('p')
@@ -30,10 +31,13 @@ func (o up2Op) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 }
 func (o up2Op) DiffWRT(int) []bool { return []bool{true} }
 func (o up2Op) SymDiff(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(down2SumOp{opBase{"Down2Sum", 1}, &sideBuf{}}, grad)
+	d, err := G.ApplyOp(down2SumOp{opBase{"Down2Sum", 1}, o.split, &sideBuf{}}, grad)
 	return G.Nodes{d}, err
 }
 func (o up2Op) Do(vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x *tensor.Dense
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
@@ -43,6 +47,9 @@ func (o up2Op) Do(vs ...G.Value) (G.Value, error) {
 	return o.UsePreallocDo(out, vs...)
 }
 func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
+	if v, ok, err := o.split.replayed(o.out); ok {
+		return v, err
+	}
 	var x *tensor.Dense
 	if err := o.args(vs, &x); err != nil {
 		return nil, err
@@ -60,6 +67,7 @@ func (o up2Op) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	default:
 		return nil, fmt.Errorf("upsample: unsupported dtype %v", x.Dtype())
 	}
+	o.out.last = out
 	return out, nil
 }
 
@@ -92,10 +100,13 @@ func upsamplePlanes[T float](y, x []T, p0, p1, h, w int) {
 	}
 }
 
+func (o down2SumOp) skipKey() *sideBuf { return o.out }
+
 // down2SumOp sums every 2×2 block: the adjoint of up2Op.
 type down2SumOp struct {
 	opBase
-	out *sideBuf // the output, reused across steps
+	split *splitState
+	out   *sideBuf // the output, reused across steps
 }
 
 func (o down2SumOp) Type() hm.Type {
@@ -116,11 +127,17 @@ func (o down2SumOp) Do(vs ...G.Value) (G.Value, error) {
 	}
 	s := g.Shape()
 	out := o.out.fresh(g.Dtype(), s[0], s[1], s[2]/2, s[3]/2)
+	if o.split.skips(o.out) {
+		return out, nil
+	}
+	// In a replay pass the first part's images are skipped (splitState).
+	f := o.split.from(s[0])
+	yo, gi := f*s[1]*(s[2]/2)*(s[3]/2), f*s[1]*s[2]*s[3]
 	switch gd := g.Data().(type) {
 	case []float32:
-		down2Sum(out.Data().([]float32), gd, s[0]*s[1], s[2]/2, s[3]/2)
+		down2Sum(out.Data().([]float32)[yo:], gd[gi:], (s[0]-f)*s[1], s[2]/2, s[3]/2)
 	case []float64:
-		down2Sum(out.Data().([]float64), gd, s[0]*s[1], s[2]/2, s[3]/2)
+		down2Sum(out.Data().([]float64)[yo:], gd[gi:], (s[0]-f)*s[1], s[2]/2, s[3]/2)
 	default:
 		return nil, fmt.Errorf("down2sum: unsupported dtype %v", g.Dtype())
 	}

@@ -73,7 +73,7 @@ func (o xentOp) Type() hm.Type {
 func (o xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (o xentOp) DiffWRT(int) []bool                             { return []bool{true, false} }
 func (o xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, &sideBuf{}}, in[0], in[1], out, grad)
+	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, o.split, &sideBuf{}}, in[0], in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -90,7 +90,7 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float32, len(zd))
 			o.cache.p = p
 		}
-		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n), o.cache))
+		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n), o.split.from(n), o.cache))
 		return tensor.New(tensor.FromScalar(float32(l))), nil
 	case []float64:
 		p, _ := o.cache.p.([]float64)
@@ -98,7 +98,7 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 			p = make([]float64, len(zd))
 			o.cache.p = p
 		}
-		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n), o.cache))
+		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n), o.split.from(n), o.cache))
 		return tensor.New(tensor.FromScalar(l)), nil
 	}
 	return nil, fmt.Errorf("softmax xent: unsupported dtype %v", z.Dtype())
@@ -116,19 +116,23 @@ func (o xentOp) keep(a, b float64) float64 {
 // loss, softmax(z)·Σt − t, into q (zero where the targets are all zero).
 // Images run in parallel; each image's loss is one sum in a fixed order
 // and the images' losses are added in image order, so the bits do not
-// depend on the number of threads. float32 runs xentForward32.
-func xentForward[T float](q, z, t []T, n, c, s, r int, cc *xentCache) (float64, float64) {
+// depend on the number of threads. Images before from are left out (a
+// replay pass, see splitState): their losses count as 0 and their part of
+// q is left as it was. float32 runs xentForward32.
+func xentForward[T float](q, z, t []T, n, c, s, r, from int, cc *xentCache) (float64, float64) {
 	if q32, ok := any(q).([]float32); ok {
-		return xentForward32(q32, any(z).([]float32), any(t).([]float32), n, c, s, r, cc)
+		return xentForward32(q32, any(z).([]float32), any(t).([]float32), n, c, s, r, from, cc)
 	}
 	losses := cc.lossBuf(n)
+	clear(losses[:from])
 	type scratch struct {
 		tsum, se []float64
 		mx       []T
 	}
-	perImage(n, func() (scratch, func()) {
+	perImage(n-from, func() (scratch, func()) {
 		return scratch{make([]float64, s), make([]float64, s), make([]T, s)}, func() {}
 	}, func(i int, sc scratch) {
+		i += from
 		base := i * c * s
 		zi, ti, qi := z[base:base+c*s], t[base:base+c*s], q[base:base+c*s]
 		clear(sc.tsum)
@@ -204,9 +208,11 @@ type xentScratch struct {
 // lane per pixel, so each pixel's chain keeps its order); the loss is one
 // scalar sum over classes, then pixels. It allocates nothing once cc has
 // its buffers.
-func xentForward32(q, z, t []float32, n, c, s, r int, cc *xentCache) (float64, float64) {
+func xentForward32(q, z, t []float32, n, c, s, r, from int, cc *xentCache) (float64, float64) {
 	losses := cc.lossBuf(n)
-	perImage(n, cc.scratch, func(i int, sc *xentScratch) {
+	clear(losses[:from])
+	perImage(n-from, cc.scratch, func(i int, sc *xentScratch) {
+		i += from
 		base := i * c * s
 		zi, ti, qi := z[base:base+c*s], t[base:base+c*s], q[base:base+c*s]
 		var loss float64
@@ -366,6 +372,7 @@ func xentGradGo(q, t []float32, sc, ts []float64) {
 type xentGradOp struct {
 	opBase
 	cache *xentCache
+	split *splitState
 	out   *sideBuf // the output, reused across steps
 }
 
@@ -401,13 +408,15 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 		if !ok || len(p) != len(zd) {
 			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
 		}
-		xentBackward(out.Data().([]float32), p, g)
+		at := o.split.from(z.Shape()[0]) * (len(zd) / z.Shape()[0]) // a replay pass skips the first part
+		xentBackward(out.Data().([]float32)[at:], p[at:], g)
 	case []float64:
 		p, ok := o.cache.p.([]float64)
 		if !ok || len(p) != len(zd) {
 			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
 		}
-		xentBackward(out.Data().([]float64), p, g)
+		at := o.split.from(z.Shape()[0]) * (len(zd) / z.Shape()[0])
+		xentBackward(out.Data().([]float64)[at:], p[at:], g)
 	default:
 		return nil, fmt.Errorf("softmax xent grad: unsupported dtype %v", z.Dtype())
 	}

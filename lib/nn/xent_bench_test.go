@@ -26,7 +26,7 @@ func BenchmarkXent(b *testing.B) {
 	cc := &xentCache{}
 	b.ResetTimer()
 	for range b.N {
-		xentForward(prob, z, t, n, c, s, n, cc)
+		xentForward(prob, z, t, n, c, s, n, 0, cc)
 		xentBackward(dz, prob, 1)
 	}
 }

@@ -39,7 +39,10 @@
 // gradient is that of the pasted instances only) and Train = the pasted
 // scenes with all pixels; the real gradient comes from the un-pasted real
 // batch, which is what a rejected iteration trains on. Accepting then costs
-// one more pass, on Train.
+// one more backward pass, on Train: Train's images are Gen's, whose
+// activations the scoring pass left, so nn.Model.ReGrad runs only the loss
+// and the backward pass under Train's weights, bit for bit as a fresh
+// pass.
 //
 // Instance paste (paste.go). With a segmentation train set, the pool input
 // takes INSTANCES dirs (select nodes, one per generator, each keeping its
@@ -92,7 +95,11 @@
 // image of its label), the first real_grad_n (4) of them, from their own
 // seeded stream. The iteration then trains on the real batch as always,
 // which costs one more pass when the generated part is rejected.
-// real_grad: batch keeps the cache on the iteration's real batch.
+// real_grad: batch keeps the cache on the iteration's real batch. With
+// matched images and select.subset, neither gradient of the scoring pass
+// is needed beyond the subset, so that pass is nn.Model.SplitGradSubset,
+// whose backward pass stops at the subset's earliest layer (the same bits
+// as the whole pass restricted to the subset).
 //
 // Gallery (gallery.go). gallery/ holds up to 48 accepted and 48 rejected
 // generated items met in training, for the report's accepted-vs-rejected

@@ -55,7 +55,7 @@ type SelectParams struct {
 	Normalize bool            `yaml:"normalize" json:"normalize" doc:"bsgal: score by the cosine (true) or the dot product (false) of the generated and cached real gradients"`
 	Cache     string          `yaml:"cache" json:"cache" doc:"bsgal: how the cached real gradient follows each real batch's: momentum (c ← m·c + (1-m)·g) or average (running mean); the first batch sets it"`
 	M         float64         `yaml:"m" json:"m" doc:"bsgal, cache momentum: m in [0, 1), the weight of the old cache"`
-	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient"`
+	Subset    []string        `yaml:"subset" json:"subset,omitempty" doc:"bsgal: score on the gradient of these model parameters only, named like conv1.weight or fc.bias (empty: all); training always uses the full gradient. With real_grad matched the scoring pass's backward stops at the earliest of them, so scoring on the last layers costs little more than the forward pass; the score then approximates the one on all parameters (go test ./nodes/train -bench SubsetScore measures the agreement)"`
 	Threshold ThresholdParams `yaml:"threshold" json:"threshold"`
 	// RealGrad and RealGradN: which real images the cached gradient
 	// follows (realgrad.go).
@@ -288,6 +288,11 @@ type selection struct {
 	match    *matcher  // bsgal with real_grad matched; nil: the real batch
 	buf      []float32 // subset gather buffers
 	bufG     []float32
+	// gradA and gradB are the vectors the split pass writes its gradients
+	// into, reused every iteration: the gradient an iteration trains on
+	// may be one of them, and the training loop consumes it (Model.Step)
+	// before the next step.
+	gradA, gradB []float32
 }
 
 // newSelection prepares the mode's state for a run of total iterations.
@@ -374,11 +379,11 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 	switch s.p.Mode {
 	case ModeAll, ModeFilter, ModeOffline:
 		res.dec = bsgal.Decision{Score: math.NaN(), Tau: math.NaN(), Accepted: true}
-		return s.train(m, real, prop, res, nil, 0, nil, 0)
+		return s.train(m, real, prop, res, nil, 0, nil, 0, false)
 	case ModeRandom:
 		u := s.rng.Float64()
 		res.dec = bsgal.Decision{Score: u, Tau: s.p.Rate, Accepted: u < s.p.Rate}
-		return s.train(m, real, prop, res, nil, 0, nil, 0)
+		return s.train(m, real, prop, res, nil, 0, nil, 0, false)
 	case ModeBSGAL:
 		// The cache follows the real batch, or with real_grad matched the
 		// matched real images (then the real batch's own gradient, which
@@ -388,19 +393,35 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 			ref, matched = s.match.batch(real, prop)
 		}
 		// One pass over both batches gives both gradients (nn.SplitGrad),
-		// bit for bit as two passes would.
-		lr, gr, lg, gg, err := m.SplitGrad(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+		// bit for bit as two passes would. Scored on a subset with matched
+		// real images, neither gradient is needed beyond the subset, and
+		// the backward pass stops at its earliest layer
+		// (nn.SplitGradSubset: the subset's gradients, the same bits).
+		var lr, lg float64
+		var gr, gg, sr, sg []float32 // the gradients, and their subsets scored
+		if matched && s.ranges != nil {
+			// train reads neither gradient: gr is not the real batch's.
+			_, sr, lg, sg, err = m.SplitGradSubset(ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W, s.p.Subset)
+		} else {
+			lr, gr, lg, gg, err = m.SplitGradInto(s.gradA, s.gradB, ref.X, ref.Y, ref.W, prop.Gen.X, prop.Gen.Y, prop.Gen.W)
+			s.gradA, s.gradB = gr, gg
+			sr, sg = gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG)
+		}
 		if err != nil {
 			return res, fmt.Errorf("real and generated gradients: %w", err)
 		}
 		// The cache learns the current real gradient before the score (one
 		// fused pass; the same bits as Update then Score).
-		score, err := s.cache.UpdateScore(gather(gr, s.ranges, &s.buf), gather(gg, s.ranges, &s.bufG), s.p.Normalize)
+		score, err := s.cache.UpdateScore(sr, sg, s.p.Normalize)
 		if err != nil {
 			return res, err
 		}
 		res.dec = bsgal.Decide(s.th, st.It, score)
+		// The split pass's activations of prop.Gen are the model's last
+		// pass unless the probe runs passes of its own.
+		genPass := true
 		if s.p.ItemScores {
+			genPass = false
 			if res.items, err = s.itemScores(m, prop.Gen); err != nil {
 				return res, fmt.Errorf("item scores: %w", err)
 			}
@@ -408,7 +429,7 @@ func (s *selection) step(ctx context.Context, st Step, real learn.Batch) (stepRe
 		if matched {
 			gr, lr = nil, 0
 		}
-		return s.train(m, real, prop, res, gr, lr, gg, lg)
+		return s.train(m, real, prop, res, gr, lr, gg, lg, genPass)
 	case ModeLookahead:
 		return s.lookahead(st, real, prop, res)
 	}
@@ -449,14 +470,21 @@ func (s *selection) plain(m *nn.Model, real learn.Batch, res stepResult) (stepRe
 }
 
 // train forms the gradient of the decided batch, reusing the real (gr) and
-// generated (gg) gradients when they are known.
-func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64) (stepResult, error) {
+// generated (gg) gradients when they are known. genPass reports that the
+// model's last pass was a SplitGrad whose second batch was prop.Gen, whose
+// activations ReGrad can then reuse.
+func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res stepResult, gr []float32, lr float64, gg []float32, lg float64, genPass bool) (stepResult, error) {
 	var err error
 	switch {
 	case !res.dec.Accepted && gr != nil:
 		res.loss, res.grad = lr, gr
 	case !res.dec.Accepted:
 		return s.plain(m, real, res)
+	case prop.Train != nil && genPass && sameSlice(prop.Train.X, prop.Gen.X):
+		// The training batch is the scored one under other targets (the
+		// pasted scenes with every pixel): only the loss and the backward
+		// pass run again, bit for bit as FlatGrad.
+		res.loss, res.grad, err = m.ReGrad(prop.Train.Y, prop.Train.W)
 	case prop.Train != nil:
 		t := prop.Train
 		res.loss, res.grad, err = m.FlatGrad(t.X, t.Y, t.W, nil)
@@ -468,6 +496,12 @@ func (s *selection) train(m *nn.Model, real learn.Batch, prop Proposal, res step
 		res.loss, res.grad, err = m.FlatGrad(u.X, u.Y, u.W, nil)
 	}
 	return res, err
+}
+
+// sameSlice reports whether a and b are the same non-empty slice (one
+// backing array, same start and length).
+func sameSlice(a, b []float32) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // lookahead takes one plain SGD step (θ − lr·g, no momentum or decay) on

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"dagrun/format"
+	"dagrun/lib/bsgal"
 	"dagrun/lib/learn"
 	"dagrun/lib/nn"
 	"dagrun/nodes"
@@ -689,4 +690,155 @@ func pearson(a, b []float64) float64 {
 		sbb += (b[i] - mb) * (b[i] - mb)
 	}
 	return sab / math.Sqrt(saa*sbb)
+}
+
+// TestBSGALSegReusesForward: in segmentation an accepted proposal trains
+// on the scored scenes with every pixel, through nn.ReGrad on the split
+// pass's activations; the loss and gradient must be bit for bit those of a
+// fresh pass over prop.Train, with real_grad matched and batch, accepting
+// and rejecting, while the model trains.
+func TestBSGALSegReusesForward(t *testing.T) {
+	cfg := nn.Config{Arch: nn.ArchFCN, Classes: 20, H: 32, W: 32, Channels: []int{4, 6}, Seed: 3}
+	for _, realGrad := range []string{RealGradMatched, RealGradBatch} {
+		for _, tau := range []float64{-2, 2} { // the cosine is in [-1, 1]: accept all, reject all
+			ds, inst, sizes := segBenchData(24)
+			ps, err := newPaster(PasteParams{MaxPaste: 3, MinSide: 2, Flip: 0.5}, inst, nil, ds, sizes, DrawPool, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			model, err := nn.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			twin, err := nn.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp := DefaultSelectParams()
+			sp.Mode, sp.RealGrad = ModeBSGAL, realGrad
+			sp.Threshold = ThresholdParams{Type: ThresholdFixed, Tau: tau}
+			sel, err := newSelection(sp, ps, model, ds, 10, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sampler, _ := learn.NewSampler(ds, "uniform", 1)
+			opt := &nn.SGD{Momentum: 0.9}
+			for it := range 4 {
+				real := ds.Batch(sampler.Next(6))
+				res, err := sel.step(t.Context(), Step{It: it, Iterations: 10, LR: 0.05, Model: model}, real)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.proposed || res.prop.Train == nil || res.dec.Accepted != (tau < 0) {
+					t.Fatalf("%s tau %v it %d: proposed %v, accepted %v", realGrad, tau, it, res.proposed, res.dec.Accepted)
+				}
+				if err := twin.SetFlatParams(model.FlatParams()); err != nil {
+					t.Fatal(err)
+				}
+				b := real
+				if res.dec.Accepted {
+					b = *res.prop.Train
+				}
+				wl, wg, err := twin.FlatGrad(b.X, b.Y, b.W, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if math.Float64bits(res.loss) != math.Float64bits(wl) {
+					t.Errorf("%s tau %v it %d: loss %v, a fresh pass's %v", realGrad, tau, it, res.loss, wl)
+				}
+				for i := range wg {
+					if math.Float32bits(res.grad[i]) != math.Float32bits(wg[i]) {
+						t.Fatalf("%s tau %v it %d: gradient %d is %v, a fresh pass's %v", realGrad, tau, it, i, res.grad[i], wg[i])
+					}
+				}
+				if err := model.Step(opt, res.grad, 0.05); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// TestBSGALSubsetTruncated: scored on a subset with real_grad matched, the
+// split pass stops its backward pass at the subset's earliest layer
+// (nn.SplitGradSubset); the scores, decisions and gradients trained on
+// must be bit for bit those of the whole pass restricted to the subset,
+// recomputed here on a twin model, matcher and cache.
+func TestBSGALSubsetTruncated(t *testing.T) {
+	seg := nn.Config{Arch: nn.ArchFCN, Classes: 20, H: 32, W: 32, Channels: []int{4, 6}, Seed: 3}
+	for _, subset := range [][]string{{"head.weight", "head.bias"}, {"conv4.weight", "conv4.bias", "head.weight"}} {
+		ds, inst, sizes := segBenchData(24)
+		ps, err := newPaster(PasteParams{MaxPaste: 3, MinSide: 2, Flip: 0.5}, inst, nil, ds, sizes, DrawPool, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		model, err := nn.New(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		twin, err := nn.New(seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := DefaultSelectParams()
+		sp.Mode, sp.Subset = ModeBSGAL, subset
+		sp.Threshold = ThresholdParams{Type: ThresholdDynamic, Rate: 0.5, Window: 4}
+		sel, err := newSelection(sp, ps, model, ds, 12, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ranges, err := subsetRanges(twin, subset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mt := newMatcher(ds, sp.RealGradN, 1)
+		cache, _ := bsgal.NewGradCache(bsgal.CacheMode(sp.Cache), sp.M)
+		sampler, _ := learn.NewSampler(ds, "uniform", 1)
+		opt := &nn.SGD{Momentum: 0.9}
+		var accepted int
+		for it := range 8 {
+			real := ds.Batch(sampler.Next(6))
+			res, err := sel.step(t.Context(), Step{It: it, Iterations: 12, LR: 0.05, Model: model}, real)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := twin.SetFlatParams(model.FlatParams()); err != nil {
+				t.Fatal(err)
+			}
+			ref, matched := mt.batch(real, res.prop)
+			if !matched {
+				t.Fatal("bench data has nothing to match")
+			}
+			_, gr, _, gg, err := twin.SplitGrad(ref.X, ref.Y, ref.W, res.prop.Gen.X, res.prop.Gen.Y, res.prop.Gen.W)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b1, b2 []float32
+			score, err := cache.UpdateScore(gather(gr, ranges, &b1), gather(gg, ranges, &b2), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(res.dec.Score) != math.Float64bits(score) {
+				t.Fatalf("%v it %d: score %v, the whole pass's %v", subset, it, res.dec.Score, score)
+			}
+			b := real
+			if res.dec.Accepted {
+				b = *res.prop.Train
+				accepted++
+			}
+			wl, wg, err := twin.FlatGrad(b.X, b.Y, b.W, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Float64bits(res.loss) != math.Float64bits(wl) || !slices.Equal(res.grad, wg) {
+				t.Fatalf("%v it %d: the gradient trained on differs from a fresh pass's", subset, it)
+			}
+			if err := model.Step(opt, res.grad, 0.05); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if accepted == 0 || accepted == 8 {
+			t.Errorf("%v: %d of 8 accepted: both branches not exercised", subset, accepted)
+		}
+	}
 }
