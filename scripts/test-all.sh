@@ -10,7 +10,10 @@ GO=${GO:-go}
 mapfile -t pkgs < <("$GO" list ./... | grep -v '/experiments_test$')
 "$GO" test -race -count=1 "${pkgs[@]}"
 "$GO" test -count=1 ./experiments_test
-# lib/nn promises the same bits on every path: the AVX2 kernels with the
-# compiler free to fuse multiply-adds (GOAMD64=v3), and pure Go without cgo.
+# lib/nn and lib/bsgal promise the same bits on every path: the AVX2
+# kernels with the compiler free to fuse multiply-adds (GOAMD64=v3, as on
+# arm64), and pure Go without cgo.
 GOAMD64=v3 "$GO" test -count=1 -run 'Bits|Golden|FMA32' ./lib/nn
+GOAMD64=v3 "$GO" test -count=1 ./lib/bsgal
 CGO_ENABLED=0 "$GO" test -count=1 -tags purego -run 'Bits|Golden|FMA32' ./lib/nn
+CGO_ENABLED=0 "$GO" test -count=1 -tags purego ./lib/bsgal

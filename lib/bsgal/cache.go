@@ -78,13 +78,13 @@ func (c *GradCache) Update(g []float32) error {
 	case Momentum:
 		m, k := c.m, 1-c.m
 		for i, v := range g {
-			c.c[i] = m*c.c[i] + k*float64(v)
+			c.c[i] = float64(m*c.c[i]) + float64(k*float64(v))
 			c.out[i] = float32(c.c[i])
 		}
 	case Average:
 		t := float64(c.steps)
 		for i, v := range g {
-			c.c[i] = (t*c.c[i] + float64(v)) / (t + 1)
+			c.c[i] = (float64(t*c.c[i]) + float64(v)) / (t + 1)
 			c.out[i] = float32(c.c[i])
 		}
 	}
@@ -142,10 +142,10 @@ func (c *GradCache) UpdateScore(g, gen []float32, normalize bool) (float64, erro
 	cc, y := c.c[:len(g)], gen[:len(g)]
 	next := func(i int) float64 { // the new estimate at i, as Vector gives it
 		if c.mode == Momentum {
-			cc[i] = c.m*cc[i] + (1-c.m)*float64(g[i])
+			cc[i] = float64(c.m*cc[i]) + float64((1-c.m)*float64(g[i]))
 		} else {
 			t := float64(c.steps)
-			cc[i] = (t*cc[i] + float64(g[i])) / (t + 1)
+			cc[i] = (float64(t*cc[i]) + float64(g[i])) / (t + 1)
 		}
 		return float64(float32(cc[i]))
 	}
@@ -183,10 +183,10 @@ func nonFiniteGo(x []float32) bool {
 func momentumScoreGo(cc []float64, g, y []float32, m, k float64, l *lanes) {
 	g, y = g[:len(cc)], y[:len(cc)]
 	for i := 0; i+4 <= len(cc); i += 4 {
-		cc[i] = m*cc[i] + k*float64(g[i])
-		cc[i+1] = m*cc[i+1] + k*float64(g[i+1])
-		cc[i+2] = m*cc[i+2] + k*float64(g[i+2])
-		cc[i+3] = m*cc[i+3] + k*float64(g[i+3])
+		cc[i] = float64(m*cc[i]) + float64(k*float64(g[i]))
+		cc[i+1] = float64(m*cc[i+1]) + float64(k*float64(g[i+1]))
+		cc[i+2] = float64(m*cc[i+2]) + float64(k*float64(g[i+2]))
+		cc[i+3] = float64(m*cc[i+3]) + float64(k*float64(g[i+3]))
 		l.add4(float64(float32(cc[i])), float64(float32(cc[i+1])), float64(float32(cc[i+2])), float64(float32(cc[i+3])),
 			float64(y[i]), float64(y[i+1]), float64(y[i+2]), float64(y[i+3]))
 	}

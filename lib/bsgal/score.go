@@ -26,7 +26,7 @@ func scoreOf(dot, aa, bb float64, normalize bool) float64 {
 	if !normalize {
 		return dot
 	}
-	return dot / (math.Sqrt(aa)*math.Sqrt(bb) + CosineEps)
+	return dot / (float64(math.Sqrt(aa)*math.Sqrt(bb)) + CosineEps)
 }
 
 // Dot returns ⟨a,b⟩ accumulated in float64; it panics if the lengths differ.
@@ -62,24 +62,24 @@ func fused(a, b []float32) (dot, aa, bb float64) {
 type lanes struct{ d0, d1, d2, d3, a0, a1, a2, a3, b0, b1, b2, b3 float64 }
 
 func (l *lanes) add4(x0, x1, x2, x3, y0, y1, y2, y3 float64) {
-	l.d0 += x0 * y0
-	l.d1 += x1 * y1
-	l.d2 += x2 * y2
-	l.d3 += x3 * y3
-	l.a0 += x0 * x0
-	l.a1 += x1 * x1
-	l.a2 += x2 * x2
-	l.a3 += x3 * x3
-	l.b0 += y0 * y0
-	l.b1 += y1 * y1
-	l.b2 += y2 * y2
-	l.b3 += y3 * y3
+	l.d0 += float64(x0 * y0)
+	l.d1 += float64(x1 * y1)
+	l.d2 += float64(x2 * y2)
+	l.d3 += float64(x3 * y3)
+	l.a0 += float64(x0 * x0)
+	l.a1 += float64(x1 * x1)
+	l.a2 += float64(x2 * x2)
+	l.a3 += float64(x3 * x3)
+	l.b0 += float64(y0 * y0)
+	l.b1 += float64(y1 * y1)
+	l.b2 += float64(y2 * y2)
+	l.b3 += float64(y3 * y3)
 }
 
 func (l *lanes) add1(x, y float64) {
-	l.d0 += x * y
-	l.a0 += x * x
-	l.b0 += y * y
+	l.d0 += float64(x * y)
+	l.a0 += float64(x * x)
+	l.b0 += float64(y * y)
 }
 
 func (l *lanes) sums() (dot, xx, yy float64) {

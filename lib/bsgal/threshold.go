@@ -49,7 +49,7 @@ func Quantile(sorted []float64, q float64) float64 {
 		return sorted[n-1]
 	}
 	frac := h - float64(lo)
-	return sorted[lo] + frac*(sorted[lo+1]-sorted[lo])
+	return sorted[lo] + float64(frac*(sorted[lo+1]-sorted[lo]))
 }
 
 // window keeps the last cap scores twice: in arrival order (a ring, to know
@@ -160,7 +160,7 @@ func (l *Linear) Rate(step int) float64 {
 	}
 	f := float64(step) / float64(l.total-1)
 	f = math.Max(0, math.Min(1, f))
-	return l.r0*(1-f) + l.r1*f
+	return float64(l.r0*(1-f)) + float64(l.r1*f)
 }
 
 // Tau returns the (1−Rate(step)) quantile of the window, or 0 if it is empty.
