@@ -155,4 +155,17 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("baseline.yaml: nodes %v missing", want)
 	}
+	// The ci profile overrides the budget; the default profile's train and
+	// ltseg params (8000 iterations, the augmentation) must be table7's too.
+	gb, g7d := buildSpec(t, "baseline.yaml", ""), buildSpec(t, "table7.yaml", "")
+	for _, pair := range [][2]string{{"train[seed=1]", "train_none[seed=1]"}, {"ltseg", "ltseg"}} {
+		b, okB := gb.Node(pair[0])
+		n7, ok7 := g7d.Node(pair[1])
+		if !okB || !ok7 {
+			t.Fatalf("default profiles: node %q (%v) or table7's %q (%v) missing", pair[0], okB, pair[1], ok7)
+		}
+		if b.ParamsJSON != n7.ParamsJSON {
+			t.Errorf("default profiles: baseline's %s params %s, table7's %s %s", pair[0], b.ParamsJSON, pair[1], n7.ParamsJSON)
+		}
+	}
 }
