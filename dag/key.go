@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strconv"
 
@@ -33,6 +34,25 @@ type KeyParts struct {
 	Params  string       `json:"params"`
 	Files   []NamedValue `json:"files,omitempty"`  // external file digests, sorted by name
 	Inputs  []InputPart  `json:"inputs,omitempty"` // in slot order
+	Arith   string       `json:"arith,omitempty"`  // arithmetic, "" for the reference (see arithOf)
+}
+
+// arith is this binary's floating-point arithmetic as it enters keys.
+var arith = arithOf(runtime.GOARCH)
+
+// arithOf names the arithmetic of a build for GOARCH goarch, "" for the
+// reference: amd64, whose builds dagrun holds below GOAMD64=v3
+// (cmd/dagrun's checkBuild), so no multiply-add is fused outside lib/nn's
+// kernels, which give the pure-Go kernel's bits. Every other architecture
+// may fuse a*b+c anywhere the code does not round explicitly (arm64's
+// compiler does), so its outputs can differ in their last bits under the
+// same inputs: its name enters every key, and a cache or remote shared
+// between architectures never hands one's output to the other.
+func arithOf(goarch string) string {
+	if goarch == "amd64" {
+		return ""
+	}
+	return goarch
 }
 
 // NamedValue is a name and a digest.
@@ -76,6 +96,10 @@ func (p *KeyParts) Key() string {
 		field(strconv.Itoa(in.Index))
 		field(in.Digest)
 	}
+	if p.Arith != "" { // absent for the reference, so its keys are unchanged
+		field("arith")
+		field(p.Arith)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -107,7 +131,7 @@ func canonicalJSON(v any) (string, error) {
 // staticParts returns the parts of n known before any input has run: its
 // kind, version and params.
 func staticParts(n *Node) *KeyParts {
-	return &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON}
+	return &KeyParts{Kind: n.Kind.Name, Version: n.Kind.Version, Params: n.ParamsJSON, Arith: arith}
 }
 
 // Parts computes the key parts of n from the results of its inputs.
@@ -207,9 +231,10 @@ func (p *KeyParts) record() cache.Record {
 
 // PartsOf decodes the key parts stored with an entry (see record). A
 // stored row that does not decode is an error: an explanation built from
-// it would silently leave parts out.
+// it would silently leave parts out. The arithmetic is not stored: an
+// entry found under a key this binary computed was made with its own.
 func PartsOf(r cache.Record) (*KeyParts, error) {
-	p := &KeyParts{Kind: r.Kind, Version: r.Version, Params: r.Params}
+	p := &KeyParts{Kind: r.Kind, Version: r.Version, Params: r.Params, Arith: arith}
 	if !json.Valid([]byte(r.Params)) {
 		return nil, fmt.Errorf("decode stored params: not JSON: %q", clip(r.Params))
 	}
