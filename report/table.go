@@ -299,33 +299,40 @@ func WriteCSV(w io.Writer, t *Table) error {
 	return cw.Error()
 }
 
-// jsonTable is the JSON form of a Table; unknown numbers are omitted.
-type jsonTable struct {
+// JSONTable is the JSON form of a Table (`dagrun show --format json`), for
+// programs that read reports (scripts/doubling); unknown numbers are
+// omitted. ReadJSON decodes it.
+type JSONTable struct {
 	Axes     []string  `json:"axes"`
 	Over     []string  `json:"over"`
 	Metrics  []string  `json:"metrics"`
 	Baseline string    `json:"baseline,omitempty"`
 	Level    float64   `json:"level,omitempty"`
-	Rows     []jsonRow `json:"rows"`
+	Rows     []JSONRow `json:"rows"`
 }
 
-type jsonRow struct {
+// JSONRow is one row of a JSONTable: its labels by axis, cells by metric.
+type JSONRow struct {
 	Labels     map[string]string   `json:"labels"`
 	IsBaseline bool                `json:"is_baseline,omitempty"`
 	Baseline   map[string]string   `json:"baseline,omitempty"`
-	Cells      map[string]jsonCell `json:"cells"`
+	Cells      map[string]JSONCell `json:"cells"`
 }
 
-type jsonCell struct {
+// JSONCell is one metric of a row: mean and std over the pairing axis
+// (nil when unknown), n of want values, the values by pairing label, and
+// the paired difference to the row's baseline.
+type JSONCell struct {
 	Mean   *float64           `json:"mean,omitempty"`
 	Std    *float64           `json:"std,omitempty"`
 	N      int                `json:"n"`
 	Want   int                `json:"want"`
 	Values map[string]float64 `json:"values,omitempty"`
-	Diff   *jsonDiff          `json:"diff,omitempty"`
+	Diff   *JSONDiff          `json:"diff,omitempty"`
 }
 
-type jsonDiff struct {
+// JSONDiff is a paired difference: mean and 95 % interval over n pairs.
+type JSONDiff struct {
 	Mean *float64 `json:"mean,omitempty"`
 	Lo   *float64 `json:"lo,omitempty"`
 	Hi   *float64 `json:"hi,omitempty"`
@@ -343,7 +350,7 @@ func num(v float64) *float64 {
 // cells by metric, each with mean, std, n, the values per pairing label
 // and the paired difference.
 func WriteJSON(w io.Writer, t *Table) error {
-	jt := jsonTable{Axes: t.Axes, Over: t.Over, Metrics: t.Metrics, Baseline: t.Baseline, Rows: []jsonRow{}}
+	jt := JSONTable{Axes: t.Axes, Over: t.Over, Metrics: t.Metrics, Baseline: t.Baseline, Rows: []JSONRow{}}
 	if t.Baseline != "" {
 		jt.Level = Level
 	}
@@ -358,12 +365,12 @@ func WriteJSON(w io.Writer, t *Table) error {
 		return m
 	}
 	for _, r := range t.Rows {
-		jr := jsonRow{Labels: labelMap(r.Labels), IsBaseline: r.IsBaseline, Baseline: labelMap(r.BaselineLabels), Cells: map[string]jsonCell{}}
+		jr := JSONRow{Labels: labelMap(r.Labels), IsBaseline: r.IsBaseline, Baseline: labelMap(r.BaselineLabels), Cells: map[string]JSONCell{}}
 		if jr.Labels == nil {
 			jr.Labels = map[string]string{}
 		}
 		for i, c := range r.Cells {
-			jc := jsonCell{N: c.N, Want: c.Want, Values: c.Values}
+			jc := JSONCell{N: c.N, Want: c.Want, Values: c.Values}
 			if c.N > 0 {
 				jc.Mean = num(c.Mean)
 			}
@@ -371,7 +378,7 @@ func WriteJSON(w io.Writer, t *Table) error {
 				jc.Std = num(c.Std)
 			}
 			if c.Diff != nil {
-				jc.Diff = &jsonDiff{Mean: num(c.Diff.Mean), Lo: num(c.Diff.Lo), Hi: num(c.Diff.Hi), N: c.Diff.N}
+				jc.Diff = &JSONDiff{Mean: num(c.Diff.Mean), Lo: num(c.Diff.Lo), Hi: num(c.Diff.Hi), N: c.Diff.N}
 			}
 			jr.Cells[t.Metrics[i]] = jc
 		}
@@ -380,6 +387,15 @@ func WriteJSON(w io.Writer, t *Table) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(jt)
+}
+
+// ReadJSON decodes a table WriteJSON wrote.
+func ReadJSON(r io.Reader) (*JSONTable, error) {
+	var t JSONTable
+	if err := json.NewDecoder(r).Decode(&t); err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 func indexOf(list []string, s string) int {

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -26,21 +25,6 @@ import (
 
 	"dagrun/report"
 )
-
-type cell struct {
-	Mean   float64            `json:"mean"`
-	N      int                `json:"n"`
-	Values map[string]float64 `json:"values"`
-}
-
-type row struct {
-	Labels map[string]string `json:"labels"`
-	Cells  map[string]*cell  `json:"cells"`
-}
-
-type doc struct {
-	Rows []row `json:"rows"`
-}
 
 // Step is one doubling B → 2B of one group.
 type Step struct {
@@ -69,15 +53,15 @@ func main() {
 }
 
 func analyze(r io.Reader, metric, axis, by string, tol float64) ([]Step, error) {
-	var d doc
-	if err := json.NewDecoder(r).Decode(&d); err != nil {
+	d, err := report.ReadJSON(r)
+	if err != nil {
 		return nil, fmt.Errorf("reading the report: %w", err)
 	}
 	type key struct {
 		group string
 		b     int
 	}
-	cells := map[key]*cell{}
+	cells := map[key]report.JSONCell{}
 	var groups []string
 	for _, rw := range d.Rows {
 		bs, ok := rw.Labels[axis]
@@ -89,8 +73,8 @@ func analyze(r io.Reader, metric, axis, by string, tol float64) ([]Step, error) 
 			return nil, fmt.Errorf("row %v: budget %q is not an integer", rw.Labels, bs)
 		}
 		g := rw.Labels[by]
-		c := rw.Cells[metric]
-		if c == nil {
+		c, ok := rw.Cells[metric]
+		if !ok {
 			return nil, fmt.Errorf("row %v has no metric %q", rw.Labels, metric)
 		}
 		if !slices.Contains(groups, g) {
@@ -109,11 +93,11 @@ func analyze(r io.Reader, metric, axis, by string, tol float64) ([]Step, error) 
 		slices.Sort(budgets)
 		for _, b := range budgets {
 			c, c2 := cells[key{g, b}], cells[key{g, 2 * b}]
-			if c2 == nil || c.N == 0 || c2.N == 0 {
-				continue
+			if c.Mean == nil || c2.Mean == nil {
+				continue // 2B is not a row, or a mean is unknown
 			}
-			st := Step{Group: g, B: b, At: c.Mean, At2: c2.Mean}
-			st.Rel = (c2.Mean - c.Mean) / c.Mean
+			st := Step{Group: g, B: b, At: *c.Mean, At2: *c2.Mean}
+			st.Rel = (st.At2 - st.At) / st.At
 			var x, base []float64
 			seeds := make([]string, 0, len(c.Values))
 			for s := range c.Values {
