@@ -111,6 +111,7 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 		// selection's none row is table7's; its pools are spoiled
 		// copies of inst_vae.
 		{"selection.yaml", []string{"train_none[seed=1]"}},
+		{"selection-hurt.yaml", []string{"train_none[seed=1]"}},
 	} {
 		p := plan(buildSpec(t, c.spec, "ci"))
 		want := map[string]bool{"scorer": true}
@@ -132,6 +133,29 @@ func TestGeneratedDataSpecsShareCommon(t *testing.T) {
 		}
 		if len(want) > 0 || shared < 20 || toRun == 0 {
 			t.Errorf("%s: missing %v, %d shared nodes, %d to run: want every shared node present and something new to run", c.spec, want, shared, toRun)
+		}
+	}
+	// selection-hurt repeats common/selection.yaml's training params: its
+	// nodes must be selection-types' (same params, same inputs' params), in
+	// both profiles, so that either spec's run serves the other.
+	for _, prof := range []string{"ci", ""} {
+		gh, gt := buildSpec(t, "selection-hurt.yaml", prof), buildSpec(t, "selection-types.yaml", prof)
+		for _, name := range []string{"train_none[seed=1]", "train_all[seed=1,pool=multi]", "train_oracle[seed=1,pool=multi]",
+			"spoil_multi", "clean_multi", "stats_all[seed=1,pool=multi]", "eval[seed=1,pool=multi,method=oracle]"} {
+			h, okH := gh.Node(name)
+			n, okT := gt.Node(name)
+			if !okH || !okT {
+				t.Fatalf("profile %q: node %q in selection-hurt (%v), in selection-types (%v)", prof, name, okH, okT)
+			}
+			if h.ParamsJSON != n.ParamsJSON || len(h.Inputs) != len(n.Inputs) {
+				t.Errorf("profile %q: %s: selection-hurt params %s (%d inputs), selection-types %s (%d)", prof, name, h.ParamsJSON, len(h.Inputs), n.ParamsJSON, len(n.Inputs))
+				continue
+			}
+			for i := range h.Inputs {
+				if a, b := h.Inputs[i], n.Inputs[i]; a.Slot != b.Slot || a.From.Name() != b.From.Name() || a.Output != b.Output {
+					t.Errorf("profile %q: %s input %d: %s<-%s.%s in selection-hurt, %s<-%s.%s in selection-types", prof, name, i, a.Slot, a.From.Name(), a.Output, b.Slot, b.From.Name(), b.Output)
+				}
+			}
 		}
 	}
 	// The baseline repeats seg.yaml's training vars without including it
