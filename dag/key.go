@@ -40,6 +40,11 @@ type KeyParts struct {
 // arith is this binary's floating-point arithmetic as it enters keys.
 var arith = arithOf(runtime.GOARCH)
 
+// Arith returns this binary's arithmetic as it enters keys ("" for the
+// reference, amd64): a Slurm job checks that it computes with the
+// arithmetic its driver keyed.
+func Arith() string { return arith }
+
 // arithOf names the arithmetic of a build for GOARCH goarch, "" for the
 // reference: amd64, whose builds dagrun holds below GOAMD64=v3
 // (cmd/dagrun's checkBuild), so no multiply-add is fused outside lib/nn's

@@ -29,6 +29,10 @@ type JobFile struct {
 	// must know the same kind at the same version.
 	Kind    string `json:"kind"`
 	Version int    `json:"version"`
+	// Arith is the arithmetic the driver keyed with (dag.Arith: "" for
+	// amd64, else the driver's GOARCH); a job on a node of another
+	// architecture refuses to run rather than file its output under it.
+	Arith string `json:"arith,omitempty"`
 	// ParamsYAML is the node's params mapping as the spec gave it (after
 	// interpolation); RunJob decodes it the way the driver did, since params
 	// that never enter the key (paths of files keyed by content) are not in
@@ -141,10 +145,20 @@ func BindJob(jf *JobFile, reg *nodes.Registry) (*dag.Binding, error) {
 		return nil, fmt.Errorf("node %q: this dagrun has no kind %q", jf.Node, jf.Kind)
 	case b.Kind.Version != jf.Version:
 		return nil, fmt.Errorf("node %q: kind %q is version %d here, the driver has %d (run the same dagrun binary on both)", jf.Node, jf.Kind, b.Kind.Version, jf.Version)
+	case jf.Arith != dag.Arith():
+		return nil, fmt.Errorf("node %q: the driver keyed it for %s arithmetic, this node computes with %s (run jobs on nodes of the driver's architecture)", jf.Node, arithName(jf.Arith), arithName(dag.Arith()))
 	case b.ParamsJSON != "" && b.ParamsJSON != jf.Params:
 		return nil, fmt.Errorf("node %q: params of kind %q decode here to %s, the driver keyed %s (run the same dagrun binary on both)", jf.Node, jf.Kind, b.ParamsJSON, jf.Params)
 	case len(errs) > 0:
 		return nil, fmt.Errorf("bind job: %w", errs)
 	}
 	return b, nil
+}
+
+// arithName names an arithmetic for messages: "" is amd64's.
+func arithName(a string) string {
+	if a == "" {
+		return "amd64"
+	}
+	return a
 }

@@ -134,7 +134,7 @@ func NewJobFile(job *dag.Job, log string) (*JobFile, error) {
 	}
 	jf := &JobFile{
 		Format: JobFormat, Node: n.Name(), Key: job.Key,
-		Kind: n.Kind.Name, Version: n.Kind.Version, ParamsYAML: paramsYAML, Params: n.ParamsJSON,
+		Kind: n.Kind.Name, Version: n.Kind.Version, Arith: dag.Arith(), ParamsYAML: paramsYAML, Params: n.ParamsJSON,
 		Dir: n.Spec.Dir, Inputs: job.Env.Inputs, OutDir: job.Env.OutDir, TempDir: job.Env.TempDir,
 		Log: log, Fingerprint: job.Env.Fingerprint,
 	}

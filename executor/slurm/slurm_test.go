@@ -110,6 +110,7 @@ func TestRunJobMatchesLocal(t *testing.T) {
 			wantErr: `params of kind "concat" decode here to`},
 		{name: "unknown kind", edit: func(jf *slurm.JobFile) { jf.Kind = "concatt" }, wantErr: `this dagrun has no kind "concatt"`},
 		{name: "other version", edit: func(jf *slurm.JobFile) { jf.Version = 9 }, wantErr: `kind "concat" is version 1 here, the driver has 9`},
+		{name: "other architecture", edit: func(jf *slurm.JobFile) { jf.Arith = "riscv64" }, wantErr: `the driver keyed it for riscv64 arithmetic, this node computes with`},
 		{name: "bad params", edit: func(jf *slurm.JobFile) { jf.ParamsYAML = "repeat: many\n" },
 			wantErr: `bind job: params_yaml:1:9: node "both": param "repeat": cannot use "many" (string) as int`},
 	}
