@@ -123,12 +123,13 @@ func (c Config) forward(x *G.Node, p []*G.Node, sp *splitState) (*G.Node, error)
 		if err != nil {
 			return nil, err
 		}
-		// The head: a 1×1 conv of concat(f, h), without the concatenation.
-		y, err := G.ApplyOp(newCatConv(sp), f, h, p[8])
+		// The head: a 1×1 conv of concat(f, h) plus its bias, without the
+		// concatenation.
+		y, err := G.ApplyOp(newCatConv(true, sp), f, h, p[8], p[9])
 		if err != nil {
 			return nil, fmt.Errorf("head %v: %w", p[8].Shape(), err)
 		}
-		return G.ApplyOp(newBias(false, sp), y, p[9])
+		return y, nil
 	}
 	return nil, fmt.Errorf("unknown arch %q", c.Arch)
 }

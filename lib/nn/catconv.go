@@ -16,18 +16,31 @@ import (
 // sums), and each gradient is the matching part of the concatenation's, so
 // the bits are those of a 1×1 convOp on the concatenated tensor (which
 // this op replaced; the golden digests did not move).
+//
+// With bias it takes a fourth input, the bias [O], and adds it to each
+// image's output right after that image's products, while the output is
+// still in the cache: the arithmetic of a catConvOp followed by a biasOp,
+// without the second pass over the logits and their second buffer.
 type catConvOp struct {
 	opBase
+	bias  bool
 	split *splitState
 	out   *sideBuf // the output, reused across steps
 }
 
-func newCatConv(sp *splitState) catConvOp {
-	return catConvOp{opBase{"CatConv1x1", 3}, sp, &sideBuf{}}
+// newCatConv makes a catConvOp, with bias one that adds a bias.
+func newCatConv(bias bool, sp *splitState) catConvOp {
+	if bias {
+		return catConvOp{opBase{"BiasCatConv1x1", 4}, true, sp, &sideBuf{}}
+	}
+	return catConvOp{opBase{"CatConv1x1", 3}, false, sp, &sideBuf{}}
 }
 
 func (o catConvOp) Type() hm.Type {
 	p := hm.TypeVariable('p')
+	if o.bias {
+		return hm.NewFnType(p, p, p, hm.TypeVariable('q'), p)
+	}
 	return hm.NewFnType(p, p, p, p)
 }
 
@@ -42,9 +55,23 @@ func (o catConvOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{as[0], ws[0], as[2], as[3]}, nil
 }
 
-func (o catConvOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+func (o catConvOp) DiffWRT(int) []bool {
+	if o.bias {
+		return []bool{true, true, true, true}
+	}
+	return []bool{true, true, true}
+}
 
-func (o catConvOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+// SymDiff gives the gradients of a, b and w (and of the bias, the output's
+// gradient summed per channel, as biasOp.SymDiff gives it).
+func (o catConvOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	var dbias *G.Node
+	if o.bias {
+		var err error
+		if grad, dbias, err = biasSymDiff(false, o.split, out, grad); err != nil {
+			return nil, err
+		}
+	}
 	ca, cb := in[0].Shape()[1], in[1].Shape()[1]
 	da, err := G.ApplyOp(catConvGradInputOp{opBase{"CatConv1x1GradInputA", 2}, 0, ca, o.split, &sideBuf{}}, in[2], grad)
 	if err != nil {
@@ -55,6 +82,9 @@ func (o catConvOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		return nil, err
 	}
 	dw, err := G.ApplyOp(catConvGradFilterOp{opBase{"CatConv1x1GradFilter", 3}, o.split, &sideBuf{}, &sideBuf{}}, in[0], in[1], grad)
+	if o.bias {
+		return G.Nodes{da, db, dw, dbias}, err
+	}
 	return G.Nodes{da, db, dw}, err
 }
 
@@ -86,11 +116,28 @@ func (o catConvOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	g := catGeom{a.Shape()[0], a.Shape()[1], b.Shape()[1], w.Shape()[0], a.Shape()[2] * a.Shape()[3]}
+	var bias *tensor.Dense
+	if o.bias {
+		if err := o.args(vs, &a, &b, &w, &bias); err != nil {
+			return nil, err
+		}
+		if bias.Shape().TotalSize() != g.o || bias.Dtype() != a.Dtype() {
+			return nil, fmt.Errorf("%s: bias %v %v for %d channels", o.name, bias.Dtype(), bias.Shape(), g.o)
+		}
+	}
 	switch ad := a.Data().(type) {
 	case []float32:
-		catConvForward(g, y.Data().([]float32), ad, b.Data().([]float32), w.Data().([]float32))
+		var bd []float32
+		if bias != nil {
+			bd = bias.Data().([]float32)
+		}
+		catConvForward(g, y.Data().([]float32), ad, b.Data().([]float32), w.Data().([]float32), bd)
 	case []float64:
-		catConvForward(g, y.Data().([]float64), ad, b.Data().([]float64), w.Data().([]float64))
+		var bd []float64
+		if bias != nil {
+			bd = bias.Data().([]float64)
+		}
+		catConvForward(g, y.Data().([]float64), ad, b.Data().([]float64), w.Data().([]float64), bd)
 	default:
 		return nil, fmt.Errorf("%s: unsupported dtype %v", o.name, a.Dtype())
 	}
@@ -102,12 +149,17 @@ func (o catConvOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 // o output channels, hw pixels.
 type catGeom struct{ n, ca, cb, o, hw int }
 
-func catConvForward[T float](g catGeom, y, a, b, w []T) {
+// catConvForward computes y = w × concat(a, b), then when bias is not nil
+// y = y + bias, image by image, each right after its products.
+func catConvForward[T float](g catGeom, y, a, b, w, bias []T) {
 	c := g.ca + g.cb
 	perImage(g.n, func() (struct{}, func()) { return struct{}{}, func() {} }, func(i int, _ struct{}) {
 		yi := y[i*g.o*g.hw : (i+1)*g.o*g.hw]
 		gemm(false, false, g.o, g.hw, g.ca, w, c, a[i*g.ca*g.hw:(i+1)*g.ca*g.hw], g.hw, false, yi, g.hw, 1)
 		gemm(false, false, g.o, g.hw, g.cb, w[g.ca:], c, b[i*g.cb*g.hw:(i+1)*g.cb*g.hw], g.hw, true, yi, g.hw, 1)
+		if bias != nil {
+			biasImages(y, y, bias, i, i+1, g.o, g.hw, false)
+		}
 	})
 }
 

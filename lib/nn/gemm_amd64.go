@@ -8,6 +8,9 @@ import "golang.org/x/sys/cpu"
 func kernAVX512(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 //go:noescape
+func kernAVX512N16(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+//go:noescape
 func kernAVX2(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 
 //go:noescape
@@ -48,17 +51,20 @@ var (
 	avx512Kernel = kernel{"avx512", 8, 32, func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 		kernAVX512(k, &a[0], ars, ast, &b[0], ldb, &c[0], ldc, acc)
 	}}
+	avx512N16Kernel = kernel{"avx512n16", 8, 16, func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+		kernAVX512N16(k, &a[0], ars, ast, &b[0], ldb, &c[0], ldc, acc)
+	}}
 	avx2Kernel = kernel{"avx2", 6, 16, func(k int, a []float32, ars, ast int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 		kernAVX2(k, &a[0], ars, ast, &b[0], ldb, &c[0], ldc, acc)
 	}}
 )
 
-// kernels lists the kernels this CPU can run, fastest first; the last is
-// the pure-Go one.
+// kernels lists the kernels this CPU can run, fastest first (the 16-wide
+// AVX-512 kernel only for narrow products); the last is the pure-Go one.
 func kernels() []kernel {
 	var ks []kernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, avx512Kernel)
+		ks = append(ks, avx512Kernel, avx512N16Kernel)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		ks = append(ks, avx2Kernel)
@@ -72,10 +78,10 @@ func hasFMA() bool { return cpu.X86.HasFMA && cpu.X86.HasAVX }
 var activeKernel = kernels()[0]
 
 // narrowKernel is the kernel for products at most its nr columns wide:
-// the AVX2 kernel (16 wide) beside the AVX-512 one (32 wide), otherwise
-// the active kernel itself (never the slow pure-Go one).
+// the 16-wide AVX-512 kernel beside the 32-wide one, otherwise the active
+// kernel itself (never the slow pure-Go one).
 var narrowKernel = func() kernel {
-	if ks := kernels(); ks[0].name == "avx512" && ks[1].name == "avx2" {
+	if ks := kernels(); ks[0].name == "avx512" && ks[1].name == "avx512n16" {
 		return ks[1]
 	}
 	return activeKernel

@@ -131,6 +131,97 @@ loop:
 	VZEROUPPER
 	RET
 
+// func kernAVX512N16(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
+// The 8×16 kernel for products at most 16 columns wide (a filter gradient
+// of 16 channels): one 512-bit accumulator per row, where the 8×32 kernel
+// would compute a half tile of zeros and the AVX2 kernel needs two
+// registers and two instructions per row.
+TEXT ·kernAVX512N16(SB), NOSPLIT, $0-65
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ ars+16(FP), AX
+	SHLQ $2, AX
+	LEAQ (AX)(AX*2), BX
+	LEAQ (AX)(AX*4), R12
+	LEAQ (BX)(AX*4), R13
+	MOVQ ast+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DX
+	MOVQ ldb+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8
+	MOVBLZX acc+64(FP), R10
+	TESTQ R10, R10
+	JZ n16zero
+	MOVQ DI, R10
+	VMOVUPS 0(R10), Z0
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z1
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z2
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z3
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z4
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z5
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z6
+	ADDQ R8, R10
+	VMOVUPS 0(R10), Z7
+	JMP n16loop
+n16zero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+n16loop:
+	VMOVUPS 0(DX), Z16
+	VBROADCASTSS (SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VBROADCASTSS (SI)(AX*1), Z19
+	VFMADD231PS Z16, Z19, Z1
+	VBROADCASTSS (SI)(AX*2), Z20
+	VFMADD231PS Z16, Z20, Z2
+	VBROADCASTSS (SI)(BX*1), Z21
+	VFMADD231PS Z16, Z21, Z3
+	VBROADCASTSS (SI)(AX*4), Z18
+	VFMADD231PS Z16, Z18, Z4
+	VBROADCASTSS (SI)(R12*1), Z19
+	VFMADD231PS Z16, Z19, Z5
+	VBROADCASTSS (SI)(BX*2), Z20
+	VFMADD231PS Z16, Z20, Z6
+	VBROADCASTSS (SI)(R13*1), Z21
+	VFMADD231PS Z16, Z21, Z7
+	ADDQ R9, SI
+	ADDQ R11, DX
+	DECQ CX
+	JNZ n16loop
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z1, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z2, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z3, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z4, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z5, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z6, 0(R10)
+	ADDQ R8, R10
+	VMOVUPS Z7, 0(R10)
+	VZEROUPPER
+	RET
+
 // func kernAVX2(k int, a *float32, ars, ast int, b *float32, ldb int, c *float32, ldc int, acc bool)
 TEXT ·kernAVX2(SB), NOSPLIT, $0-65
 	MOVQ k+0(FP), CX

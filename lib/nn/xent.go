@@ -29,9 +29,13 @@ type xentOp struct {
 }
 
 // xentCache holds the gradient of the last forward pass, softmax(z)·Σt − t
-// ([]float32 or []float64, z's shape), and the forward pass's buffers.
+// ([]float32 or []float64, z's shape), and the forward pass's buffers. p is
+// the data of grad, which is also the gradient op's output buffer: for the
+// loss itself (an upstream gradient of 1) that op's output is p as it
+// stands, without a copy of the logits' size.
 type xentCache struct {
 	p      any
+	grad   *sideBuf
 	losses []float64
 	mu     sync.Mutex
 	free   []*xentScratch
@@ -62,8 +66,17 @@ func (cc *xentCache) scratch() (*xentScratch, func()) {
 	}
 }
 
+// gradBuf returns the buffer the forward pass writes the gradient into,
+// z's shape and type, and makes it p. Its contents are the previous
+// pass's where this pass leaves images out (a replay pass), as before.
+func (cc *xentCache) gradBuf(z *tensor.Dense) *tensor.Dense {
+	g := cc.grad.fresh(z.Dtype(), z.Shape()...)
+	cc.p = g.Data()
+	return g
+}
+
 func newXent(dt tensor.Dtype, sp *splitState) xentOp {
-	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{}, sp}
+	return xentOp{opBase{"SoftmaxXent", 2}, dt, &xentCache{grad: &sideBuf{}}, sp}
 }
 
 func (o xentOp) Type() hm.Type {
@@ -73,7 +86,7 @@ func (o xentOp) Type() hm.Type {
 func (o xentOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
 func (o xentOp) DiffWRT(int) []bool                             { return []bool{true, false} }
 func (o xentOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, o.split, &sideBuf{}}, in[0], in[1], out, grad)
+	d, err := G.ApplyOp(xentGradOp{opBase{"SoftmaxXentGrad", 4}, o.cache, o.split, o.cache.grad}, in[0], in[1], out, grad)
 	return G.Nodes{d, nil}, err
 }
 
@@ -85,19 +98,11 @@ func (o xentOp) Do(vs ...G.Value) (G.Value, error) {
 	n, c, s := dims(z.Shape())
 	switch zd := z.Data().(type) {
 	case []float32:
-		p, _ := o.cache.p.([]float32)
-		if len(p) != len(zd) {
-			p = make([]float32, len(zd))
-			o.cache.p = p
-		}
+		p := o.cache.gradBuf(z).Data().([]float32)
 		l := o.keep(xentForward(p, zd, t.Data().([]float32), n, c, s, o.split.at(n), o.split.from(n), o.cache))
 		return tensor.New(tensor.FromScalar(float32(l))), nil
 	case []float64:
-		p, _ := o.cache.p.([]float64)
-		if len(p) != len(zd) {
-			p = make([]float64, len(zd))
-			o.cache.p = p
-		}
+		p := o.cache.gradBuf(z).Data().([]float64)
 		l := o.keep(xentForward(p, zd, t.Data().([]float64), n, c, s, o.split.at(n), o.split.from(n), o.cache))
 		return tensor.New(tensor.FromScalar(l)), nil
 	}
@@ -402,6 +407,14 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g == 1 && out == o.cache.grad.v && o.cache.grad.v != nil {
+		// The forward pass wrote the gradient here (gradBuf): nothing
+		// to copy.
+		if out.Dtype() != z.Dtype() || !out.Shape().Eq(z.Shape()) {
+			return nil, fmt.Errorf("softmax xent grad: no forward pass to reuse")
+		}
+		return out, nil
+	}
 	switch zd := z.Data().(type) {
 	case []float32:
 		p, ok := o.cache.p.([]float32)
@@ -424,7 +437,8 @@ func (o xentGradOp) UsePreallocDo(pre G.Value, vs ...G.Value) (G.Value, error) {
 }
 
 // xentBackward is dz = g·q, q the forward pass's gradient (a copy when g
-// is 1, as it is for the loss itself).
+// is 1 and dz is not q itself). dz may be q: each element is read before
+// it is written.
 func xentBackward[T float](dz, q []T, g float64) {
 	if g == 1 {
 		copy(dz, q)
