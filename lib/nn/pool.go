@@ -142,8 +142,8 @@ func (o pool2GradOp) skipKey() *sideBuf { return o.out }
 // not nil, routes gy to each window's first maximum in dx (dx's other
 // elements, including a last odd row or column, become zero). The gradient
 // is 0 + gy, the bits of gorgonia's accumulation into a zeroed tensor.
-// Float32 rows go through pool2Rows32 (vector code with the same bits)
-// and their last windows through pool2Windows.
+// Float32 rows go through pool2Rows32 (vector code with the same bits,
+// every window where the CPU has AVX2), other rows through pool2Windows.
 func maxPool2[T float](y, dx, x, gy []T, planes, h, w int, lowest T) {
 	ho, wo := h/2, w/2
 	x32, _ := any(x).([]float32)
